@@ -1,0 +1,23 @@
+/* config.h -- engine settings from module arguments (and later AI.CONFIG). */
+#ifndef ENGINE_CONFIG_H
+#define ENGINE_CONFIG_H
+
+#include "../common/rm_api.h"
+
+typedef struct RAI_Config {
+    char *backends_path;
+    long long threads_per_queue;
+    long long intra_op_parallelism;
+    long long inter_op_parallelism;
+    long long model_chunk_size;
+    long long model_execution_timeout;
+    long long backend_memory_limit;
+} RAI_Config;
+
+extern RAI_Config RAI_config;
+
+/* Sets defaults, then applies KEY VALUE module arguments.  Logs and returns
+ * REDISMODULE_ERR on an odd count or a bad pair. */
+int RAI_ConfigLoad(RedisModuleCtx *ctx, RedisModuleString **argv, int argc);
+
+#endif

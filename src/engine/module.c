@@ -1,0 +1,62 @@
+/* module.c -- the engine's entry point: registers the module "ai", its data
+ * types, commands, INFO section and shared C API. */
+#include "../common/rm_api.h"
+#include "../include/redisai.h"
+#include "config.h"
+#include "shared_api.h"
+#include "tensor_commands.h"
+#include "tensor_type.h"
+
+#ifndef REDISAI_EXT_VERSION
+#define REDISAI_EXT_VERSION "1.3.0"
+#endif
+#ifndef REDISAI_EXT_VERSION_NUM
+#define REDISAI_EXT_VERSION_NUM 10300
+#endif
+#ifndef GIT_SHA
+#define GIT_SHA "unknown"
+#endif
+
+static void info_func(RedisModuleInfoCtx *ctx, int for_crash_report) {
+    (void)for_crash_report;
+    RedisModule_InfoAddSection(ctx, "");
+    RedisModule_InfoAddFieldCString(ctx, "RedisAI_version", REDISAI_EXT_VERSION);
+    RedisModule_InfoAddFieldLongLong(ctx, "low_level_API_version", REDISAI_LLAPI_VERSION);
+    RedisModule_InfoAddFieldLongLong(ctx, "rdb_version", RAI_ENC_VER);
+    RedisModule_InfoAddFieldCString(ctx, "git_sha", GIT_SHA);
+    RedisModule_InfoAddFieldCString(ctx, "backends_path", RAI_config.backends_path);
+    RedisModule_InfoAddFieldLongLong(ctx, "threads_per_queue", RAI_config.threads_per_queue);
+    RedisModule_InfoAddFieldLongLong(ctx, "inter_op_parallelism", RAI_config.inter_op_parallelism);
+    RedisModule_InfoAddFieldLongLong(ctx, "intra_op_parallelism", RAI_config.intra_op_parallelism);
+    RedisModule_InfoAddFieldLongLong(ctx, "model_execution_timeout", RAI_config.model_execution_timeout);
+    RedisModule_InfoAddFieldLongLong(ctx, "backend_memory_limit", RAI_config.backend_memory_limit);
+}
+
+static const struct {
+    const char *name;
+    RedisModuleCmdFunc fn;
+    const char *flags;
+    int first, last, step;
+} commands[] = {
+    {"ai.tensorset", RAI_TensorSetCommand, "write deny-oom", 1, 1, 1},
+    {"ai.tensorget", RAI_TensorGetCommand, "readonly", 1, 1, 1},
+};
+
+RM_EXPORT int RedisModule_OnLoad(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
+    if (RMAPI_Init(ctx, "ai", REDISAI_EXT_VERSION_NUM, REDISMODULE_APIVER_1) != REDISMODULE_OK)
+        return REDISMODULE_ERR;
+    if (RAI_ConfigLoad(ctx, argv, argc) != REDISMODULE_OK) return REDISMODULE_ERR;
+    if (RAI_TensorTypeRegister(ctx) != REDISMODULE_OK) {
+        RedisModule_Log(ctx, "warning", "can not initialize tensor dt");
+        return REDISMODULE_ERR;
+    }
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+        if (RedisModule_CreateCommand(ctx, commands[i].name, commands[i].fn, commands[i].flags,
+                                      commands[i].first, commands[i].last, commands[i].step) ==
+            REDISMODULE_ERR)
+            return REDISMODULE_ERR;
+    }
+    RedisModule_RegisterInfoFunc(ctx, info_func);
+    RAI_ExportSharedAPI(ctx);
+    return REDISMODULE_OK;
+}

@@ -1,0 +1,53 @@
+/* shared_api.c -- the RedisAI_* shared C API (version 1).
+ *
+ * Every entry RedisAI_<Name> is the function RAI_<Name>.  The list comes from
+ * the public header, and each function is checked at compile time against
+ * the signature that header declares, so the ABI cannot drift.  The few
+ * entries whose public signature differs from the internal one get an
+ * adapter here. */
+#include "../include/redisai.h"
+#include "error.h"
+#include "shared_api.h"
+#include "tensor.h"
+#include "tensor_type.h"
+
+static int RAI_GetLLAPIVersion(void) { return REDISAI_LLAPI_VERSION; }
+
+/* The public enum lacks RAI_EKEYEMPTY (19); the value is passed through. */
+static RedisAI_ErrorCode RAI_GetErrorCodePublic(RAI_Error *err) {
+    return (RedisAI_ErrorCode)RAI_GetErrorCode(err);
+}
+#define RAI_GetErrorCode RAI_GetErrorCodePublic
+
+static RAI_Tensor *RAI_TensorCreate(const char *dtype, long long *dims, int ndims) {
+    if (!dtype || ndims < 0 || (ndims > 0 && !dims)) return NULL;
+    size_t len = 0;
+    while (dtype[len]) len++;
+    return RAI_TensorNew(RAI_DTypeFromString(dtype, len), dims, ndims);
+}
+
+static size_t RAI_TensorLength(RAI_Tensor *t) { return t->len; }
+static size_t RAI_TensorDataSize(RAI_Tensor *t) { return RAI_TensorElementSize(t); }
+static int RAI_TensorNumDims(RAI_Tensor *t) { return t->ndims; }
+static long long RAI_TensorDim(RAI_Tensor *t, int dim) {
+    return dim >= 0 && dim < t->ndims ? t->dims[dim] : -1;
+}
+static size_t RAI_TensorByteSize(RAI_Tensor *t) { return t->nbytes; }
+static char *RAI_TensorData(RAI_Tensor *t) { return t->data; }
+static RedisModuleType *RAI_TensorRedisType(void) { return RAI_TensorType; }
+
+void RAI_ExportSharedAPI(RedisModuleCtx *ctx) {
+    if (!RedisModule_ExportSharedAPI) {
+        RedisModule_Log(ctx, "warning",
+                        "Redis version does not support SharedAPI; running without exposing C API to other modules");
+        return;
+    }
+#define EXPORT_ENTRY(ret, name, params)                                                      \
+    {                                                                                        \
+        ret(*checked) params = RAI_##name;                                                   \
+        if (RedisModule_ExportSharedAPI(ctx, "RedisAI_" #name, (void *)checked) != REDISMODULE_OK) \
+            RedisModule_Log(ctx, "warning", "Could not register RedisAI_%s", #name);        \
+    }
+    REDISAI_API_LIST_CORE(EXPORT_ENTRY)
+#undef EXPORT_ENTRY
+}

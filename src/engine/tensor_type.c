@@ -1,0 +1,144 @@
+/* tensor_type.c -- AI_TENSOR: RDB (RedisAI v4 layout), AOF, memory, copy. */
+#include <string.h>
+
+#include "tensor_type.h"
+
+RedisModuleType *RAI_TensorType = NULL;
+
+/* v4 layout: code, bits, ndims, dims..., data, and for STRING one offset per
+ * element. */
+static void tensor_rdb_save(RedisModuleIO *io, void *value) {
+    RAI_Tensor *t = value;
+    RAI_DType dt = RAI_DTypeOf(t->dtype);
+    RedisModule_SaveUnsigned(io, dt.code);
+    RedisModule_SaveUnsigned(io, dt.bits);
+    RedisModule_SaveSigned(io, t->ndims);
+    for (int i = 0; i < t->ndims; i++) RedisModule_SaveSigned(io, t->dims[i]);
+    RedisModule_SaveStringBuffer(io, t->data, t->nbytes);
+    if (t->dtype == RAI_DT_STRING)
+        for (size_t i = 0; i < t->len; i++) RedisModule_SaveUnsigned(io, t->offsets[i]);
+}
+
+static void *tensor_rdb_load(RedisModuleIO *io, int encver) {
+    if (encver != RAI_ENC_VER) {
+        /* Versions 0-3 (RedisAI < 1.2) are not decoded yet. */
+        RedisModule_LogIOError(io, "warning", "AI_TENSOR: unsupported encoding version %d", encver);
+        return NULL;
+    }
+    uint64_t code = RedisModule_LoadUnsigned(io);
+    uint64_t bits = RedisModule_LoadUnsigned(io);
+    int64_t ndims = RedisModule_LoadSigned(io);
+    RAI_DTypeId dt = RAI_DTypeFromCodeBits((unsigned)code, (unsigned)bits);
+    if (dt == RAI_DT_INVALID || ndims < 0 || ndims > 64) {
+        RedisModule_LogIOError(io, "warning", "AI_TENSOR: bad dtype or rank in RDB");
+        return NULL;
+    }
+    long long dims[ndims > 0 ? ndims : 1];
+    for (int64_t i = 0; i < ndims; i++) dims[i] = RedisModule_LoadSigned(io);
+    size_t nbytes = 0;
+    char *data = RedisModule_LoadStringBuffer(io, &nbytes);
+    size_t len;
+    RAI_Error err = {0};
+    if (!data || !RAI_ShapeLength(dt, dims, (int)ndims, &len) ||
+        !RAI_TensorValidateBlob(dt, len, data, nbytes, &err)) {
+        RAI_ClearError(&err);
+        RedisModule_Free(data);
+        RedisModule_LogIOError(io, "warning", "AI_TENSOR: data does not match shape in RDB");
+        return NULL;
+    }
+    /* The loaded buffer is ours: the tensor takes it as its own data. */
+    RAI_Tensor *t = RAI_TensorNewBorrowed(dt, dims, (int)ndims, data, nbytes, data, RedisModule_Free);
+    if (dt == RAI_DT_STRING)
+        for (size_t i = 0; i < len; i++) RedisModule_LoadUnsigned(io); /* recomputed above */
+    return t;
+}
+
+/* Builds "dtype dim..." as Redis strings, for AOF and replication. */
+static RedisModuleString **tensor_dims_as_strings(RAI_Tensor *t) {
+    RedisModuleString **dims = RedisModule_Alloc(sizeof(*dims) * (t->ndims + 1));
+    for (int i = 0; i < t->ndims; i++) dims[i] = RedisModule_CreateStringFromLongLong(NULL, t->dims[i]);
+    return dims;
+}
+
+static void free_strings(RedisModuleString **s, int n) {
+    for (int i = 0; i < n; i++) RedisModule_FreeString(NULL, s[i]);
+    RedisModule_Free(s);
+}
+
+static void tensor_aof_rewrite(RedisModuleIO *aof, RedisModuleString *key, void *value) {
+    RAI_Tensor *t = value;
+    RedisModuleString **dims = tensor_dims_as_strings(t);
+    RedisModule_EmitAOF(aof, "AI.TENSORSET", "scvcb", key, RAI_DTypeName(t->dtype), dims,
+                        (size_t)t->ndims, "BLOB", t->data, t->nbytes);
+    free_strings(dims, t->ndims);
+}
+
+void RAI_TensorReplicate(RedisModuleCtx *ctx, RedisModuleString *keyname, RAI_Tensor *t) {
+    RedisModuleString **dims = tensor_dims_as_strings(t);
+    RedisModule_Replicate(ctx, "AI.TENSORSET", "scvcb", keyname, RAI_DTypeName(t->dtype), dims,
+                          (size_t)t->ndims, "BLOB", t->data, t->nbytes);
+    free_strings(dims, t->ndims);
+}
+
+static size_t tensor_mem_usage(const void *value) {
+    const RAI_Tensor *t = value;
+    return sizeof(*t) + t->nbytes + sizeof(long long) * t->ndims +
+           (t->offsets ? sizeof(uint64_t) * t->len : 0);
+}
+
+/* COPY shares the tensor: tensors are immutable once stored. */
+static void *tensor_copy(RedisModuleString *from, RedisModuleString *to, const void *value) {
+    (void)from;
+    (void)to;
+    return RAI_TensorGetShallowCopy((RAI_Tensor *)value);
+}
+
+static void tensor_free(void *value) { RAI_TensorFree(value); }
+
+int RAI_TensorTypeRegister(RedisModuleCtx *ctx) {
+    RedisModuleTypeMethods tm = {
+        .version = REDISMODULE_TYPE_METHOD_VERSION,
+        .rdb_load = tensor_rdb_load,
+        .rdb_save = tensor_rdb_save,
+        .aof_rewrite = tensor_aof_rewrite,
+        .mem_usage = tensor_mem_usage,
+        .free = tensor_free,
+        .copy = tensor_copy,
+    };
+    RAI_TensorType = RedisModule_CreateDataType(ctx, "AI_TENSOR", RAI_ENC_VER, &tm);
+    return RAI_TensorType ? REDISMODULE_OK : REDISMODULE_ERR;
+}
+
+int RAI_TensorGetFromKeyspace(RedisModuleCtx *ctx, RedisModuleString *keyname, RAI_Tensor **t,
+                              RAI_Error *err) {
+    RedisModuleKey *key = RedisModule_OpenKey(ctx, keyname, REDISMODULE_READ);
+    int type = RedisModule_KeyType(key);
+    if (type == REDISMODULE_KEYTYPE_EMPTY) {
+        RedisModule_CloseKey(key);
+        RAI_SetError(err, RAI_EKEYEMPTY, "ERR tensor key is empty or in a different shard");
+        return REDISMODULE_ERR;
+    }
+    if (type != REDISMODULE_KEYTYPE_MODULE || RedisModule_ModuleTypeGetType(key) != RAI_TensorType) {
+        RedisModule_CloseKey(key);
+        RAI_SetError(err, RAI_ETENSORGET, REDISMODULE_ERRORMSG_WRONGTYPE);
+        return REDISMODULE_ERR;
+    }
+    *t = RedisModule_ModuleTypeGetValue(key);
+    RedisModule_CloseKey(key);
+    return REDISMODULE_OK;
+}
+
+int RAI_TensorStore(RedisModuleCtx *ctx, RedisModuleString *keyname, RAI_Tensor *t,
+                    RAI_Error *err) {
+    RedisModuleKey *key = RedisModule_OpenKey(ctx, keyname, REDISMODULE_READ | REDISMODULE_WRITE);
+    int type = RedisModule_KeyType(key);
+    if (type != REDISMODULE_KEYTYPE_EMPTY &&
+        !(type == REDISMODULE_KEYTYPE_MODULE && RedisModule_ModuleTypeGetType(key) == RAI_TensorType)) {
+        RedisModule_CloseKey(key);
+        RAI_SetError(err, RAI_ETENSORSET, REDISMODULE_ERRORMSG_WRONGTYPE);
+        return REDISMODULE_ERR;
+    }
+    RedisModule_ModuleTypeSetValue(key, RAI_TensorType, t);
+    RedisModule_CloseKey(key);
+    return REDISMODULE_OK;
+}

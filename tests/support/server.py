@@ -1,0 +1,108 @@
+"""A real redis-server for tests: private directory, unix socket (or a TCP
+port verified free just before use), stopped by the PID it wrote."""
+import os
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+import redis
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BUILD = os.path.join(ROOT, "build")
+ENGINE = os.path.join(BUILD, "redisai.so")
+REDIS_SERVER = os.environ.get("REDIS_SERVER", "redis-server")
+
+
+def free_port():
+    """A loopback TCP port that is free right now (never 6379)."""
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port != 6379:
+            return port
+
+
+class RedisServer:
+    """One redis-server process.  `modules` is a list of (path, [args])."""
+
+    def __init__(self, modules=(), tcp=False, config=(), dir=None):
+        self.modules = list(modules)
+        self.dir = dir or tempfile.mkdtemp(prefix="redisai-test-")
+        self.sock = os.path.join(self.dir, "redis.sock")
+        self.pidfile = os.path.join(self.dir, "redis.pid")
+        self.logfile = os.path.join(self.dir, "redis.log")
+        self.port = free_port() if tcp else 0
+        self.config = list(config)
+        self.proc = None
+        self._clients = []
+
+    def start(self):
+        args = [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1",
+                "--unixsocket", self.sock, "--unixsocketperm", "700",
+                "--pidfile", self.pidfile, "--logfile", self.logfile, "--dir", self.dir,
+                "--save", "", "--appendonly", "no",
+                "--enable-debug-command", "local", "--enable-module-command", "local"]
+        for key_value in self.config:
+            args += ["--" + key_value[0]] + [str(v) for v in key_value[1:]]
+        for path, margs in self.modules:
+            args += ["--loadmodule", path] + [str(a) for a in margs]
+        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+        deadline = time.time() + 15
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("redis-server exited: %s" % self.log_tail())
+            try:
+                if self.client().ping():
+                    return self
+            except (redis.ConnectionError, FileNotFoundError):
+                time.sleep(0.02)
+        raise RuntimeError("redis-server did not start: %s" % self.log_tail())
+
+    def client(self, protocol=2, **kw):
+        c = redis.Redis(unix_socket_path=self.sock, protocol=protocol, **kw)
+        self._clients.append(c)
+        return c
+
+    def log_tail(self, n=30):
+        try:
+            with open(self.logfile) as f:
+                return "".join(f.readlines()[-n:])
+        except OSError:
+            return ""
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self, timeout=15):
+        """SIGTERM the PID the server wrote, then wait; SIGKILL if it hangs."""
+        for c in self._clients:
+            c.close()
+        self._clients = []
+        if self.proc is None:
+            return None
+        pid = self.proc.pid
+        try:
+            with open(self.pidfile) as f:
+                pid = int(f.read().strip())
+        except (OSError, ValueError):
+            pass
+        if self.proc.poll() is None:
+            os.kill(pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.kill(pid, signal.SIGKILL)
+                self.proc.wait()
+        code = self.proc.returncode
+        self.proc = None
+        return code
+
+    def restart(self, config=None):
+        """Stops and starts again in the same directory (RDB/AOF survive)."""
+        self.stop()
+        if config is not None:
+            self.config = list(config)
+        return self.start()
