@@ -1,37 +1,38 @@
-# Builds the three parts of redisai-ext.  `make` builds the C modules;
-# `make ext` builds the redisAI cffi extension into the venv (see build_ffi.py).
-#   build/redisai.so          the engine (module "ai")
-#   build/tests/llapi_test.so a test module that drives the engine's C API
+# Builds the three parts of redisai-ext.  `make` (= `make all`) builds every
+# module and library into build/.  Each part adds its own targets to ALL from
+# its fragment (*.mk), so parts do not edit each other's rules:
+#   src/engine/engine.mk            build/redisai.so (the engine, module "ai")
+#   src/backends/<name>/backend.mk  build/backends/redisai_<name>/redisai_<name>.so
+#   src/host/host.mk                the Python host module
+#   redisAI extension               build_ffi.py (see its .mk)
+# PYTHON is the venv interpreter (scripts/setup.sh passes it).
 
 CC ?= gcc
+CXX ?= g++
 BUILD ?= build
+PYTHON ?= $(CURDIR)/.venv/bin/python
 GIT_SHA := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu11 -fPIC -fvisibility=hidden -Wall -Wextra -Werror -MMD -MP
-LDFLAGS_SO = -shared -Wl,--no-undefined -Wl,-z,now
+CXXFLAGS ?= -O2 -g
+CXXFLAGS += -std=c++17 -fPIC -fvisibility=hidden -Wall -Wextra -Werror -MMD -MP
+LDFLAGS_SO = -shared -Wl,-z,now
 
-ENGINE_SRC = $(wildcard src/engine/*.c) src/common/rm_api.c
-ENGINE_OBJ = $(ENGINE_SRC:%.c=$(BUILD)/obj/%.o)
-LLAPI_TEST_SRC = tests/engine/llapi_test_module.c src/common/rm_api.c
-LLAPI_TEST_OBJ = $(LLAPI_TEST_SRC:%.c=$(BUILD)/obj/%.o)
+ALL :=
+.PHONY: all clean
+.DEFAULT_GOAL := all
 
-.PHONY: all engine test-modules clean
-all: engine test-modules
-engine: $(BUILD)/redisai.so
-test-modules: $(BUILD)/tests/llapi_test.so
+include $(sort $(wildcard src/*/*.mk src/backends/*/*.mk tests/*/*.mk))
 
-$(BUILD)/redisai.so: $(ENGINE_OBJ)
-	$(CC) $(LDFLAGS_SO) -o $@ $^ -ldl -lpthread -lm
-
-$(BUILD)/tests/llapi_test.so: $(LLAPI_TEST_OBJ)
-	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS_SO) -o $@ $^
-
-$(BUILD)/obj/src/engine/module.o: CFLAGS += -DGIT_SHA=\"$(GIT_SHA)\"
+all: $(ALL)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/obj/%.o: %.cpp
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXFLAGS) -c -o $@ $<
 
 clean:
 	rm -rf $(BUILD)

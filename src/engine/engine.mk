@@ -1,0 +1,9 @@
+# The engine: build/redisai.so
+ENGINE_SRC = $(wildcard src/engine/*.c) src/common/rm_api.c
+ENGINE_OBJ = $(ENGINE_SRC:%.c=$(BUILD)/obj/%.o)
+ALL += $(BUILD)/redisai.so
+
+$(BUILD)/redisai.so: $(ENGINE_OBJ)
+	$(CC) $(LDFLAGS_SO) -Wl,--no-undefined -o $@ $^ -ldl -lpthread -lm
+
+$(BUILD)/obj/src/engine/module.o: CFLAGS += -DGIT_SHA=\"$(GIT_SHA)\"

@@ -1,0 +1,33 @@
+/* host_api.h -- what the Python host hands to the redisAI extension.
+ *
+ * The redisAI cffi extension is not a Redis module, so it cannot call the
+ * module API on its own.  The host publishes this table; Python code gets its
+ * address from `redisgears._host_api_address()` (an int) and the extension
+ * binds to it.  Through `get_api` the extension resolves any RedisModule_*
+ * entry by name (the server's own GetApi), and with `lock` it gets a context
+ * for keyspace access and for RedisModule_GetSharedAPI.
+ *
+ * Locking rules (the host enforces them; the extension relies on them):
+ * - `lock` takes the Redis lock, re-entrant per thread (a per-thread count;
+ *   on Redis's main thread inside a command it is already held and only the
+ *   count moves).  It returns the context to use until the matching unlock.
+ * - The caller must NOT hold the Python GIL while calling `lock` (cffi
+ *   releases the GIL around calls into C, so this holds by construction).
+ * - Writes made under the lock through the returned context are replicated
+ *   and reach the AOF when RedisModule_Replicate is called on it. */
+#ifndef HOST_API_H
+#define HOST_API_H
+
+#define RG_HOST_API_VERSION 1
+
+typedef struct RedisModuleCtx RedisModuleCtx;
+
+typedef struct RG_HostAPI {
+    unsigned version; /* RG_HOST_API_VERSION */
+    int (*get_api)(const char *name, void *out); /* REDISMODULE_OK/ERR */
+    RedisModuleCtx *(*lock)(void);
+    void (*unlock)(void);
+    void (*log)(const char *level, const char *msg);
+} RG_HostAPI;
+
+#endif
