@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../src/common/rm_api.h"
 #include "../../src/engine/backend_api.h"
 
 static void log_msg(const char *level, const char *msg) { fprintf(stderr, "[%s] %s\n", level, msg); }
