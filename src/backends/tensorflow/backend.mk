@@ -1,0 +1,17 @@
+# TF backend: build/backends/redisai_tensorflow/redisai_tensorflow.so, on the
+# TensorFlow C API of the tensorflow-cpu wheel installed in the venv (headers
+# and libraries come from the wheel; nothing is committed).  Built only when
+# the wheel is installed.
+TF_DIR := $(shell $(PYTHON) -c 'import importlib.util as u; s = u.find_spec("tensorflow"); print(s.submodule_search_locations[0] if s else "")' 2>/dev/null)
+TF_SO := $(BUILD)/backends/redisai_tensorflow/redisai_tensorflow.so
+
+ifneq ($(TF_DIR),)
+ALL += $(TF_SO)
+
+$(BUILD)/obj/src/backends/tensorflow/%.o: CFLAGS += -isystem $(TF_DIR)/include
+
+$(TF_SO): $(BUILD)/obj/src/backends/tensorflow/backend_tf.o
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_SO) -Wl,--no-undefined -o $@ $^ -L$(TF_DIR) \
+	    -l:libtensorflow_cc.so.2 -l:libtensorflow_framework.so.2 -Wl,-rpath,$(TF_DIR)
+endif
