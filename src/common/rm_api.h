@@ -213,7 +213,8 @@ typedef struct RedisModuleTypeMethods {
     X(size_t, CallReplyLength, (RedisModuleCallReply * reply))                                  \
     X(RedisModuleCallReply *, CallReplyArrayElement, (RedisModuleCallReply * reply, size_t i))  \
     X(const char *, CallReplyStringPtr, (RedisModuleCallReply * reply, size_t * len))           \
-    X(long long, Milliseconds, (void))
+    X(long long, Milliseconds, (void))                                                          \
+    X(const RedisModuleString *, GetKeyNameFromIO, (RedisModuleIO * io))
 
 #define RM_DECLARE_ENTRY(ret, name, params) extern ret(*RedisModule_##name) params;
 RM_API_LIST(RM_DECLARE_ENTRY)

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "backends.h"
 #include "config.h"
 
 RAI_Config RAI_config;
@@ -31,6 +32,12 @@ static int apply_pair(const char *key, RedisModuleString *val) {
     if (strcasecmp(key, "BACKENDSPATH") == 0) {
         RedisModule_Free(RAI_config.backends_path);
         RAI_config.backends_path = RedisModule_Strdup(RedisModule_StringPtrLen(val, NULL));
+        return 1;
+    }
+    int backend = RAI_BackendFromString(key);
+    if (backend >= 0) {
+        RedisModule_Free(RAI_config.backend_at_start[backend]);
+        RAI_config.backend_at_start[backend] = RedisModule_Strdup(RedisModule_StringPtrLen(val, NULL));
         return 1;
     }
     if (strcasecmp(key, "THREADS_PER_QUEUE") == 0 && is_num && v > 0) RAI_config.threads_per_queue = v;

@@ -12,6 +12,7 @@ typedef struct RAI_Config {
     long long model_chunk_size;
     long long model_execution_timeout;
     long long backend_memory_limit;
+    char *backend_at_start[4]; /* TF|TFLITE|TORCH|ONNX <path> arguments */
 } RAI_Config;
 
 extern RAI_Config RAI_config;

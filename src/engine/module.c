@@ -2,7 +2,12 @@
  * types, commands, INFO section and shared C API. */
 #include "../common/rm_api.h"
 #include "../include/redisai.h"
+#include "admin_commands.h"
+#include "backends.h"
 #include "config.h"
+#include "model.h"
+#include "model_commands.h"
+#include "run_queue.h"
 #include "shared_api.h"
 #include "tensor_commands.h"
 #include "tensor_type.h"
@@ -30,6 +35,7 @@ static void info_func(RedisModuleInfoCtx *ctx, int for_crash_report) {
     RedisModule_InfoAddFieldLongLong(ctx, "intra_op_parallelism", RAI_config.intra_op_parallelism);
     RedisModule_InfoAddFieldLongLong(ctx, "model_execution_timeout", RAI_config.model_execution_timeout);
     RedisModule_InfoAddFieldLongLong(ctx, "backend_memory_limit", RAI_config.backend_memory_limit);
+    RAI_BackendsInfo(ctx);
 }
 
 static const struct {
@@ -40,6 +46,13 @@ static const struct {
 } commands[] = {
     {"ai.tensorset", RAI_TensorSetCommand, "write deny-oom", 1, 1, 1},
     {"ai.tensorget", RAI_TensorGetCommand, "readonly", 1, 1, 1},
+    {"ai.modelstore", RAI_ModelStoreCommand, "write deny-oom", 1, 1, 1},
+    {"ai.modelget", RAI_ModelGetCommand, "readonly", 1, 1, 1},
+    {"ai.modeldel", RAI_ModelDelCommand, "write", 1, 1, 1},
+    {"ai.modelexecute", RAI_ModelExecuteCommand, "write deny-oom getkeys-api", 4, 4, 1},
+    {"ai._modelscan", RAI_ModelScanCommand, "readonly", 0, 0, 0},
+    {"ai.info", RAI_InfoCommand, "readonly", 1, 1, 1},
+    {"ai.config", RAI_ConfigCommand, "write", 0, 0, 0},
 };
 
 RM_EXPORT int RedisModule_OnLoad(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
@@ -50,10 +63,20 @@ RM_EXPORT int RedisModule_OnLoad(RedisModuleCtx *ctx, RedisModuleString **argv, 
         RedisModule_Log(ctx, "warning", "can not initialize tensor dt");
         return REDISMODULE_ERR;
     }
+    if (RAI_ModelTypeRegister(ctx) != REDISMODULE_OK) {
+        RedisModule_Log(ctx, "warning", "can not initialize model dt");
+        return REDISMODULE_ERR;
+    }
+    if (RAI_QueueEnsure("CPU") != REDISMODULE_OK) return REDISMODULE_ERR;
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
         if (RedisModule_CreateCommand(ctx, commands[i].name, commands[i].fn, commands[i].flags,
                                       commands[i].first, commands[i].last, commands[i].step) ==
             REDISMODULE_ERR)
+            return REDISMODULE_ERR;
+    }
+    for (int b = 0; b < RAI_BACKEND_COUNT; b++) {
+        if (RAI_config.backend_at_start[b] &&
+            RAI_LoadBackend(ctx, (RAI_Backend)b, RAI_config.backend_at_start[b]) != REDISMODULE_OK)
             return REDISMODULE_ERR;
     }
     RedisModule_RegisterInfoFunc(ctx, info_func);

@@ -7,6 +7,8 @@
  * adapter here. */
 #include "../include/redisai.h"
 #include "error.h"
+#include "model.h"
+#include "model_run.h"
 #include "shared_api.h"
 #include "tensor.h"
 #include "tensor_type.h"
@@ -18,6 +20,20 @@ static RedisAI_ErrorCode RAI_GetErrorCodePublic(RAI_Error *err) {
     return (RedisAI_ErrorCode)RAI_GetErrorCode(err);
 }
 #define RAI_GetErrorCode RAI_GetErrorCodePublic
+
+/* The public header declares the tag as char *; it really is a
+ * RedisModuleString * (or NULL), as in the original.  Models made here have
+ * no AI.INFO entry, and freeing or running them is safe. */
+static RAI_Model *RAI_ModelCreatePublic(int backend, char *devicestr, char *tag, RAI_ModelOpts opts,
+                                        size_t ninputs, const char **inputs, size_t noutputs,
+                                        const char **outputs, const char *modeldef, size_t modellen,
+                                        RAI_Error *err) {
+    return RAI_ModelCreate((RAI_Backend)backend, devicestr, (RedisModuleString *)tag, opts, ninputs,
+                           inputs, noutputs, outputs, modeldef, modellen, err);
+}
+#define RAI_ModelCreate RAI_ModelCreatePublic
+
+static RedisModuleType *RAI_ModelRedisType(void) { return RAI_ModelType; }
 
 static RAI_Tensor *RAI_TensorCreate(const char *dtype, long long *dims, int ndims) {
     if (!dtype || ndims < 0 || (ndims > 0 && !dims)) return NULL;
@@ -49,5 +65,6 @@ void RAI_ExportSharedAPI(RedisModuleCtx *ctx) {
             RedisModule_Log(ctx, "warning", "Could not register RedisAI_%s", #name);        \
     }
     REDISAI_API_LIST_CORE(EXPORT_ENTRY)
+    REDISAI_API_LIST_MODELS(EXPORT_ENTRY)
 #undef EXPORT_ENTRY
 }

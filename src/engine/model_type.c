@@ -1,0 +1,160 @@
+/* model_type.c -- AI__MODEL: RDB (RedisAI v4 layout, chunked blob) and AOF. */
+#include <string.h>
+
+#include "config.h"
+#include "model.h"
+#include "tensor_type.h"
+
+RedisModuleType *RAI_ModelType = NULL;
+
+static void save_cstring(RedisModuleIO *io, const char *s) {
+    RedisModule_SaveStringBuffer(io, s, strlen(s) + 1); /* the NUL is part of the format */
+}
+
+static void model_rdb_save(RedisModuleIO *io, void *value) {
+    RAI_Model *m = value;
+    RedisModule_SaveUnsigned(io, m->backend);
+    save_cstring(io, m->devicestr);
+    if (m->tag) {
+        RedisModule_SaveString(io, m->tag);
+    } else {
+        RedisModule_SaveStringBuffer(io, "", 0);
+    }
+    RedisModule_SaveUnsigned(io, m->opts.batchsize);
+    RedisModule_SaveUnsigned(io, m->opts.minbatchsize);
+    RedisModule_SaveUnsigned(io, m->opts.minbatchtimeout);
+    RedisModule_SaveUnsigned(io, m->ninputs);
+    for (size_t i = 0; i < m->ninputs; i++) save_cstring(io, m->inputs[i]);
+    RedisModule_SaveUnsigned(io, m->noutputs);
+    for (size_t i = 0; i < m->noutputs; i++) save_cstring(io, m->outputs[i]);
+    size_t chunk = (size_t)RAI_config.model_chunk_size;
+    size_t nchunks = (m->bloblen + chunk - 1) / chunk;
+    RedisModule_SaveUnsigned(io, m->bloblen);
+    RedisModule_SaveUnsigned(io, nchunks);
+    for (size_t i = 0; i < nchunks; i++) {
+        size_t n = m->bloblen - i * chunk < chunk ? m->bloblen - i * chunk : chunk;
+        RedisModule_SaveStringBuffer(io, m->blob + i * chunk, n);
+    }
+}
+
+static char **load_names(RedisModuleIO *io, size_t n) {
+    char **names = RedisModule_Calloc(n ? n : 1, sizeof(char *));
+    for (size_t i = 0; i < n; i++) names[i] = RedisModule_LoadStringBuffer(io, NULL);
+    return names;
+}
+
+static void free_loaded_names(char **names, size_t n) {
+    for (size_t i = 0; i < n; i++) RedisModule_Free(names[i]);
+    RedisModule_Free(names);
+}
+
+static void *model_rdb_load(RedisModuleIO *io, int encver) {
+    if (encver != RAI_ENC_VER) {
+        RedisModule_LogIOError(io, "warning", "AI__MODEL: unsupported encoding version %d", encver);
+        return NULL;
+    }
+    RAI_Backend backend = (RAI_Backend)RedisModule_LoadUnsigned(io);
+    char *device = RedisModule_LoadStringBuffer(io, NULL);
+    RedisModuleString *tag = RedisModule_LoadString(io);
+    RAI_ModelOpts opts = {
+        .batchsize = RedisModule_LoadUnsigned(io),
+        .minbatchsize = RedisModule_LoadUnsigned(io),
+        .minbatchtimeout = RedisModule_LoadUnsigned(io),
+        .backends_intra_op_parallelism = RAI_config.intra_op_parallelism,
+        .backends_inter_op_parallelism = RAI_config.inter_op_parallelism,
+    };
+    size_t ninputs = RedisModule_LoadUnsigned(io);
+    char **inputs = load_names(io, ninputs);
+    size_t noutputs = RedisModule_LoadUnsigned(io);
+    char **outputs = load_names(io, noutputs);
+    size_t total = RedisModule_LoadUnsigned(io), nchunks = RedisModule_LoadUnsigned(io);
+    char *blob = RedisModule_Alloc(total ? total : 1);
+    size_t at = 0;
+    for (size_t i = 0; i < nchunks; i++) {
+        size_t n;
+        char *chunk = RedisModule_LoadStringBuffer(io, &n);
+        if (at + n <= total) memcpy(blob + at, chunk, n);
+        at += n;
+        RedisModule_Free(chunk);
+    }
+    RAI_Model *m = NULL;
+    RAI_Error err = {0};
+    if (at != total || backend >= RAI_BACKEND_COUNT) {
+        RedisModule_LogIOError(io, "warning", "AI__MODEL: corrupt model in RDB");
+    } else {
+        if (RAI_LoadDefaultBackend(NULL, backend) != REDISMODULE_OK)
+            RedisModule_LogIOError(io, "warning", "Could not load default backend");
+        size_t taglen;
+        RedisModule_StringPtrLen(tag, &taglen);
+        m = RAI_ModelCreate(backend, device, taglen ? tag : NULL, opts, ninputs, (const char **)inputs,
+                            noutputs, (const char **)outputs, blob, total, &err);
+        if (!m) RedisModule_LogIOError(io, "warning", "AI__MODEL: %s", RAI_GetError(&err));
+    }
+    if (m && RedisModule_GetKeyNameFromIO) {
+        const RedisModuleString *key = RedisModule_GetKeyNameFromIO(io);
+        if (key) m->stats = RAI_StatsCreate((RedisModuleString *)key, RAI_RUN_MODEL, backend, device, m->tag);
+    }
+    RAI_ClearError(&err);
+    RedisModule_FreeString(NULL, tag);
+    RedisModule_Free(device);
+    free_loaded_names(inputs, ninputs);
+    free_loaded_names(outputs, noutputs);
+    RedisModule_Free(blob);
+    return m;
+}
+
+/* AI.MODELSTORE key backend device TAG t BATCHSIZE n MINBATCHSIZE m
+ * MINBATCHTIMEOUT t [INPUTS n ... OUTPUTS m ...] BLOB chunk... */
+static void model_aof_rewrite(RedisModuleIO *aof, RedisModuleString *key, void *value) {
+    RAI_Model *m = value;
+    size_t chunk = (size_t)RAI_config.model_chunk_size;
+    size_t nchunks = (m->bloblen + chunk - 1) / chunk;
+    int tf = m->backend == RAI_BACKEND_TF;
+    size_t n = 0, cap = 12 + (tf ? 4 + m->ninputs + m->noutputs : 0) + nchunks;
+    RedisModuleString **argv = RedisModule_Alloc(sizeof(*argv) * cap);
+#define ADD_C(s) argv[n++] = RedisModule_CreateString(NULL, (s), strlen(s))
+#define ADD_LL(v) argv[n++] = RedisModule_CreateStringFromLongLong(NULL, (long long)(v))
+    ADD_C(RAI_BackendName(m->backend));
+    ADD_C(m->devicestr);
+    ADD_C("TAG");
+    argv[n++] = m->tag ? RedisModule_HoldString(NULL, m->tag) : RedisModule_CreateString(NULL, "", 0);
+    ADD_C("BATCHSIZE"); ADD_LL(m->opts.batchsize);
+    ADD_C("MINBATCHSIZE"); ADD_LL(m->opts.minbatchsize);
+    ADD_C("MINBATCHTIMEOUT"); ADD_LL(m->opts.minbatchtimeout);
+    if (tf) {
+        ADD_C("INPUTS"); ADD_LL(m->ninputs);
+        for (size_t i = 0; i < m->ninputs; i++) ADD_C(m->inputs[i]);
+        ADD_C("OUTPUTS"); ADD_LL(m->noutputs);
+        for (size_t i = 0; i < m->noutputs; i++) ADD_C(m->outputs[i]);
+    }
+    ADD_C("BLOB");
+    for (size_t i = 0; i < nchunks; i++) {
+        size_t len = m->bloblen - i * chunk < chunk ? m->bloblen - i * chunk : chunk;
+        argv[n++] = RedisModule_CreateString(NULL, m->blob + i * chunk, len);
+    }
+#undef ADD_C
+#undef ADD_LL
+    RedisModule_EmitAOF(aof, "AI.MODELSTORE", "sv", key, argv, n);
+    for (size_t i = 0; i < n; i++) RedisModule_FreeString(NULL, argv[i]);
+    RedisModule_Free(argv);
+}
+
+static size_t model_mem_usage(const void *value) {
+    const RAI_Model *m = value;
+    return sizeof(*m) + m->bloblen;
+}
+
+static void model_free(void *value) { RAI_ModelFree(value, NULL); }
+
+int RAI_ModelTypeRegister(RedisModuleCtx *ctx) {
+    RedisModuleTypeMethods tm = {
+        .version = REDISMODULE_TYPE_METHOD_VERSION,
+        .rdb_load = model_rdb_load,
+        .rdb_save = model_rdb_save,
+        .aof_rewrite = model_aof_rewrite,
+        .mem_usage = model_mem_usage,
+        .free = model_free,
+    };
+    RAI_ModelType = RedisModule_CreateDataType(ctx, "AI__MODEL", RAI_ENC_VER, &tm);
+    return RAI_ModelType ? REDISMODULE_OK : REDISMODULE_ERR;
+}

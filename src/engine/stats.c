@@ -1,0 +1,80 @@
+/* stats.c -- the AI.INFO registry: a small array, searched linearly.  It is
+ * read by AI.INFO and written by MODELSTORE/SCRIPTSTORE/DEL, all on the main
+ * thread, so it needs no lock. */
+#include <string.h>
+
+#include "stats.h"
+
+static RAI_RunStats **entries;
+static size_t nentries, capacity;
+
+static long find(RedisModuleString *key) {
+    for (size_t i = 0; i < nentries; i++)
+        if (RedisModule_StringCompare(entries[i]->key, key) == 0) return (long)i;
+    return -1;
+}
+
+RAI_RunStats *RAI_StatsCreate(RedisModuleString *key, RAI_RunType type, int backend,
+                              const char *devicestr, RedisModuleString *tag) {
+    RAI_StatsRemove(key);
+    RAI_RunStats *s = RedisModule_Calloc(1, sizeof(*s));
+    size_t len;
+    const char *k = RedisModule_StringPtrLen(key, &len);
+    s->key = RedisModule_CreateString(NULL, k, len); /* our own copy, not the caller's argv */
+    s->type = type;
+    s->backend = backend;
+    s->devicestr = RedisModule_Strdup(devicestr);
+    if (tag) s->tag = RedisModule_HoldString(NULL, tag);
+    s->refcount = 2; /* the registry's and the caller's */
+    if (nentries == capacity) {
+        capacity = capacity ? capacity * 2 : 16;
+        entries = RedisModule_Realloc(entries, capacity * sizeof(*entries));
+    }
+    entries[nentries++] = s;
+    return s;
+}
+
+RAI_RunStats *RAI_StatsGet(RedisModuleString *key) {
+    long i = find(key);
+    return i < 0 ? NULL : entries[i];
+}
+
+void RAI_StatsRemove(RedisModuleString *key) {
+    long i = find(key);
+    if (i < 0) return;
+    RAI_RunStats *s = entries[i];
+    memmove(entries + i, entries + i + 1, (nentries - i - 1) * sizeof(*entries));
+    nentries--;
+    RAI_StatsRelease(s);
+}
+
+void RAI_StatsRelease(RAI_RunStats *s) {
+    if (!s || __atomic_sub_fetch(&s->refcount, 1, __ATOMIC_ACQ_REL) > 0) return;
+    RedisModule_FreeString(NULL, s->key);
+    if (s->tag) RedisModule_FreeString(NULL, s->tag);
+    RedisModule_Free(s->devicestr);
+    RedisModule_Free(s);
+}
+
+void RAI_StatsAddRun(RAI_RunStats *s, int ok, long long duration_us, long long samples) {
+    if (!s) return; /* C-API models have no entry: nothing to count */
+    __atomic_add_fetch(&s->calls, 1, __ATOMIC_RELAXED);
+    if (!ok) {
+        __atomic_add_fetch(&s->errors, 1, __ATOMIC_RELAXED);
+        return;
+    }
+    __atomic_add_fetch(&s->duration_us, duration_us, __ATOMIC_RELAXED);
+    if (samples >= 0) __atomic_add_fetch(&s->samples, samples, __ATOMIC_RELAXED);
+}
+
+void RAI_StatsReset(RAI_RunStats *s) {
+    __atomic_store_n(&s->duration_us, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&s->samples, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&s->calls, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&s->errors, 0, __ATOMIC_RELAXED);
+}
+
+void RAI_StatsForEach(RAI_RunType type, void (*fn)(RAI_RunStats *s, void *arg), void *arg) {
+    for (size_t i = 0; i < nentries; i++)
+        if (entries[i]->type == type) fn(entries[i], arg);
+}
