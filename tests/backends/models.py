@@ -116,3 +116,11 @@ def mul_add():
     nodes = [helper.make_node("Mul", ["x", "two"], ["x2"]), helper.make_node("Add", ["x2", "one"], ["y"])]
     return _model(nodes, [_info("x", TensorProto.FLOAT, ["N"])], [_info("y", TensorProto.FLOAT, ["N"])],
                   [two, one], "muladd")
+
+
+def empty_slice():
+    """Slices FLOAT input 'x' [N] to an empty output 'y' (shape [0])."""
+    consts = [numpy_helper.from_array(np.array([0], dtype=np.int64), n) for n in ("starts", "ends")]
+    return _model([helper.make_node("Slice", ["x", "starts", "ends"], ["y"])],
+                  [_info("x", TensorProto.FLOAT, ["N"])], [_info("y", TensorProto.FLOAT, [0])],
+                  consts, "empty")

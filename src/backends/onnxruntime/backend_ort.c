@@ -342,10 +342,16 @@ static RAI_Tensor *output_tensor(OrtValue *v, size_t index, int *consumed, char 
                 ort_type_name(type), index);
         return NULL;
     }
-    if (dt == RAI_DT_STRING) {
+    if (dt == RAI_DT_STRING && count > 0) {
         RAI_Tensor *t = string_output(v, dims, (int)ndims, count, err);
         if (t) ort.ReleaseValue(v), *consumed = 1;
         return t;
+    }
+    for (size_t d = 0; d < ndims; d++) {
+        if (dims[d] == 0) { /* the engine's tensors have no zero dims */
+            set_err(err, "ERR ONNX backend: output %zu is empty (a zero dimension)", index);
+            return NULL;
+        }
     }
     void *data = NULL;
     if (check(ort.GetTensorMutableData(v, &data), err)) return NULL;

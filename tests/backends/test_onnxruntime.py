@@ -1,0 +1,214 @@
+"""The ONNX Runtime backend library on its own, outside Redis.
+
+Runs build/backends/redisai_onnxruntime/redisai_onnxruntime.so on real ONNX
+models (models.py) through build/tests/backend_harness, and through
+build/tests/ort_probe for STRING inputs, unaligned input data, concurrent runs
+and timings.  Expected values come from numpy or the onnxruntime Python
+package, never from the library under test.
+"""
+import os
+import subprocess
+
+import numpy as np
+import onnxruntime
+import pytest
+
+import models
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+LIB = os.path.join(ROOT, "build", "backends", "redisai_onnxruntime", "redisai_onnxruntime.so")
+HARNESS = os.path.join(ROOT, "build", "tests", "backend_harness")
+PROBE = os.path.join(ROOT, "build", "tests", "ort_probe")
+
+pytestmark = pytest.mark.skipif(not os.path.exists(LIB), reason="ONNX backend not built (make)")
+
+
+def run(tool, tmp_path, model, *args, timeout=120):
+    """Runs the tool on the model bytes; returns (returncode, stdout lines, stderr)."""
+    path = tmp_path / "model.onnx"
+    path.write_bytes(model)
+    p = subprocess.run([tool, LIB, str(path), *args], capture_output=True, text=True, timeout=timeout)
+    return p.returncode, p.stdout.splitlines(), p.stderr
+
+
+def ok(tool, tmp_path, model, *args):
+    rc, out, err = run(tool, tmp_path, model, *args)
+    assert rc == 0, (out, err)
+    return out
+
+
+def fail(tool, tmp_path, model, *args):
+    """The run must end with one 'ERROR <text>' line and exit 1 (not a signal)."""
+    rc, out, err = run(tool, tmp_path, model, *args)
+    assert rc == 1, (rc, out, err)
+    assert len(out) == 1 and out[0].startswith("ERROR "), out
+    return out[0][len("ERROR "):]
+
+
+def parse(line):
+    """'FLOAT 2x3 v1 v2 ...' -> (dtype, shape, values as float array)."""
+    parts = line.split(" ")
+    shape = () if parts[1] == "-" else tuple(int(d) for d in parts[1].split("x"))
+    return parts[0], shape, np.array([float(v) for v in parts[2:]])
+
+
+def arg(dtype, a):
+    """An INPUT argument for the tools; floats written exactly (repr)."""
+    a = np.asarray(a)
+    dims = "x".join(str(d) for d in a.shape) or "-"
+    vals = ",".join(repr(float(v)) if a.dtype.kind == "f" else str(int(v)) for v in a.ravel())
+    return f"{dtype}:{dims}:{vals}"
+
+
+def reference(model, **feeds):
+    """Outputs computed by the onnxruntime Python package, in-process."""
+    sess = onnxruntime.InferenceSession(model, providers=["CPUExecutionProvider"])
+    return sess.run(None, feeds)
+
+
+def test_linear_layer_exact(tmp_path):
+    x = np.array([[1, 2, 3], [4, 5, 6], [-1, 0, 0.25]], dtype=np.float32)
+    out = ok(HARNESS, tmp_path, models.linear(), arg("FLOAT", x))
+    dtype, shape, vals = parse(out[0])
+    assert (dtype, shape) == ("FLOAT", (3, 2))
+    expected = x @ models.LINEAR_W + models.LINEAR_B
+    assert vals.tolist() == expected.ravel().tolist()
+    assert out[0] == "FLOAT 3x2 22.5 27 49.5 63 0.75 -1.5"
+
+
+def test_conv_net_matches_onnxruntime_python(tmp_path):
+    model = models.conv_net()
+    x = np.random.default_rng(1).standard_normal((2, 1, 8, 8)).astype(np.float32)
+    out = ok(PROBE, tmp_path, model, "--iters", "0", arg("FLOAT", x))
+    dtype, shape, vals = parse(out[0])
+    (expected,) = reference(model, image=x)
+    assert (dtype, shape) == ("FLOAT", (2, 3))
+    np.testing.assert_allclose(vals, expected.ravel(), rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(vals.reshape(2, 3).sum(axis=1), [1, 1], rtol=1e-6)
+
+
+def test_two_inputs_two_outputs(tmp_path):
+    a, b = np.array([1, -2, 3, 2**40]), np.array([4, 5, -6, 3])
+    rc, out, err = run(HARNESS, tmp_path, models.two_in_two_out(), arg("INT64", a), arg("INT64", b))
+    assert rc == 0, (out, err)
+    assert "signature: 2 inputs, 2 outputs" in err
+    assert out == ["INT64 4 " + " ".join(str(v) for v in a + b),
+                   "INT64 4 " + " ".join(str(v) for v in a * b)]
+
+
+def test_bool_model(tmp_path):
+    p, q = np.array([0, 0, 1, 1]), np.array([0, 1, 0, 1])
+    out = ok(HARNESS, tmp_path, models.bool_logic(), arg("BOOL", p), arg("BOOL", q))
+    not_p = np.logical_not(p.astype(bool)).astype(int)
+    p_and_q = np.logical_and(p.astype(bool), q.astype(bool)).astype(int)
+    assert out == ["BOOL 4 " + " ".join(map(str, not_p)), "BOOL 4 " + " ".join(map(str, p_and_q))]
+
+
+def test_string_identity(tmp_path):
+    words = ["hello", "", "wörld", "a b"]
+    model = models.string_identity()
+    (expected,) = reference(model, s=np.array(words, dtype=object))
+    out = ok(PROBE, tmp_path, model, "--iters", "5", "STRING:4:" + ",".join(words))
+    assert out == ["STRING 4 " + " ".join(expected.tolist())]
+
+
+@pytest.mark.parametrize("dtype,values", [
+    ("FLOAT", [1.5, -2.25, 3e38]), ("DOUBLE", [1e300, -0.125, 7.0]), ("INT8", [-128, 0, 127]),
+    ("INT16", [-32768, 1, 32767]), ("INT32", [-2**31, 5, 2**31 - 1]),
+    ("INT64", [-2**63, 6, 2**63 - 1]), ("UINT8", [0, 128, 255]), ("UINT16", [0, 1, 65535]),
+    ("BOOL", [1, 0, 1]),
+])
+def test_every_numeric_dtype_round_trips(tmp_path, dtype, values):
+    out = ok(PROBE, tmp_path, models.identity(dtype), "--iters", "0", arg(dtype, np.array(values)))
+    got_dtype, shape, vals = parse(out[0])
+    assert (got_dtype, shape) == (dtype, (3,))
+    if dtype.startswith(("INT", "UINT")):
+        assert [int(v) for v in out[0].split(" ")[2:]] == values
+    else:
+        ftype = np.float32 if dtype == "FLOAT" else np.float64
+        np.testing.assert_array_equal(vals.astype(ftype), np.array(values, dtype=ftype))
+
+
+@pytest.mark.parametrize("dtype", ["FLOAT16", "UINT32"])
+def test_unsupported_output_type_is_refused(tmp_path, dtype):
+    msg = fail(HARNESS, tmp_path, models.cast_to(dtype), "FLOAT:2:1,2")
+    assert msg == f"ERR ONNX backend: unsupported output type {dtype} for output 0"
+
+
+def test_random_bytes_model_gives_ort_error(tmp_path):
+    blob = np.random.default_rng(3).integers(0, 256, 4096, dtype=np.uint8).tobytes()
+    msg = fail(HARNESS, tmp_path, blob, "FLOAT:1:1")
+    assert msg == "Failed to load model because protobuf parsing failed."
+
+
+@pytest.mark.parametrize("blob", [b"", models.linear()[:60]], ids=["empty", "truncated"])
+def test_broken_model_blob_gives_error(tmp_path, blob):
+    msg = fail(HARNESS, tmp_path, blob, "FLOAT:1x3:1,2,3")
+    assert msg and "\n" not in msg
+
+
+def test_input_count_mismatch(tmp_path):
+    msg = fail(HARNESS, tmp_path, models.linear(), "FLOAT:1x3:1,2,3", "FLOAT:1x3:1,2,3")
+    assert msg == "Number of keys given as INPUTS here does not match model definition"
+    msg = fail(HARNESS, tmp_path, models.two_in_two_out(), "INT64:1:1")
+    assert msg == "Number of keys given as INPUTS here does not match model definition"
+
+
+def test_output_count_mismatch(tmp_path):
+    msg = fail(HARNESS, tmp_path, models.linear(), "--noutputs", "2", "FLOAT:1x3:1,2,3")
+    assert msg == "Number of keys given as OUTPUTS here does not match model definition"
+
+
+def test_wrong_input_type_gives_ort_text(tmp_path):
+    msg = fail(HARNESS, tmp_path, models.linear(), "INT32:1x3:1,2,3")
+    assert msg.startswith("Unexpected input data type. Actual: (tensor(int32)) , expected: (tensor(float))")
+
+
+def test_wrong_input_shape_gives_ort_text(tmp_path):
+    msg = fail(HARNESS, tmp_path, models.linear(), "FLOAT:1x4:1,2,3,4")
+    assert msg.startswith("Got invalid dimensions for input: x for the following indices")
+
+
+def test_empty_output_is_refused(tmp_path):
+    """Engine tensors have no zero dims: an empty output is an error, not a crash."""
+    (ref,) = reference(models.empty_slice(), x=np.array([1, 2], dtype=np.float32))
+    assert ref.shape == (0,)
+    msg = fail(HARNESS, tmp_path, models.empty_slice(), "FLOAT:2:1,2")
+    assert msg == "ERR ONNX backend: output 0 is empty (a zero dimension)"
+
+
+@pytest.mark.parametrize("device", ["GPU", "GPU:0", "CPU:x", "TPU"])
+def test_non_cpu_device_refused(tmp_path, device):
+    assert fail(HARNESS, tmp_path, models.linear(), "--device", device, "FLOAT:1x3:1,2,3") == \
+        "ERR unsupported device"
+
+
+@pytest.mark.parametrize("device", ["CPU", "cpu", "CPU:1"])
+def test_cpu_devices_accepted(tmp_path, device):
+    assert ok(HARNESS, tmp_path, models.linear(), "--device", device, "FLOAT:1x3:1,1,1") == ["FLOAT 1x2 9.5 11"]
+
+
+def test_unaligned_input_data(tmp_path):
+    """Inputs kept at an odd address (large TENSORSET blobs) run without a copy
+    and give the same result."""
+    model = models.conv_net()
+    x = np.random.default_rng(2).standard_normal((3, 1, 8, 8)).astype(np.float32)
+    aligned = ok(PROBE, tmp_path, model, "--iters", "0", arg("FLOAT", x))
+    unaligned = ok(PROBE, tmp_path, model, "--unaligned", "--iters", "3", arg("FLOAT", x))
+    assert unaligned == aligned
+    out = ok(PROBE, tmp_path, models.two_in_two_out(), "--unaligned", "INT64:2:7,8", "INT64:2:2,3")
+    assert out == ["INT64 2 9 11", "INT64 2 14 24"]
+
+
+def test_concurrent_runs_of_one_model(tmp_path):
+    """One session, several threads running it at once: every result matches."""
+    model = models.conv_net()
+    x = np.random.default_rng(4).standard_normal((4, 1, 8, 8)).astype(np.float32)
+    ok(PROBE, tmp_path, model, "--threads", "4", "--iters", "200", arg("FLOAT", x))
+    ok(PROBE, tmp_path, models.string_identity(), "--threads", "4", "--iters", "200", "STRING:2:ab,cd")
+
+
+def test_timing_is_reported(tmp_path):
+    rc, out, err = run(PROBE, tmp_path, models.mul_add(), "--iters", "2000", arg("FLOAT", np.arange(8.0)))
+    assert rc == 0 and out == ["FLOAT 8 1 3 5 7 9 11 13 15"]
+    assert "timing create_us=" in err
