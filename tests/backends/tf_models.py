@@ -48,7 +48,16 @@ def graphs():
         tf.add(a, b, name="sum")
         tf.greater(a, b, name="gt")
     build("two_out", two_out)
+
+    # Reference ConfigProto encodings (TF's own protobuf serializer) for the
+    # thread settings the tests use, named config_<intra>_<inter>.
+    for intra, inter in CONFIGS:
+        cp = v1.ConfigProto(intra_op_parallelism_threads=intra, inter_op_parallelism_threads=inter)
+        out["config_%d_%d" % (intra, inter)] = cp.SerializeToString()
     return out
+
+
+CONFIGS = [(3, 2), (300, 0), (0, 5)]
 
 
 if __name__ == "__main__":

@@ -15,3 +15,12 @@ $(TF_SO): $(BUILD)/obj/src/backends/tensorflow/backend_tf.o
 	$(CC) $(LDFLAGS_SO) -Wl,--no-undefined -o $@ $^ -L$(TF_DIR) \
 	    -l:libtensorflow_cc.so.2 -l:libtensorflow_framework.so.2 -Wl,-rpath,$(TF_DIR)
 endif
+
+# tf_driver: STRING values, settings, aliasing, concurrent runs and timings
+TF_DRIVER_SRC = src/backends/tensorflow/tools/tf_driver.c src/engine/tensor.c src/engine/dtype.c \
+                src/engine/error.c src/common/rm_api.c
+ALL += $(BUILD)/tests/tf_driver
+
+$(BUILD)/tests/tf_driver: $(TF_DRIVER_SRC:%.c=$(BUILD)/obj/%.o)
+	@mkdir -p $(dir $@)
+	$(CC) -o $@ $^ -ldl -lpthread

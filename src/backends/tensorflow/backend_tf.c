@@ -234,9 +234,10 @@ static void *tf_model_create(const char *device, const RAI_ModelOpts *opts, size
             goto fail;
         }
         if (engine && engine->log) {
-            char msg[160];
+            char msg[200], hex[2 * sizeof proto + 1];
+            for (size_t i = 0; i < plen; i++) snprintf(hex + 2 * i, 3, "%02x", proto[i]);
             snprintf(msg, sizeof msg, "TF session: intra_op_parallelism_threads=%lld "
-                     "inter_op_parallelism_threads=%lld", intra, inter);
+                     "inter_op_parallelism_threads=%lld (ConfigProto %s)", intra, inter, hex);
             engine->log("verbose", msg);
         }
     }
