@@ -1,0 +1,47 @@
+"""cffi build script (API mode) for the C core of the `redisAI` Python API.
+
+Compiles src/redisai_ext.c and src/redisai_ext/*.c into the extension module
+``redisai._redisai_ext``.  The C surface Python sees is src/redisai_ext/cdef.h
+(shared with the C sources, so the two cannot drift).
+
+    python build_ffi.py        # builds redisai/_redisai_ext*.so in place
+
+setup.py uses ``ffibuilder`` through ``cffi_modules``.
+"""
+import glob
+import os
+
+from cffi import FFI
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SRC = os.path.join(HERE, "src")
+CDEF_H = os.path.join(HERE, "src", "redisai_ext", "cdef.h")
+
+
+def _cdef_text():
+    with open(CDEF_H) as f:
+        # cffi's parser takes declarations only: drop include guards/includes.
+        return "".join(line for line in f if not line.lstrip().startswith("#"))
+
+
+ffibuilder = FFI()
+ffibuilder.cdef(_cdef_text())
+ffibuilder.set_source(
+    "redisai._redisai_ext",
+    '#include "redisai_ext/ext.h"\n',
+    # Absolute paths: ffibuilder.compile() builds from inside its tmpdir.
+    sources=[os.path.join(SRC, "redisai_ext.c")]
+    + sorted(glob.glob(os.path.join(SRC, "redisai_ext", "*.c"))),
+    include_dirs=[SRC],
+    extra_compile_args=["-std=gnu11", "-O2", "-Wall", "-Wextra", "-Werror",
+                        "-Wno-unused-parameter", "-fvisibility=hidden"],
+    libraries=["pthread"],
+)
+
+if __name__ == "__main__":
+    os.chdir(HERE)
+    ffibuilder.compile(tmpdir=os.path.join("build", "redisai_ext"), verbose=False)
+    # compile() writes the module under tmpdir/redisai/; install it in place.
+    import shutil
+    for so in glob.glob(os.path.join("build", "redisai_ext", "redisai", "_redisai_ext*.so")):
+        shutil.copy2(so, os.path.join("redisai", os.path.basename(so)))

@@ -1,0 +1,15 @@
+"""export methods provide by redisAI."""
+# (The docstring is the original module's, typo included: spec §2.)
+#
+# The Python API that flows running inside redis-server import as `redisAI`
+# (the top-level shim redisAI.py re-exports this package).  Importing always
+# succeeds; the engine is bound on the first call (see _api._bind).
+from ._api import (PyTensor, createTensorFromBlob, createTensorFromValues, getTensorFromKey,
+                   mgetTensorsFromKeyspace, msetTensorsInKeyspace, setTensorInKey,
+                   tensorGetDataAsBlob, tensorGetDataAsMemoryview, tensorGetDataType,
+                   tensorGetDims, tensorToFlatList)
+
+__all__ = ["PyTensor", "createTensorFromValues", "createTensorFromBlob", "setTensorInKey",
+           "msetTensorsInKeyspace", "getTensorFromKey", "mgetTensorsFromKeyspace",
+           "tensorToFlatList", "tensorGetDataAsBlob", "tensorGetDims", "tensorGetDataType",
+           "tensorGetDataAsMemoryview"]

@@ -1,0 +1,43 @@
+/* cdef.h -- the C surface of the redisAI extension that Python sees.
+ * build_ffi.py feeds this file (minus the preprocessor lines) to cffi's
+ * cdef, and the C sources include it, so both sides share one declaration.
+ * Every fallible call returns 0 (or a non-NULL pointer) on success and fills
+ * *err otherwise. */
+#ifndef REDISAI_EXT_CDEF_H
+#define REDISAI_EXT_CDEF_H
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct RAI_Tensor RAI_Tensor;
+typedef struct rx_err {
+    int code;      /* 0 ok, 1 error (msg), 2 engine not loaded */
+    char msg[512];
+} rx_err;
+
+/* Binding (thread-safe, idempotent; retried by the caller while it fails). */
+int rx_bind(uintptr_t host_api_address, rx_err *err);
+int rx_has_entry(const char *name); /* 1 if the engine exported RedisAI_<name> */
+
+/* Dtypes: ids 0..9 = FLOAT DOUBLE INT8 INT16 INT32 INT64 UINT8 UINT16 BOOL STRING. */
+int rx_dtype_parse(const char *s); /* -1 if unknown */
+const char *rx_dtype_name(int id);
+
+/* Tensors (no lock needed: a PyTensor's tensor is only read once shared). */
+RAI_Tensor *rx_tensor_create(const char *dtype, const long long *dims, int ndims, rx_err *err);
+int rx_tensor_set_doubles(RAI_Tensor *t, const double *values, size_t n, rx_err *err);
+int rx_tensor_set_longs(RAI_Tensor *t, const long long *values, size_t n, rx_err *err);
+int rx_tensor_set_blob(RAI_Tensor *t, int dtype, const char *data, size_t len, rx_err *err);
+void rx_tensor_free(RAI_Tensor *t);
+int rx_tensor_ndims(RAI_Tensor *t);
+long long rx_tensor_dim(RAI_Tensor *t, int i);
+size_t rx_tensor_length(RAI_Tensor *t);
+size_t rx_tensor_bytesize(RAI_Tensor *t);
+char *rx_tensor_data(RAI_Tensor *t);
+int rx_tensor_dtype(RAI_Tensor *t); /* probed from the shared API; -1 if undecidable */
+
+/* Keyspace (take the Redis lock only around keyspace access). */
+int rx_keys_set(size_t n, const char *const *keys, const size_t *keylens, RAI_Tensor *const *tensors,
+                const int *dtypes, rx_err *err);
+int rx_keys_get(size_t n, const char *const *keys, const size_t *keylens, RAI_Tensor **out,
+                int *dtypes, rx_err *err);
+#endif
