@@ -212,3 +212,118 @@ def test_timing_is_reported(tmp_path):
     rc, out, err = run(PROBE, tmp_path, models.mul_add(), "--iters", "2000", arg("FLOAT", np.arange(8.0)))
     assert rc == 0 and out == ["FLOAT 8 1 3 5 7 9 11 13 15"]
     assert "timing create_us=" in err
+
+
+# ---- end to end: the backend loaded by the engine, through the commands ----
+
+import threading  # noqa: E402
+
+import redis  # noqa: E402
+
+from support.server import ENGINE  # noqa: E402
+
+
+def tensor(r, key):
+    """(dtype, shape, values) of a tensor key, via AI.TENSORGET META VALUES."""
+    reply = r.execute_command("AI.TENSORGET", key, "META", "VALUES")
+    meta = dict(zip(reply[::2], reply[1::2]))
+    return meta[b"dtype"].decode(), tuple(meta[b"shape"]), meta[b"values"]
+
+
+def blob_of(r, key, np_dtype):
+    return np.frombuffer(r.execute_command("AI.TENSORGET", key, "BLOB"), dtype=np_dtype)
+
+
+def test_e2e_linear_store_meta_execute(r):
+    assert r.execute_command("AI.MODELSTORE", "m", "ONNX", "CPU", "TAG", "lin", "BLOB", models.linear()) == b"OK"
+    meta = r.execute_command("AI.MODELGET", "m", "META")
+    assert meta[:6] == [b"backend", b"ONNX", b"device", b"CPU", b"tag", b"lin"]
+    assert meta[10:14] == [b"inputs", [b"x"], b"outputs", [b"y"]]
+    x = np.array([[1, 2, 3], [4, 5, 6]], dtype=np.float32)
+    r.execute_command("AI.TENSORSET", "x", "FLOAT", 2, 3, "BLOB", x.tobytes())
+    assert r.execute_command("AI.MODELEXECUTE", "m", "INPUTS", 1, "x", "OUTPUTS", 1, "y") == b"OK"
+    dtype, shape, _ = tensor(r, "y")
+    assert (dtype, shape) == ("FLOAT", (2, 2))
+    assert blob_of(r, "y", np.float32).tolist() == (x @ models.LINEAR_W + models.LINEAR_B).ravel().tolist()
+    info = r.execute_command("INFO", "ai")
+    assert info["ai_onnxruntime_version"] == onnxruntime.__version__
+
+
+def test_e2e_conv_net_large_borrowed_input(r):
+    """A 16 KB TENSORSET blob stays in the Redis argument (possibly unaligned)
+    and is handed to ORT in place; results match onnxruntime's Python API."""
+    model = models.conv_net()
+    x = np.random.default_rng(5).standard_normal((64, 1, 8, 8)).astype(np.float32)
+    r.execute_command("AI.MODELSTORE", "cnn", "ONNX", "CPU", "BLOB", model)
+    r.execute_command("AI.TENSORSET", "img", "FLOAT", 64, 1, 8, 8, "BLOB", x.tobytes())
+    assert r.execute_command("AI.MODELEXECUTE", "cnn", "INPUTS", 1, "img", "OUTPUTS", 1, "p") == b"OK"
+    (expected,) = reference(model, image=x)
+    np.testing.assert_allclose(blob_of(r, "p", np.float32), expected.ravel(), rtol=1e-6, atol=1e-7)
+
+
+def test_e2e_two_in_two_out_and_bool(r):
+    r.execute_command("AI.MODELSTORE", "sp", "ONNX", "CPU", "BLOB", models.two_in_two_out())
+    r.execute_command("AI.TENSORSET", "a", "INT64", 3, "VALUES", 1, 2, 3)
+    r.execute_command("AI.TENSORSET", "b", "INT64", 3, "VALUES", 10, 20, -30)
+    r.execute_command("AI.MODELEXECUTE", "sp", "INPUTS", 2, "a", "b", "OUTPUTS", 2, "s", "p")
+    assert tensor(r, "s") == ("INT64", (3,), [11, 22, -27])
+    assert tensor(r, "p") == ("INT64", (3,), [10, 40, -90])
+    r.execute_command("AI.MODELSTORE", "bl", "ONNX", "CPU", "BLOB", models.bool_logic())
+    r.execute_command("AI.TENSORSET", "p1", "BOOL", 4, "VALUES", 0, 0, 1, 1)
+    r.execute_command("AI.TENSORSET", "q1", "BOOL", 4, "VALUES", 0, 1, 0, 1)
+    r.execute_command("AI.MODELEXECUTE", "bl", "INPUTS", 2, "p1", "q1", "OUTPUTS", 2, "n", "a1")
+    assert tensor(r, "n") == ("BOOL", (4,), [1, 1, 0, 0])
+    assert tensor(r, "a1") == ("BOOL", (4,), [0, 0, 0, 1])
+
+
+def test_e2e_string_identity(r):
+    r.execute_command("AI.MODELSTORE", "sid", "ONNX", "CPU", "BLOB", models.string_identity())
+    r.execute_command("AI.TENSORSET", "s", "STRING", 3, "VALUES", "hello", "", "wörld")
+    r.execute_command("AI.MODELEXECUTE", "sid", "INPUTS", 1, "s", "OUTPUTS", 1, "out")
+    assert tensor(r, "out") == ("STRING", (3,), [b"hello", b"", "wörld".encode()])
+
+
+def test_e2e_errors_are_ort_texts_and_server_survives(r):
+    blob = np.random.default_rng(6).integers(0, 256, 2048, dtype=np.uint8).tobytes()
+    with pytest.raises(redis.ResponseError) as e:
+        r.execute_command("AI.MODELSTORE", "bad", "ONNX", "CPU", "BLOB", blob)
+    assert str(e.value) == "Failed to load model because protobuf parsing failed."
+    assert r.exists("bad") == 0
+    r.execute_command("AI.MODELSTORE", "m", "ONNX", "CPU", "BLOB", models.linear())
+    r.execute_command("AI.TENSORSET", "xi", "INT32", 1, 3, "VALUES", 1, 2, 3)
+    with pytest.raises(redis.ResponseError) as e:
+        r.execute_command("AI.MODELEXECUTE", "m", "INPUTS", 1, "xi", "OUTPUTS", 1, "y")
+    assert str(e.value).startswith("Unexpected input data type. Actual: (tensor(int32)) , expected: (tensor(float))")
+    r.execute_command("AI.TENSORSET", "xs", "FLOAT", 1, 4, "VALUES", 1, 2, 3, 4)
+    with pytest.raises(redis.ResponseError) as e:
+        r.execute_command("AI.MODELEXECUTE", "m", "INPUTS", 1, "xs", "OUTPUTS", 1, "y")
+    assert str(e.value).startswith("Got invalid dimensions for input: x for the following indices")
+    assert r.exists("y") == 0
+    assert r.ping()
+
+
+def test_e2e_concurrent_clients_two_workers(server_factory):
+    srv = server_factory(modules=[(ENGINE, ["THREADS_PER_QUEUE", 2, "INTRA_OP_PARALLELISM", 1])])
+    r = srv.client()
+    model = models.conv_net()
+    r.execute_command("AI.MODELSTORE", "cnn", "ONNX", "CPU", "BLOB", model)
+    xs = [np.random.default_rng(10 + i).standard_normal((2, 1, 8, 8)).astype(np.float32) for i in range(4)]
+    failures = []
+
+    def client(i):
+        c = srv.client()
+        c.execute_command("AI.TENSORSET", f"x{i}", "FLOAT", 2, 1, 8, 8, "BLOB", xs[i].tobytes())
+        (expected,) = reference(model, image=xs[i])
+        for _ in range(25):
+            c.execute_command("AI.MODELEXECUTE", "cnn", "INPUTS", 1, f"x{i}", "OUTPUTS", 1, f"y{i}")
+            got = blob_of(c, f"y{i}", np.float32)
+            if not np.allclose(got, expected.ravel(), rtol=1e-6, atol=1e-7):
+                failures.append(i)
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert failures == []
+    assert srv.alive()
