@@ -95,23 +95,112 @@ static long long output_samples(RAI_ModelRunCtx *m) {
     return t && t->ndims > 0 ? t->dims[0] : 0;
 }
 
-static void execute_job(RAI_Job *job) {
-    RAI_OnFinishCtx *f = (RAI_OnFinishCtx *)job;
-    RAI_ModelRunCtx *m = f->mctx;
-    if (f->timeout_ms > 0 && RedisModule_Milliseconds() - f->enqueued_ms > f->timeout_ms) {
-        f->timed_out = 1;
-    } else {
-        long long start = now_us();
-        int ok = run_one(m, &f->err) == REDISMODULE_OK;
-        RAI_StatsAddRun(m->model->stats, ok, now_us() - start, ok ? output_samples(m) : 0);
+static int timed_out(RAI_OnFinishCtx *f) {
+    return f->timeout_ms > 0 && RedisModule_Milliseconds() - f->enqueued_ms > f->timeout_ms;
+}
+
+/* Rows along dim 0 shared by every input, or 0 when the run cannot batch. */
+static size_t batch_rows(RAI_ModelRunCtx *m) {
+    if (m->ninputs == 0 || m->inputs[0]->ndims == 0) return 0;
+    long long rows = m->inputs[0]->dims[0];
+    for (size_t i = 0; i < m->ninputs; i++)
+        if (m->inputs[i]->ndims == 0 || m->inputs[i]->dims[0] != rows || m->inputs[i]->dtype == RAI_DT_STRING)
+            return 0;
+    return (size_t)rows;
+}
+
+/* Two runs batch together when every input matches in all but dim 0. */
+static int runs_compatible(RAI_Job *a, RAI_Job *b) {
+    RAI_ModelRunCtx *x = ((RAI_OnFinishCtx *)a)->mctx, *y = ((RAI_OnFinishCtx *)b)->mctx;
+    if (x->ninputs != y->ninputs || x->noutputs != y->noutputs) return 0;
+    for (size_t i = 0; i < x->ninputs; i++) {
+        RAI_Tensor *s = x->inputs[i], *t = y->inputs[i];
+        if (s->dtype != t->dtype || s->ndims != t->ndims) return 0;
+        for (int d = 1; d < s->ndims; d++)
+            if (s->dims[d] != t->dims[d]) return 0;
     }
-    f->on_finish(f, f->private_data); /* no engine lock is held here */
+    return 1;
+}
+
+static void run_single(RAI_OnFinishCtx *f) {
+    RAI_ModelRunCtx *m = f->mctx;
+    long long start = now_us();
+    int ok = run_one(m, &f->err) == REDISMODULE_OK;
+    RAI_StatsAddRun(m->model->stats, ok, now_us() - start, ok ? output_samples(m) : 0);
+}
+
+/* Runs several requests as one: inputs are concatenated along dim 0 (a copy
+ * the batch needs), outputs are sliced back per request (a copy each). */
+static void run_batch(RAI_OnFinishCtx **runs, size_t n) {
+    RAI_ModelRunCtx *first = runs[0]->mctx;
+    RAI_ModelRunCtx *batch = RAI_ModelRunCtxCreate(first->model);
+    RAI_Error err = {0};
+    RAI_Tensor *parts[n];
+    for (size_t i = 0; i < first->ninputs; i++) {
+        for (size_t r = 0; r < n; r++) parts[r] = runs[r]->mctx->inputs[i];
+        RAI_Tensor *joined = RAI_TensorCreateByConcatenatingTensors(parts, (long long)n);
+        RAI_ModelRunCtxAddInput(batch, NULL, joined);
+        RAI_TensorFree(joined);
+    }
+    for (size_t o = 0; o < first->noutputs; o++) RAI_ModelRunCtxAddOutput(batch, NULL);
+    long long start = now_us();
+    int ok = batch->ninputs == first->ninputs && run_one(batch, &err) == REDISMODULE_OK;
+    if (!ok && err.code == RAI_OK) RAI_SetError(&err, RAI_EMODELRUN, "ERR could not batch the inputs");
+    long long rows_total = 0;
+    for (size_t r = 0; r < n; r++) rows_total += (long long)batch_rows(runs[r]->mctx);
+    for (size_t o = 0; ok && o < batch->noutputs; o++) {
+        RAI_Tensor *out = batch->outputs[o];
+        if (!out || out->ndims == 0 || out->dims[0] != rows_total) {
+            RAI_SetError(&err, RAI_EMODELRUN, "ERR Model did not generate the expected batch size");
+            ok = 0;
+        }
+    }
+    long long duration = now_us() - start, offset = 0;
+    for (size_t r = 0; r < n; r++) {
+        RAI_ModelRunCtx *m = runs[r]->mctx;
+        long long rows = (long long)batch_rows(m);
+        for (size_t o = 0; ok && o < m->noutputs; o++)
+            m->outputs[o] = RAI_TensorCreateBySlicingTensor(batch->outputs[o], offset, rows);
+        offset += rows;
+        if (!ok) RAI_CloneError(&runs[r]->err, &err);
+        RAI_StatsAddRun(m->model->stats, ok, duration, ok ? rows : 0);
+    }
+    RAI_ClearError(&err);
+    RAI_ModelRunCtxFree(batch);
+}
+
+static void execute_jobs(RAI_Job **jobs, size_t n) {
+    RAI_OnFinishCtx *runs[n];
+    size_t live = 0;
+    for (size_t i = 0; i < n; i++) {
+        RAI_OnFinishCtx *f = (RAI_OnFinishCtx *)jobs[i];
+        if (timed_out(f)) f->timed_out = 1;
+        else runs[live++] = f;
+    }
+    if (live == 1) run_single(runs[0]);
+    else if (live > 1) run_batch(runs, live);
+    /* Callbacks last, with no engine lock held: consumers may take the GIL. */
+    for (size_t i = 0; i < n; i++) {
+        RAI_OnFinishCtx *f = (RAI_OnFinishCtx *)jobs[i];
+        f->on_finish(f, f->private_data);
+    }
 }
 
 RAI_OnFinishCtx *RAI_ModelRunQueue(RAI_ModelRunCtx *mctx, long long timeout_ms,
                                    RAI_OnFinishCB on_finish, void *private_data) {
     RAI_OnFinishCtx *f = RedisModule_Calloc(1, sizeof(*f));
-    f->job.execute = execute_job;
+    f->job.execute = execute_jobs;
+    RAI_ModelOpts *opts = &mctx->model->opts;
+    size_t rows = batch_rows(mctx);
+    if (opts->batchsize > 0 && rows > 0) {
+        f->job.batch_group = mctx->model;
+        f->job.batch_rows = rows;
+        f->job.batch_size = opts->batchsize;
+        f->job.min_batch_size = opts->minbatchsize;
+        f->job.compatible = runs_compatible;
+        if (opts->minbatchtimeout > 0)
+            f->job.min_batch_deadline_ms = RedisModule_Milliseconds() + (long long)opts->minbatchtimeout;
+    }
     f->mctx = mctx;
     f->on_finish = on_finish;
     f->private_data = private_data;

@@ -2,6 +2,7 @@
 #include <pthread.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "../common/rm_api.h"
 #include "config.h"
@@ -22,22 +23,67 @@ static __thread int on_worker;
 
 int RAI_OnWorkerThread(void) { return on_worker; }
 
+#define MAX_BATCH_JOBS 256
+
+static void unlink_job(RAI_Queue *q, RAI_Job *prev, RAI_Job *job) {
+    if (prev) prev->next = job->next;
+    else q->head = job->next;
+    if (q->tail == job) q->tail = prev;
+    job->next = NULL;
+}
+
+/* With the lock held: takes the head job and, if it batches, the queued jobs
+ * that can run with it.  Returns 0 when the head must wait for more rows. */
+static size_t take_jobs(RAI_Queue *q, RAI_Job **out) {
+    RAI_Job *head = q->head;
+    if (head->batch_size == 0 || head->batch_rows >= head->batch_size) {
+        unlink_job(q, NULL, head);
+        out[0] = head;
+        return 1;
+    }
+    size_t rows = 0, n = 0;
+    for (RAI_Job *j = head; j && n < MAX_BATCH_JOBS; j = j->next) {
+        if (j != head && (j->batch_group != head->batch_group || !head->compatible(head, j))) continue;
+        if (rows + j->batch_rows > head->batch_size) continue;
+        rows += j->batch_rows;
+        out[n++] = j;
+    }
+    if (head->min_batch_size && rows < head->min_batch_size &&
+        (head->min_batch_deadline_ms == 0 || RedisModule_Milliseconds() < head->min_batch_deadline_ms))
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        RAI_Job *prev = NULL;
+        for (RAI_Job *j = q->head; j != out[i]; j = j->next) prev = j;
+        unlink_job(q, prev, out[i]);
+    }
+    return n;
+}
+
 static void *worker_main(void *arg) {
     RAI_Queue *q = arg;
+    RAI_Job *jobs[MAX_BATCH_JOBS];
     on_worker = 1;
     for (;;) {
         pthread_mutex_lock(&q->lock);
-        while (!q->head && !q->stopping) pthread_cond_wait(&q->ready, &q->lock);
+        size_t n = 0;
+        while (!q->stopping) {
+            if (!q->head) {
+                pthread_cond_wait(&q->ready, &q->lock);
+                continue;
+            }
+            if ((n = take_jobs(q, jobs)) > 0) break;
+            struct timespec ts; /* waiting for MINBATCHSIZE: look again in 1 ms */
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_nsec += 1000000;
+            if (ts.tv_nsec >= 1000000000) ts.tv_sec++, ts.tv_nsec -= 1000000000;
+            pthread_cond_timedwait(&q->ready, &q->lock, &ts);
+        }
         if (q->stopping) {
             pthread_mutex_unlock(&q->lock);
             return NULL;
         }
-        RAI_Job *job = q->head;
-        q->head = job->next;
-        if (!q->head) q->tail = NULL;
         pthread_mutex_unlock(&q->lock);
-        job->next = NULL;
-        job->execute(job); /* without the queue lock: it may take the GIL, etc. */
+        jobs[0]->execute(jobs, n); /* without the queue lock: it may take the GIL, etc. */
     }
 }
 

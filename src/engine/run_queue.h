@@ -5,10 +5,22 @@
 #ifndef ENGINE_RUN_QUEUE_H
 #define ENGINE_RUN_QUEUE_H
 
+#include <stddef.h>
+
 typedef struct RAI_Job RAI_Job;
 struct RAI_Job {
     RAI_Job *next;
-    void (*execute)(RAI_Job *job); /* runs on a worker, owns the job from then on */
+    /* Runs on a worker and owns the jobs from then on; n > 1 for a batch. */
+    void (*execute)(RAI_Job **jobs, size_t n);
+    /* Auto-batching (batch_size 0 = run alone).  Jobs with the same group
+     * whose `compatible` says yes are gathered, oldest first, until their
+     * rows reach batch_size.  With min_batch_size the worker waits (polling
+     * every 1 ms) for that many rows or until min_batch_deadline_ms passes
+     * (0 = wait indefinitely). */
+    const void *batch_group;
+    size_t batch_rows, batch_size, min_batch_size;
+    long long min_batch_deadline_ms;
+    int (*compatible)(RAI_Job *a, RAI_Job *b);
 };
 
 /* Creates the queue of `device` (and its workers) if it does not exist. */
