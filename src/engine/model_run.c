@@ -230,10 +230,3 @@ RAI_ModelRunCtx *RAI_GetAsModelRunCtx(RAI_OnFinishCtx *f, RAI_Error *err) {
     RAI_OnFinishCtxFree(f);
     return m;
 }
-
-void RAI_OnFinishCtxFree(RAI_OnFinishCtx *f) {
-    if (!f) return;
-    RAI_ModelRunCtxFree(f->mctx);
-    RAI_ClearError(&f->err);
-    RedisModule_Free(f);
-}

@@ -6,7 +6,7 @@
 #include "../include/redisai.h"
 #include "error.h"
 #include "model.h"
-#include "run_queue.h"
+#include "run_info.h"
 #include "tensor.h"
 
 struct RAI_ModelRunCtx {
@@ -16,16 +16,6 @@ struct RAI_ModelRunCtx {
     RAI_Tensor **outputs; /* filled by the run; NULL slots before */
 };
 
-/* A queued run: what the C API calls the finish context. */
-struct RAI_OnFinishCtx {
-    RAI_Job job;
-    RAI_ModelRunCtx *mctx;
-    RAI_Error err;
-    RAI_OnFinishCB on_finish;
-    void *private_data;
-    long long enqueued_ms, timeout_ms;
-    int timed_out;
-};
 
 RAI_ModelRunCtx *RAI_ModelRunCtxCreate(RAI_Model *model);
 int RAI_ModelRunCtxAddInput(RAI_ModelRunCtx *mctx, const char *name, RAI_Tensor *t);
@@ -42,6 +32,5 @@ int RAI_ModelRunAsync(RAI_ModelRunCtx *mctx, RAI_OnFinishCB on_finish, void *pri
 RAI_OnFinishCtx *RAI_ModelRunQueue(RAI_ModelRunCtx *mctx, long long timeout_ms,
                                    RAI_OnFinishCB on_finish, void *private_data);
 RAI_ModelRunCtx *RAI_GetAsModelRunCtx(RAI_OnFinishCtx *finish, RAI_Error *err);
-void RAI_OnFinishCtxFree(RAI_OnFinishCtx *finish);
 
 #endif

@@ -1,0 +1,10 @@
+/* run_info.c -- see run_info.h. */
+#include "model_run.h"
+#include "run_info.h"
+
+void RAI_OnFinishCtxFree(RAI_OnFinishCtx *f) {
+    if (!f) return;
+    RAI_ModelRunCtxFree(f->mctx);
+    RAI_ClearError(&f->err);
+    RedisModule_Free(f);
+}
