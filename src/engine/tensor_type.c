@@ -1,4 +1,5 @@
 /* tensor_type.c -- AI_TENSOR: RDB (RedisAI v4 layout), AOF, memory, copy. */
+#include <limits.h>
 #include <string.h>
 
 #include "tensor_type.h"
@@ -29,12 +30,30 @@ static void *tensor_rdb_load(RedisModuleIO *io, int encver) {
     uint64_t bits = RedisModule_LoadUnsigned(io);
     int64_t ndims = RedisModule_LoadSigned(io);
     RAI_DTypeId dt = RAI_DTypeFromCodeBits((unsigned)code, (unsigned)bits);
-    if (dt == RAI_DT_INVALID || ndims < 0 || ndims > 64) {
+    /* AI.TENSORSET accepts any number of dims (each > 0), so any rank that
+     * fits an int must load back.  The dims go on the heap, grown as they
+     * are read, so a corrupt rank cannot make us allocate absurd amounts. */
+    if (dt == RAI_DT_INVALID || ndims < 0 || ndims > INT_MAX || RedisModule_IsIOError(io)) {
         RedisModule_LogIOError(io, "warning", "AI_TENSOR: bad dtype or rank in RDB");
         return NULL;
     }
-    long long dims[ndims > 0 ? ndims : 1];
-    for (int64_t i = 0; i < ndims; i++) dims[i] = RedisModule_LoadSigned(io);
+    size_t cap = 64;
+    long long *dims = RedisModule_Alloc(sizeof(long long) * cap);
+    for (int64_t i = 0; i < ndims; i++) {
+        if ((size_t)i == cap) {
+            long long *more = RedisModule_Alloc(sizeof(long long) * cap * 2);
+            memcpy(more, dims, sizeof(long long) * cap);
+            RedisModule_Free(dims);
+            dims = more;
+            cap *= 2;
+        }
+        dims[i] = RedisModule_LoadSigned(io);
+        if (RedisModule_IsIOError(io) || dims[i] <= 0) {
+            RedisModule_Free(dims);
+            RedisModule_LogIOError(io, "warning", "AI_TENSOR: bad shape in RDB");
+            return NULL;
+        }
+    }
     size_t nbytes = 0;
     char *data = RedisModule_LoadStringBuffer(io, &nbytes);
     size_t len;
@@ -43,11 +62,13 @@ static void *tensor_rdb_load(RedisModuleIO *io, int encver) {
         !RAI_TensorValidateBlob(dt, len, data, nbytes, &err)) {
         RAI_ClearError(&err);
         RedisModule_Free(data);
+        RedisModule_Free(dims);
         RedisModule_LogIOError(io, "warning", "AI_TENSOR: data does not match shape in RDB");
         return NULL;
     }
     /* The loaded buffer is ours: the tensor takes it as its own data. */
     RAI_Tensor *t = RAI_TensorNewBorrowed(dt, dims, (int)ndims, data, nbytes, data, RedisModule_Free);
+    RedisModule_Free(dims);
     if (dt == RAI_DT_STRING)
         for (size_t i = 0; i < len; i++) RedisModule_LoadUnsigned(io); /* recomputed above */
     return t;
