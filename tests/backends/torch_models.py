@@ -121,6 +121,9 @@ def count(tensors: List[Tensor], keys: List[str], args: List[str]):
 def pair(tensors: List[Tensor], keys: List[str], args: List[str]):
     return tensors[0] + 1, tensors[0] - 1
 
+def many(tensors: List[Tensor], keys: List[str], args: List[str]):
+    return [tensors[0] + i for i in range(70)]
+
 def old_add(a: Tensor, b: Tensor):
     return a + b
 

@@ -188,8 +188,8 @@ void collect_outputs(const c10::IValue &result, const std::unordered_set<const v
     flatten(result, ts);
     if (exact ? ts.size() != noutputs : ts.size() > noutputs) {
         throw BackendError("Torch returned " + std::to_string(ts.size()) + " output" +
-                           (ts.size() == 1 ? "" : "s") + " but " + std::to_string(noutputs) +
-                           (exact ? " were" : " at most were") + " requested");
+                           (ts.size() == 1 ? "" : "s") + " but " + (exact ? "" : "at most ") +
+                           std::to_string(noutputs) + " were requested");
     }
     size_t i = 0;
     try {
