@@ -124,3 +124,17 @@ def empty_slice():
     return _model([helper.make_node("Slice", ["x", "starts", "ends"], ["y"])],
                   [_info("x", TensorProto.FLOAT, ["N"])], [_info("y", TensorProto.FLOAT, [0])],
                   consts, "empty")
+
+
+def slow_matmuls(n=200, size=1024):
+    """A deliberately slow model for execution timeouts: input 'x' FLOAT [1] is
+    expanded to [size, size] and multiplied n times by a constant matrix
+    (about 2*size^3 flops each; values stay finite)."""
+    w = numpy_helper.from_array(np.full((size, size), 1.0 / size, dtype=np.float32), "W")
+    shape = numpy_helper.from_array(np.array([size, size], dtype=np.int64), "shape")
+    nodes = [helper.make_node("Expand", ["x", "shape"], ["h0"])]
+    for i in range(n):
+        nodes.append(helper.make_node("MatMul", [f"h{i}", "W"], [f"h{i + 1}"]))
+    nodes.append(helper.make_node("ReduceSum", [f"h{n}"], ["y"], keepdims=0))
+    return _model(nodes, [_info("x", TensorProto.FLOAT, [1])], [_info("y", TensorProto.FLOAT, [])],
+                  [w, shape], "slow")

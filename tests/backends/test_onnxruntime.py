@@ -214,6 +214,18 @@ def test_timing_is_reported(tmp_path):
     assert "timing create_us=" in err
 
 
+def test_execution_timeout_terminates_run(tmp_path):
+    """200 1024x1024 MatMuls take several seconds; with a 1000 ms timeout the
+    watchdog stops the run and ORT's own text comes back."""
+    import time
+    t0 = time.monotonic()
+    msg = fail(PROBE, tmp_path, models.slow_matmuls(), "--iters", "0", "--timeout", "1000", "FLOAT:1:1")
+    assert msg == "Exiting due to terminate flag being set to true."
+    assert time.monotonic() - t0 < 4.5
+    out = ok(PROBE, tmp_path, models.slow_matmuls(n=2, size=64), "--iters", "0", "--timeout", "1000", "FLOAT:1:1")
+    assert out == ["FLOAT - 4096"]
+
+
 # ---- end to end: the backend loaded by the engine, through the commands ----
 
 import threading  # noqa: E402
@@ -327,3 +339,17 @@ def test_e2e_concurrent_clients_two_workers(server_factory):
         t.join()
     assert failures == []
     assert srv.alive()
+
+
+def test_e2e_model_execution_timeout(server_factory):
+    srv = server_factory(modules=[(ENGINE, ["MODEL_EXECUTION_TIMEOUT", 1000])])
+    r = srv.client()
+    r.execute_command("AI.MODELSTORE", "slow", "ONNX", "CPU", "BLOB", models.slow_matmuls())
+    r.execute_command("AI.MODELSTORE", "m", "ONNX", "CPU", "BLOB", models.linear())
+    r.execute_command("AI.TENSORSET", "one", "FLOAT", 1, "VALUES", 1)
+    with pytest.raises(redis.ResponseError) as e:
+        r.execute_command("AI.MODELEXECUTE", "slow", "INPUTS", 1, "one", "OUTPUTS", 1, "y")
+    assert str(e.value) == "Exiting due to terminate flag being set to true."
+    r.execute_command("AI.TENSORSET", "x", "FLOAT", 1, 3, "VALUES", 1, 1, 1)
+    assert r.execute_command("AI.MODELEXECUTE", "m", "INPUTS", 1, "x", "OUTPUTS", 1, "y") == b"OK"
+    assert tensor(r, "y") == ("FLOAT", (1, 2), [b"9.5", b"11"])

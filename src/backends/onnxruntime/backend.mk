@@ -8,7 +8,7 @@ ALL += $(ORT_DIR)/redisai_onnxruntime.so $(ORT_DIR)/lib/libonnxruntime.so.1
 
 $(ORT_DIR)/redisai_onnxruntime.so: $(ORT_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS_SO) -Wl,--no-undefined -o $@ $^ -ldl
+	$(CC) $(LDFLAGS_SO) -Wl,--no-undefined -o $@ $^ -ldl -lpthread
 
 # The wheel's directory is asked from the venv interpreter at build time.
 $(ORT_DIR)/lib/libonnxruntime.so.1:

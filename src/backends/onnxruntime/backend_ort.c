@@ -18,6 +18,7 @@
 
 #include "../../engine/backend_api.h"
 #include "ort_api.h"
+#include "ort_timeout.h"
 
 #define EXPORT __attribute__((visibility("default")))
 
@@ -148,7 +149,7 @@ static int ort_init(const RAI_EngineOps *engine, const RAI_BackendConfig *config
         cpu_info = NULL;
         return -1;
     }
-    return 0;
+    return ort_timeout_init(&ort, cfg.model_execution_timeout, err);
 }
 
 static const char *ort_version(void) { return api_base ? api_base->GetVersionString() : "unknown"; }
@@ -383,10 +384,17 @@ static int ort_model_run(void *m, RAI_Tensor *const *inputs, size_t ninputs, RAI
     for (size_t i = 0; i < noutputs; i++) outputs[i] = NULL;
     int rc = 0;
     for (size_t i = 0; i < ninputs && !rc; i++) rc = input_value(inputs[i], i, &in[i], err);
-    if (!rc)
-        rc = check(ort.Run(model->session, NULL, model->sig.inputs, (const OrtValue *const *)in,
-                           ninputs, model->sig.outputs, noutputs, out),
+    /* Run options per run: the timeout watchdog terminates through them. */
+    OrtRunSlot slot = {0};
+    if (!rc) rc = check(ort.CreateRunOptions(&slot.options), err);
+    if (!rc) {
+        ort_timeout_begin(&slot);
+        rc = check(ort.Run(model->session, slot.options, model->sig.inputs,
+                           (const OrtValue *const *)in, ninputs, model->sig.outputs, noutputs, out),
                    err);
+        ort_timeout_end(&slot);
+    }
+    if (slot.options) ort.ReleaseRunOptions(slot.options);
     for (size_t i = 0; i < ninputs; i++)
         if (in[i]) ort.ReleaseValue(in[i]);
     for (size_t i = 0; i < noutputs && !rc; i++) {

@@ -68,6 +68,8 @@ typedef struct OrtFns {
                                       char **out);                                      /* 36 */
     OrtStatus *(*SessionGetOutputName)(const OrtSession *s, size_t i, OrtAllocator *a,
                                        char **out);                                     /* 37 */
+    OrtStatus *(*CreateRunOptions)(OrtRunOptions **out);                               /* 39 */
+    OrtStatus *(*RunOptionsSetTerminate)(OrtRunOptions *o);                            /* 46 */
     OrtStatus *(*CreateTensorAsOrtValue)(OrtAllocator *a, const int64_t *shape, size_t ndims,
                                          OrtElementType type, OrtValue **out);          /* 48 */
     OrtStatus *(*CreateTensorWithDataAsOrtValue)(const OrtMemoryInfo *info, void *data,
@@ -96,6 +98,7 @@ typedef struct OrtFns {
     void (*ReleaseMemoryInfo)(OrtMemoryInfo *m);                                       /* 94 */
     void (*ReleaseSession)(OrtSession *s);                                             /* 95 */
     void (*ReleaseValue)(OrtValue *v);                                                 /* 96 */
+    void (*ReleaseRunOptions)(OrtRunOptions *o);                                       /* 97 */
     void (*ReleaseTensorTypeAndShapeInfo)(OrtTensorTypeAndShapeInfo *i);               /* 99 */
     void (*ReleaseSessionOptions)(OrtSessionOptions *o);                               /* 100 */
 } OrtFns;
@@ -119,6 +122,8 @@ static inline void ort_bind(OrtFns *f, const OrtAnyFn *t) {
     ORT_BIND(f, t, SessionGetOutputCount, 31);
     ORT_BIND(f, t, SessionGetInputName, 36);
     ORT_BIND(f, t, SessionGetOutputName, 37);
+    ORT_BIND(f, t, CreateRunOptions, 39);
+    ORT_BIND(f, t, RunOptionsSetTerminate, 46);
     ORT_BIND(f, t, CreateTensorAsOrtValue, 48);
     ORT_BIND(f, t, CreateTensorWithDataAsOrtValue, 49);
     ORT_BIND(f, t, IsTensor, 50);
@@ -139,6 +144,7 @@ static inline void ort_bind(OrtFns *f, const OrtAnyFn *t) {
     ORT_BIND(f, t, ReleaseMemoryInfo, 94);
     ORT_BIND(f, t, ReleaseSession, 95);
     ORT_BIND(f, t, ReleaseValue, 96);
+    ORT_BIND(f, t, ReleaseRunOptions, 97);
     ORT_BIND(f, t, ReleaseTensorTypeAndShapeInfo, 99);
     ORT_BIND(f, t, ReleaseSessionOptions, 100);
 }

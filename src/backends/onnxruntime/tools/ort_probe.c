@@ -2,7 +2,7 @@
  * shared backend_harness does not cover: STRING inputs, input data at an odd
  * (unaligned) address, concurrent runs of one model, and run timings.
  *
- *   ort_probe LIB.so MODEL_FILE [--unaligned] [--threads T] [--iters N] INPUT...
+ *   ort_probe LIB.so MODEL_FILE [--unaligned] [--threads T] [--iters N] [--timeout MS] INPUT...
  *   INPUT = DTYPE:DIMS:VALUES  (STRING values are the comma-separated texts)
  *
  * Prints each output of the first run like backend_harness ("DTYPE dims v..."
@@ -24,6 +24,7 @@ static const RAI_BackendOps *ops;
 static void *model;
 static RAI_Tensor *in[64], *first[64];
 static int nin, iters = 100, mismatches;
+static long long timeout_ms = 5000;
 static size_t nout;
 
 static void log_msg(const char *level, const char *msg) { fprintf(stderr, "[%s] %s\n", level, msg); }
@@ -128,6 +129,7 @@ int main(int argc, char **argv) {
         if (!strcmp(argv[i], "--unaligned")) unaligned = 1;
         else if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--iters") && i + 1 < argc) iters = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--timeout") && i + 1 < argc) timeout_ms = atoll(argv[++i]);
         else if (!(in[nin++] = parse_input(argv[i], unaligned))) {
             printf("ERROR bad input %s\n", argv[i]);
             return 1;
@@ -141,7 +143,7 @@ int main(int argc, char **argv) {
     }
     ops = get_ops();
     RAI_EngineOps engine = {RAI_TensorNew, RAI_TensorNewBorrowed, RAI_TensorFree, malloc, free, log_msg};
-    RAI_BackendConfig cfg = {1, 1, 0, 5000};
+    RAI_BackendConfig cfg = {1, 1, 0, timeout_ms};
     char err[RAI_ERRLEN] = "";
     size_t len;
     char *blob = read_file(argv[2], &len);
