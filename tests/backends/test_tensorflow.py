@@ -194,3 +194,125 @@ def test_timing(graphs):
     us = float(out[-1].split()[1])
     print(f"TF c=a*b FLOAT[4] steady run: {us:.1f} us")
     assert us < 5000
+
+
+# ---- end to end: the engine loads this library for AI.MODELSTORE TF ------
+
+def _e2e_server(server_factory, *margs, **kw):
+    from support.server import ENGINE
+    return server_factory(modules=((ENGINE, list(margs)),), **kw)
+
+
+def _err(r, *cmd):
+    import redis
+    with pytest.raises(redis.ResponseError) as e:
+        r.execute_command(*cmd)
+    return str(e.value)
+
+
+def _read(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def test_e2e_mul_float(graphs, server_factory):
+    r = _e2e_server(server_factory).client()
+    pb = _read(graphs["mul_float"])
+    assert r.execute_command("AI.MODELSTORE", "m", "TF", "CPU", "INPUTS", 2, "a", "b",
+                             "OUTPUTS", 1, "c", "BLOB", pb) == b"OK"
+    r.execute_command("AI.TENSORSET", "a", "FLOAT", 2, 2, "VALUES", 1, 2, 3, 4)
+    r.execute_command("AI.TENSORSET", "b", "FLOAT", 2, 2, "VALUES", 2, 3, 2, 3)
+    assert r.execute_command("AI.MODELEXECUTE", "m", "INPUTS", 2, "a", "b", "OUTPUTS", 1, "c") == b"OK"
+    assert r.execute_command("AI.TENSORGET", "c", "VALUES") == [b"2", b"6", b"6", b"12"]
+    meta = r.execute_command("AI.MODELGET", "m", "META")
+    d = dict(zip(meta[::2], meta[1::2]))
+    assert d[b"backend"] == b"TF" and d[b"inputs"] == [b"a", b"b"] and d[b"outputs"] == [b"c"]
+    assert r.info("ai")["ai_TensorFlow_version"] == "2.21.0"
+
+
+def test_e2e_large_blob_double(graphs, server_factory):
+    """A 300x400 DOUBLE blob (kept in the Redis argument, possibly unaligned)."""
+    r = _e2e_server(server_factory).client()
+    r.execute_command("AI.MODELSTORE", "m", "TF", "CPU", "INPUTS", 2, "a", "b", "OUTPUTS", 1, "c",
+                      "BLOB", _read(graphs["mul_double"]))
+    rng = np.random.default_rng(3)
+    a, b = rng.standard_normal((300, 400)), rng.standard_normal((300, 400))
+    r.execute_command("AI.TENSORSET", "a", "DOUBLE", 300, 400, "BLOB", a.tobytes())
+    r.execute_command("AI.TENSORSET", "b", "DOUBLE", 300, 400, "BLOB", b.tobytes())
+    for _ in range(3):
+        r.execute_command("AI.MODELEXECUTE", "m", "INPUTS", 2, "a", "b", "OUTPUTS", 1, "c")
+        got = np.frombuffer(r.execute_command("AI.TENSORGET", "c", "BLOB"), np.float64).reshape(300, 400)
+        np.testing.assert_array_equal(got, a * b)
+
+
+def test_e2e_strings(graphs, server_factory):
+    r = _e2e_server(server_factory).client()
+    r.execute_command("AI.MODELSTORE", "s", "TF", "CPU", "INPUTS", 1, "a", "OUTPUTS", 2, "c", "d",
+                      "BLOB", _read(graphs["string_ident"]))
+    words = ["foo", "a longer string of more than 22 bytes"]
+    r.execute_command("AI.TENSORSET", "sa", "STRING", 2, "VALUES", *words)
+    r.execute_command("AI.MODELEXECUTE", "s", "INPUTS", 1, "sa", "OUTPUTS", 2, "sc", "sd")
+    assert r.execute_command("AI.TENSORGET", "sc", "VALUES") == [w.encode() for w in words]
+    assert r.execute_command("AI.TENSORGET", "sd", "VALUES") == [f"{w}-{w}".encode() for w in words]
+
+
+def test_e2e_errors(graphs, server_factory):
+    srv = _e2e_server(server_factory)
+    r = srv.client()
+    pb = _read(graphs["mul_float"])
+    assert "nope" in _err(r, "AI.MODELSTORE", "m", "TF", "CPU", "INPUTS", 2, "a", "b",
+                          "OUTPUTS", 1, "nope", "BLOB", pb)
+    assert "Invalid GraphDef" in _err(r, "AI.MODELSTORE", "m", "TF", "CPU", "INPUTS", 2, "a", "b",
+                                      "OUTPUTS", 1, "c", "BLOB", pb[:50])
+    assert "Invalid GraphDef" in _err(r, "AI.MODELSTORE", "m", "TF", "CPU", "INPUTS", 2, "a", "b",
+                                      "OUTPUTS", 1, "c", "BLOB", os.urandom(300))
+    assert r.exists("m") == 0
+    r.execute_command("AI.MODELSTORE", "m", "TF", "CPU", "INPUTS", 2, "a", "b", "OUTPUTS", 1, "c", "BLOB", pb)
+    r.execute_command("AI.TENSORSET", "a", "FLOAT", 2, "VALUES", 1, 2)
+    r.execute_command("AI.TENSORSET", "i", "INT32", 2, "VALUES", 1, 2)
+    msg = _err(r, "AI.MODELEXECUTE", "m", "INPUTS", 2, "a", "i", "OUTPUTS", 1, "c")
+    assert "float" in msg and "int32" in msg
+    assert srv.alive() and r.ping()
+
+
+def test_e2e_thread_settings_reach_session(graphs, server_factory):
+    srv = _e2e_server(server_factory, "INTRA_OP_PARALLELISM", 3, "INTER_OP_PARALLELISM", 2,
+                      config=[("loglevel", "verbose")])
+    r = srv.client()
+    r.execute_command("AI.MODELSTORE", "m", "TF", "CPU", "INPUTS", 2, "a", "b", "OUTPUTS", 1, "c",
+                      "BLOB", _read(graphs["mul_float"]))
+    with open(srv.logfile) as f:
+        lines = [line for line in f if "ConfigProto" in line]
+    assert lines and "intra_op_parallelism_threads=3 inter_op_parallelism_threads=2" in lines[-1]
+    assert bytes.fromhex(lines[-1].split("ConfigProto ")[1].strip(" )\n")) == _read(graphs["config_3_2"])
+
+
+def test_e2e_concurrent_clients(graphs, server_factory):
+    """Several clients run one model at once on two worker threads."""
+    import threading
+    srv = _e2e_server(server_factory, "THREADS_PER_QUEUE", 2)
+    srv.client().execute_command("AI.MODELSTORE", "m", "TF", "CPU", "INPUTS", 2, "a", "b",
+                                 "OUTPUTS", 1, "c", "BLOB", _read(graphs["mul_int32"]))
+    errors = []
+
+    def worker(k):
+        r = srv.client()
+        try:
+            for i in range(40):
+                a = np.arange(6, dtype=np.int32) + k * 100 + i
+                b = np.full(6, k + 2, np.int32)
+                r.execute_command("AI.TENSORSET", f"a{{{k}}}", "INT32", 2, 3, "BLOB", a.tobytes())
+                r.execute_command("AI.TENSORSET", f"b{{{k}}}", "INT32", 2, 3, "BLOB", b.tobytes())
+                r.execute_command("AI.MODELEXECUTE", "m", "INPUTS", 2, f"a{{{k}}}", f"b{{{k}}}",
+                                  "OUTPUTS", 1, f"c{{{k}}}")
+                got = np.frombuffer(r.execute_command("AI.TENSORGET", f"c{{{k}}}", "BLOB"), np.int32)
+                np.testing.assert_array_equal(got, a * b)
+        except Exception as e:  # reported below, from the main thread
+            errors.append(e)
+
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
