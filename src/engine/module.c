@@ -7,6 +7,7 @@
 #include "config.h"
 #include "model.h"
 #include "model_commands.h"
+#include "model_deprecated.h"
 #include "run_queue.h"
 #include "shared_api.h"
 #include "tensor_commands.h"
@@ -47,9 +48,11 @@ static const struct {
     {"ai.tensorset", RAI_TensorSetCommand, "write deny-oom", 1, 1, 1},
     {"ai.tensorget", RAI_TensorGetCommand, "readonly", 1, 1, 1},
     {"ai.modelstore", RAI_ModelStoreCommand, "write deny-oom", 1, 1, 1},
+    {"ai.modelset", RAI_ModelSetCommand, "write deny-oom", 1, 1, 1},
     {"ai.modelget", RAI_ModelGetCommand, "readonly", 1, 1, 1},
     {"ai.modeldel", RAI_ModelDelCommand, "write", 1, 1, 1},
     {"ai.modelexecute", RAI_ModelExecuteCommand, "write deny-oom getkeys-api", 4, 4, 1},
+    {"ai.modelrun", RAI_ModelRunCommand, "write deny-oom getkeys-api", 3, 3, 1},
     {"ai._modelscan", RAI_ModelScanCommand, "readonly", 0, 0, 0},
     {"ai.info", RAI_InfoCommand, "readonly", 1, 1, 1},
     {"ai.config", RAI_ConfigCommand, "write", 0, 0, 0},
