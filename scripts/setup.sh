@@ -36,4 +36,18 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     echo "$want" > "$stamp"
 fi
 
+# The PyPI `redisai` client 1.3.0 pins pytest<8 and redis<5, so it gets its
+# own venv (tests/engine/test_redisai_client.py runs it).  --no-deps lets it
+# sit on redis-py 8.1.0, which it works with (dependencies.md §11).
+client_pins="redis==8.1.0 numpy==2.4.6 hiredis==3.5.0 Deprecated==1.3.1 wrapt==2.5.2 six==1.17.0 redisai==1.3.0"
+client_stamp=.venv-redisai-client/.requirements.sha
+client_want=$(echo "$client_pins" | sha256sum | cut -d' ' -f1)
+if [ "$(cat "$client_stamp" 2>/dev/null)" != "$client_want" ]; then
+    [ -x .venv-redisai-client/bin/python ] || "$PY" -m venv .venv-redisai-client
+    .venv-redisai-client/bin/pip install -q --disable-pip-version-check \
+        redis==8.1.0 numpy==2.4.6 hiredis==3.5.0 Deprecated==1.3.1 wrapt==2.5.2 six==1.17.0
+    .venv-redisai-client/bin/pip install -q --disable-pip-version-check --no-deps redisai==1.3.0
+    echo "$client_want" > "$client_stamp"
+fi
+
 make -s -j2 all PYTHON="$PWD/.venv/bin/python"
