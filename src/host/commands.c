@@ -1,0 +1,243 @@
+/* commands.c -- RG.PYEXECUTE, RG.TRIGGER, RG.DUMPREGISTRATIONS, RG.UNREGISTER.
+ *
+ * Every command runs on Redis's main thread with the Redis lock held; Python
+ * is entered with PyGILState_Ensure (lock order: Redis lock, then GIL).  An
+ * async execution blocks its client and runs on the pool; the reply travels
+ * back through a Waiter (waiter.c). */
+#include <Python.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "host.h"
+
+#define NO_ASYNC_ERR                                                                   \
+    "ERR can not run a non-sync execution inside a MULTI/LUA (blocking is not allowed) " \
+    "or on loading."
+
+/* MULTI, Lua, a client that can not block, or loading: only sync runs. */
+static int async_allowed(RedisModuleCtx *ctx) {
+    int flags = RedisModule_GetContextFlags(ctx);
+    return !(flags & (REDISMODULE_CTX_FLAGS_MULTI | REDISMODULE_CTX_FLAGS_LUA |
+                      REDISMODULE_CTX_FLAGS_DENY_BLOCKING | REDISMODULE_CTX_FLAGS_LOADING));
+}
+
+static PyObject *py_str(RedisModuleString *s) {
+    size_t len;
+    const char *p = RedisModule_StringPtrLen(s, &len);
+    /* surrogateescape: arbitrary bytes survive str() and come back intact. */
+    return PyUnicode_DecodeUTF8(p, (Py_ssize_t)len, "surrogateescape");
+}
+
+/* The reply for a Python exception raised by the runtime: its message. */
+static void reply_with_py_error(RedisModuleCtx *ctx) {
+    PyObject *exc = PyHost_TakeError();
+    PyObject *s = exc ? PyObject_Str(exc) : NULL;
+    const char *msg = s ? PyUnicode_AsUTF8(s) : NULL;
+    if (!msg) PyErr_Clear();
+    CReply *r = CReply_Error(msg && *msg ? msg : "ERR the Python runtime failed");
+    CReply_Send(ctx, r);
+    CReply_Free(r);
+    Py_XDECREF(s);
+    Py_XDECREF(exc);
+}
+
+/* ---- RG.TRIGGER ---- */
+
+typedef struct {
+    PoolJob base;
+    Reg *reg;
+    Waiter *waiter;
+    int argc;
+    char **args; /* copies: the command's argv dies when the command returns */
+    size_t *lens;
+} TriggerJob;
+
+static void trigger_job_free(TriggerJob *j) {
+    for (int i = 0; i < j->argc; i++) free(j->args[i]);
+    free(j->args);
+    free(j->lens);
+    free(j);
+}
+
+/* Calls runtime._trigger(handler, [trigger, args...], waiter, allow_async).
+ * GIL held.  The runtime completes the waiter itself, also on failure. */
+static void call_trigger(Reg *reg, PyObject *args, Waiter *w, int allow_async) {
+    PyObject *cap = Waiter_Capsule(w);
+    PyObject *r = cap ? PyObject_CallFunction(rt_trigger, "OOOi", reg->handler, args, cap,
+                                              allow_async)
+                      : NULL;
+    if (!r) {
+        PyHost_LogError("RG.TRIGGER");
+        Waiter_Complete(w, CReply_Error("ERR the Python runtime failed to start the execution"));
+    }
+    Py_XDECREF(r);
+    Py_XDECREF(cap);
+}
+
+static void trigger_job_run(PoolJob *job) {
+    TriggerJob *j = (TriggerJob *)job;
+    PyGILState_STATE g = PyGILState_Ensure();
+    PyObject *args = PyList_New(j->argc);
+    for (int i = 0; args && i < j->argc; i++) {
+        PyObject *s = PyUnicode_DecodeUTF8(j->args[i], (Py_ssize_t)j->lens[i], "surrogateescape");
+        if (!s) Py_CLEAR(args);
+        else PyList_SET_ITEM(args, i, s);
+    }
+    if (args) call_trigger(j->reg, args, j->waiter, 1);
+    else {
+        PyHost_LogError("RG.TRIGGER arguments");
+        Waiter_Complete(j->waiter, CReply_Error("ERR could not convert the trigger arguments"));
+    }
+    Py_XDECREF(args);
+    Registry_Release(j->reg);
+    PyGILState_Release(g);
+    Waiter_Release(j->waiter);
+    trigger_job_free(j);
+}
+
+static int run_async(RedisModuleCtx *ctx, Reg *reg, RedisModuleString **argv, int argc) {
+    TriggerJob *j = calloc(1, sizeof(*j));
+    if (!j) abort();
+    j->base.run = trigger_job_run;
+    j->reg = reg;
+    j->argc = argc;
+    j->args = calloc((size_t)argc, sizeof(char *));
+    j->lens = calloc((size_t)argc, sizeof(size_t));
+    if (!j->args || !j->lens) abort();
+    for (int i = 0; i < argc; i++) {
+        const char *p = RedisModule_StringPtrLen(argv[i], &j->lens[i]);
+        j->args[i] = malloc(j->lens[i] + 1);
+        if (!j->args[i]) abort();
+        memcpy(j->args[i], p, j->lens[i]);
+        j->args[i][j->lens[i]] = '\0';
+    }
+    j->waiter = Waiter_New(Waiter_Block(ctx));
+    if (Pool_Submit(&j->base) != REDISMODULE_OK) {
+        Waiter_Complete(j->waiter, CReply_Error("ERR the server is shutting down"));
+        Waiter_Release(j->waiter);
+        PyGILState_STATE g = PyGILState_Ensure();
+        Registry_Release(reg);
+        PyGILState_Release(g);
+        trigger_job_free(j);
+    }
+    return REDISMODULE_OK;
+}
+
+/* A sync registration runs right here, on the main thread, under the Redis
+ * lock.  If it awaits, it goes on in the background and the client blocks. */
+static int run_sync(RedisModuleCtx *ctx, Reg *reg, RedisModuleString **argv, int argc) {
+    int may_block = async_allowed(ctx);
+    Waiter *w = Waiter_New(NULL);
+    HostCmdScope scope = Host_CommandEnter(ctx);
+    PyGILState_STATE g = PyGILState_Ensure();
+    PyObject *args = PyList_New(argc);
+    for (int i = 0; args && i < argc; i++) {
+        PyObject *s = py_str(argv[i]);
+        if (!s) Py_CLEAR(args);
+        else PyList_SET_ITEM(args, i, s);
+    }
+    if (args) call_trigger(reg, args, w, may_block);
+    else {
+        PyHost_LogError("RG.TRIGGER arguments");
+        Waiter_Complete(w, CReply_Error("ERR could not convert the trigger arguments"));
+    }
+    Py_XDECREF(args);
+    Registry_Release(reg);
+    PyGILState_Release(g);
+    Host_CommandExit(scope);
+    Waiter_ReplyOrBlock(ctx, w, may_block);
+    Waiter_Release(w);
+    return REDISMODULE_OK;
+}
+
+static int trigger_command(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
+    if (argc < 2) return RedisModule_WrongArity(ctx);
+    size_t len;
+    const char *name = RedisModule_StringPtrLen(argv[1], &len);
+    Reg *reg = Registry_Find(name, len);
+    if (!reg) return RedisModule_ReplyWithError(ctx, "ERR no such trigger");
+    if (reg->mode == MODE_SYNC) return run_sync(ctx, reg, argv + 1, argc - 1);
+    if (!async_allowed(ctx)) {
+        PyGILState_STATE g = PyGILState_Ensure();
+        Registry_Release(reg);
+        PyGILState_Release(g);
+        return RedisModule_ReplyWithError(ctx, NO_ASYNC_ERR);
+    }
+    return run_async(ctx, reg, argv + 1, argc - 1);
+}
+
+/* ---- RG.PYEXECUTE "<code>" [ID id] [DESCRIPTION d] [UPGRADE] ... ---- */
+
+static int pyexecute_command(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
+    if (argc < 2) return RedisModule_WrongArity(ctx);
+    RedisModuleString *id = NULL, *desc = NULL;
+    int upgrade = 0;
+    for (int i = 2; i < argc; i++) {
+        const char *opt = RedisModule_StringPtrLen(argv[i], NULL);
+        if (!strcasecmp(opt, "ID") && i + 1 < argc) id = argv[++i];
+        else if (!strcasecmp(opt, "DESCRIPTION") && i + 1 < argc) desc = argv[++i];
+        else if (!strcasecmp(opt, "UPGRADE")) upgrade = 1;
+        else if (!strcasecmp(opt, "REQUIREMENTS") || !strcasecmp(opt, "FORCE_REINSTALL_REQUIREMENTS"))
+            return RedisModule_ReplyWithError(
+                ctx, "ERR REQUIREMENTS are not supported: install packages into the host's venv");
+        else if (!strcasecmp(opt, "UNBLOCKING") || !strcasecmp(opt, "REPLACE_WITH"))
+            return RedisModule_ReplyWithError(ctx, "ERR UNBLOCKING and REPLACE_WITH are not supported");
+        else return RedisModule_ReplyWithError(ctx, "ERR unknown RG.PYEXECUTE argument");
+    }
+    int may_block = async_allowed(ctx);
+    Waiter *w = Waiter_New(NULL);
+    HostCmdScope scope = Host_CommandEnter(ctx);
+    PyGILState_STATE g = PyGILState_Ensure();
+    PyObject *code = py_str(argv[1]);
+    PyObject *pid = id ? py_str(id) : Py_NewRef(Py_None);
+    PyObject *pdesc = desc ? py_str(desc) : Py_NewRef(Py_None);
+    PyObject *cap = Waiter_Capsule(w);
+    PyObject *r = code && pid && pdesc && cap
+                      ? PyObject_CallFunction(rt_pyexecute, "OOiOOi", code, cap, may_block, pid,
+                                              pdesc, upgrade)
+                      : NULL;
+    int started = r && PyObject_IsTrue(r) == 1;
+    if (!r) reply_with_py_error(ctx);
+    else if (!started) RedisModule_ReplyWithSimpleString(ctx, "OK");
+    Py_XDECREF(r);
+    Py_XDECREF(code);
+    Py_XDECREF(pid);
+    Py_XDECREF(pdesc);
+    Py_XDECREF(cap);
+    PyGILState_Release(g);
+    Host_CommandExit(scope);
+    if (started) Waiter_ReplyOrBlock(ctx, w, may_block);
+    Waiter_Release(w);
+    return REDISMODULE_OK;
+}
+
+/* ---- registrations ---- */
+
+static int dump_command(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
+    (void)argv;
+    if (argc != 1) return RedisModule_WrongArity(ctx);
+    Registry_Dump(ctx);
+    return REDISMODULE_OK;
+}
+
+static int unregister_command(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
+    if (argc != 2) return RedisModule_WrongArity(ctx);
+    size_t len;
+    const char *id = RedisModule_StringPtrLen(argv[1], &len);
+    Reg *reg = Registry_Remove(id, len);
+    if (!reg) return RedisModule_ReplyWithError(ctx, "ERR execution does not exist");
+    PyGILState_STATE g = PyGILState_Ensure();
+    Registry_Release(reg); /* executions still running keep their own reference */
+    PyGILState_Release(g);
+    return RedisModule_ReplyWithSimpleString(ctx, "OK");
+}
+
+int Commands_Register(RedisModuleCtx *ctx) {
+    if (RedisModule_CreateCommand(ctx, "rg.pyexecute", pyexecute_command, "write", 0, 0, 0) ||
+        RedisModule_CreateCommand(ctx, "rg.trigger", trigger_command, "write", 0, 0, 0) ||
+        RedisModule_CreateCommand(ctx, "rg.dumpregistrations", dump_command, "readonly", 0, 0, 0) ||
+        RedisModule_CreateCommand(ctx, "rg.unregister", unregister_command, "write", 0, 0, 0))
+        return REDISMODULE_ERR;
+    return REDISMODULE_OK;
+}

@@ -1,0 +1,344 @@
+/* gears_module.c -- the built-in module `redisgears`: executeCommand, log,
+ * GearsError, _host_api_address, and the private hooks the runtime uses to
+ * register triggers, queue continuations and complete waiting clients. */
+#include <Python.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "host.h"
+
+static PyObject *GearsError;
+
+/* ---- Python objects <-> C replies ---- */
+
+static PyObject *creply_to_py(const CReply *r) {
+    switch (r ? r->type : CR_NULL) {
+    case CR_STRING:
+    case CR_ERROR: {
+        PyObject *s = PyUnicode_DecodeUTF8(r->str, (Py_ssize_t)r->len, NULL);
+        if (s) return s;
+        PyErr_Clear(); /* not UTF-8: hand the bytes over as they are */
+        return PyByteArray_FromStringAndSize(r->str, (Py_ssize_t)r->len);
+    }
+    case CR_INTEGER: return PyLong_FromLongLong(r->integer);
+    case CR_DOUBLE: return PyFloat_FromDouble(r->dbl);
+    case CR_ARRAY: {
+        PyObject *l = PyList_New((Py_ssize_t)r->len);
+        for (size_t i = 0; l && i < r->len; i++) {
+            PyObject *e = creply_to_py(r->elems[i]);
+            if (!e) {
+                Py_CLEAR(l);
+                break;
+            }
+            PyList_SET_ITEM(l, (Py_ssize_t)i, e);
+        }
+        return l;
+    }
+    default: Py_RETURN_NONE;
+    }
+}
+
+/* The UTF-8 bytes of str(o) (or of o itself for bytes/bytearray), as a new
+ * bytes object.  surrogateescape round-trips bytes decoded that way. */
+static PyObject *py_to_bytes(PyObject *o) {
+    if (PyBytes_Check(o)) return Py_NewRef(o);
+    if (PyByteArray_Check(o))
+        return PyBytes_FromStringAndSize(PyByteArray_AS_STRING(o), PyByteArray_GET_SIZE(o));
+    PyObject *s = PyUnicode_Check(o) ? Py_NewRef(o) : PyObject_Str(o);
+    if (!s) return NULL;
+    PyObject *b = PyUnicode_AsEncodedString(s, "utf-8", "surrogateescape");
+    Py_DECREF(s);
+    return b;
+}
+
+static CReply *py_to_creply(PyObject *o, int depth) {
+    if (o == Py_None) return CReply_Null();
+    if (PyLong_CheckExact(o)) {
+        int overflow = 0;
+        long long v = PyLong_AsLongLongAndOverflow(o, &overflow);
+        if (!overflow && !(v == -1 && PyErr_Occurred())) return CReply_Integer(v);
+        PyErr_Clear();
+    }
+    if ((PyList_Check(o) || PyTuple_Check(o)) && depth < 32) {
+        PyObject *seq = PySequence_Fast(o, "");
+        if (!seq) return NULL;
+        Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+        CReply *r = CReply_Array((size_t)n);
+        for (Py_ssize_t i = 0; i < n; i++) {
+            r->elems[i] = py_to_creply(PySequence_Fast_GET_ITEM(seq, i), depth + 1);
+            if (!r->elems[i]) {
+                Py_DECREF(seq);
+                CReply_Free(r);
+                return NULL;
+            }
+        }
+        Py_DECREF(seq);
+        return r;
+    }
+    PyObject *b = py_to_bytes(o);
+    if (!b) return NULL;
+    CReply *r = CReply_String(PyBytes_AS_STRING(b), (size_t)PyBytes_GET_SIZE(b));
+    Py_DECREF(b);
+    return r;
+}
+
+static CReply *py_to_error(PyObject *o) {
+    PyObject *b = py_to_bytes(o);
+    if (!b) {
+        PyErr_Clear();
+        return CReply_Error("ERR unprintable error");
+    }
+    CReply *r = CReply_Error(PyBytes_AS_STRING(b));
+    Py_DECREF(b);
+    return r;
+}
+
+/* ---- executeCommand ---- */
+
+static PyObject *gears_execute(PyObject *self, PyObject *args) {
+    (void)self;
+    Py_ssize_t n = PyTuple_GET_SIZE(args);
+    if (n < 1 || !PyUnicode_Check(PyTuple_GET_ITEM(args, 0))) {
+        PyErr_SetString(GearsError, "the given command must be a string");
+        return NULL;
+    }
+    /* Copies: the GIL is released below and bytearrays may change meanwhile. */
+    PyObject *bufs = PyList_New(n);
+    if (!bufs) return NULL;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *b = py_to_bytes(PyTuple_GET_ITEM(args, i));
+        if (!b) {
+            Py_DECREF(bufs);
+            return NULL;
+        }
+        PyList_SET_ITEM(bufs, i, b);
+    }
+    const char *cmd = PyBytes_AS_STRING(PyList_GET_ITEM(bufs, 0));
+    size_t nargs = (size_t)n - 1;
+    const char **ptrs = malloc((nargs + 1) * sizeof(*ptrs));
+    size_t *lens = malloc((nargs + 1) * sizeof(*lens));
+    RedisModuleString **argv = malloc((nargs + 1) * sizeof(*argv));
+    if (!ptrs || !lens || !argv) abort();
+    for (size_t i = 0; i < nargs; i++) {
+        PyObject *b = PyList_GET_ITEM(bufs, (Py_ssize_t)i + 1);
+        ptrs[i] = PyBytes_AS_STRING(b);
+        lens[i] = (size_t)PyBytes_GET_SIZE(b);
+    }
+    CReply *cr;
+    Py_BEGIN_ALLOW_THREADS /* never wait for the Redis lock holding the GIL */
+    RedisModuleCtx *ctx = Host_Lock();
+    for (size_t i = 0; i < nargs; i++) argv[i] = RedisModule_CreateString(NULL, ptrs[i], lens[i]);
+    RedisModuleCallReply *reply = RedisModule_Call(ctx, cmd, "!v", argv, nargs);
+    cr = CReply_FromCall(reply);
+    if (reply) RedisModule_FreeCallReply(reply);
+    for (size_t i = 0; i < nargs; i++) RedisModule_FreeString(NULL, argv[i]);
+    Host_Unlock();
+    Py_END_ALLOW_THREADS
+    free(argv);
+    free(lens);
+    free(ptrs);
+    Py_DECREF(bufs);
+    if (cr->type == CR_ERROR) {
+        PyErr_SetString(GearsError, cr->str);
+        CReply_Free(cr);
+        return NULL;
+    }
+    PyObject *res = creply_to_py(cr);
+    CReply_Free(cr);
+    return res;
+}
+
+/* ---- log ---- */
+
+static PyObject *gears_log(PyObject *self, PyObject *args, PyObject *kw) {
+    (void)self;
+    static char *kwlist[] = {"msg", "level", NULL};
+    PyObject *msg;
+    const char *level = "notice";
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O|s", kwlist, &msg, &level)) return NULL;
+    if (strcmp(level, "debug") && strcmp(level, "verbose") && strcmp(level, "notice") &&
+        strcmp(level, "warning")) {
+        PyErr_SetString(GearsError,
+                        "Log level should be one of the following : debug,verbose,notice,warning");
+        return NULL;
+    }
+    PyObject *s = PyObject_Str(msg);
+    if (!s) return NULL;
+    PyObject *line = PyUnicode_FromFormat("GEARS: %U", s);
+    Py_DECREF(s);
+    PyObject *b = line ? py_to_bytes(line) : NULL;
+    Py_XDECREF(line);
+    if (!b) return NULL;
+    Host_Log(level, PyBytes_AS_STRING(b));
+    Py_DECREF(b);
+    Py_RETURN_NONE;
+}
+
+static PyObject *gears_host_api_address(PyObject *self, PyObject *unused) {
+    (void)self;
+    (void)unused;
+    return PyLong_FromVoidPtr((void *)Host_APIAddress());
+}
+
+/* ---- atomic(): the Redis lock, taken without the GIL ---- */
+
+static PyObject *gears_lock(PyObject *self, PyObject *unused) {
+    (void)self;
+    (void)unused;
+    Py_BEGIN_ALLOW_THREADS
+    Host_Lock();
+    Py_END_ALLOW_THREADS
+    Py_RETURN_NONE;
+}
+
+static PyObject *gears_unlock(PyObject *self, PyObject *unused) {
+    (void)self;
+    (void)unused;
+    Host_Unlock();
+    Py_RETURN_NONE;
+}
+
+/* ---- registrations ---- */
+
+static PyObject *gears_register_trigger(PyObject *self, PyObject *args) {
+    (void)self;
+    const char *id, *trigger, *mode, *desc = NULL;
+    PyObject *handler;
+    if (!PyArg_ParseTuple(args, "sssO|z", &id, &trigger, &mode, &handler, &desc)) return NULL;
+    int m = Mode_Parse(mode);
+    if (m < 0) {
+        PyErr_SetString(GearsError, "unknown execution mode");
+        return NULL;
+    }
+    const char *err = NULL;
+    if (Registry_Add(id, trigger, m, desc, handler, &err) != REDISMODULE_OK) {
+        PyErr_SetString(GearsError, err);
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+/* ---- continuations on the pool ---- */
+
+typedef struct {
+    PoolJob base;
+    PyObject *fn, *args;
+} CallJob;
+
+static void call_job_run(PoolJob *job) {
+    CallJob *j = (CallJob *)job;
+    PyGILState_STATE g = PyGILState_Ensure();
+    PyObject *r = PyObject_Call(j->fn, j->args, NULL);
+    if (!r) PyHost_LogError("execution continuation");
+    Py_XDECREF(r);
+    Py_DECREF(j->fn);
+    Py_DECREF(j->args);
+    PyGILState_Release(g);
+    free(j);
+}
+
+static PyObject *gears_submit(PyObject *self, PyObject *args) {
+    (void)self;
+    Py_ssize_t n = PyTuple_GET_SIZE(args);
+    if (n < 1 || !PyCallable_Check(PyTuple_GET_ITEM(args, 0))) {
+        PyErr_SetString(PyExc_TypeError, "_submit(fn, *args)");
+        return NULL;
+    }
+    CallJob *j = calloc(1, sizeof(*j));
+    if (!j) return PyErr_NoMemory();
+    j->base.run = call_job_run;
+    j->fn = Py_NewRef(PyTuple_GET_ITEM(args, 0));
+    j->args = PyTuple_GetSlice(args, 1, n);
+    if (!j->args || Pool_Submit(&j->base) != REDISMODULE_OK) {
+        Py_DECREF(j->fn);
+        Py_XDECREF(j->args);
+        free(j);
+        if (!PyErr_Occurred()) PyErr_SetString(GearsError, "the host is shutting down");
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+/* ---- waiters ---- */
+
+#define WAITER_CAPSULE "rg.waiter"
+
+static void waiter_capsule_free(PyObject *cap) {
+    Waiter *w = PyCapsule_GetPointer(cap, WAITER_CAPSULE);
+    if (!w) return;
+    /* An execution dropped without completing must not leave its client
+     * blocked forever; if it did complete, this is a no-op. */
+    Waiter_Complete(w, CReply_Error("ERR execution ended without a result"));
+    Waiter_Release(w);
+}
+
+PyObject *Waiter_Capsule(Waiter *w) {
+    Waiter_Retain(w);
+    PyObject *cap = PyCapsule_New(w, WAITER_CAPSULE, waiter_capsule_free);
+    if (!cap) Waiter_Release(w);
+    return cap;
+}
+
+/* _complete(waiter, results, errors, kind): kind 0 replies like RG.TRIGGER
+ * (records, or the first error), kind 1 like RG.PYEXECUTE's run(). */
+static PyObject *gears_complete(PyObject *self, PyObject *args) {
+    (void)self;
+    PyObject *cap, *results, *errors;
+    int kind;
+    if (!PyArg_ParseTuple(args, "OO!O!i", &cap, &PyList_Type, &results, &PyList_Type, &errors,
+                          &kind))
+        return NULL;
+    Waiter *w = PyCapsule_GetPointer(cap, WAITER_CAPSULE);
+    if (!w) return NULL;
+    CReply *r;
+    if (kind == 0 && PyList_GET_SIZE(errors) > 0) {
+        r = py_to_error(PyList_GET_ITEM(errors, 0));
+    } else if (kind == 0) {
+        r = py_to_creply(results, 0);
+    } else {
+        r = CReply_Array(2);
+        r->elems[0] = py_to_creply(results, 0);
+        r->elems[1] = CReply_Array((size_t)PyList_GET_SIZE(errors));
+        for (Py_ssize_t i = 0; i < PyList_GET_SIZE(errors); i++)
+            r->elems[1]->elems[i] = py_to_error(PyList_GET_ITEM(errors, i));
+        for (size_t i = 0; i < r->elems[1]->len; i++) r->elems[1]->elems[i]->type = CR_STRING;
+        if (!r->elems[0]) {
+            CReply_Free(r);
+            r = NULL;
+        }
+    }
+    if (!r) {
+        PyHost_LogError("building a reply");
+        r = CReply_Error("ERR could not convert the execution results");
+    }
+    if (Waiter_Complete(w, r) != REDISMODULE_OK) Py_RETURN_FALSE;
+    Py_RETURN_TRUE;
+}
+
+static PyMethodDef methods[] = {
+    {"executeCommand", gears_execute, METH_VARARGS, "executeCommand(cmd, *args)"},
+    {"execute", gears_execute, METH_VARARGS, "execute(cmd, *args)"},
+    {"log", (PyCFunction)(void (*)(void))gears_log, METH_VARARGS | METH_KEYWORDS,
+     "log(msg, level='notice')"},
+    {"_host_api_address", gears_host_api_address, METH_NOARGS, "address of the RG_HostAPI"},
+    {"_lock", gears_lock, METH_NOARGS, NULL},
+    {"_unlock", gears_unlock, METH_NOARGS, NULL},
+    {"_register_trigger", gears_register_trigger, METH_VARARGS, NULL},
+    {"_submit", gears_submit, METH_VARARGS, NULL},
+    {"_complete", gears_complete, METH_VARARGS, NULL},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef moddef = {PyModuleDef_HEAD_INIT, "redisgears", NULL, -1, methods,
+                                    NULL, NULL, NULL, NULL};
+
+PyObject *GearsModule_Init(void) {
+    PyObject *m = PyModule_Create(&moddef);
+    if (!m) return NULL;
+    GearsError = PyErr_NewException("gears.error", NULL, NULL);
+    if (!GearsError || PyModule_AddObjectRef(m, "GearsError", GearsError) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}

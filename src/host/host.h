@@ -1,0 +1,106 @@
+/* host.h -- internal interfaces of the Python host (Redis module "rg").
+ *
+ * Threads: Redis's main thread runs the RG.* commands; a small pool of C
+ * threads runs async executions; one Python thread runs the asyncio loop.
+ * Lock order is always Redis lock, then GIL: no thread waits for the Redis
+ * lock while it holds the GIL. */
+#ifndef RG_HOST_H
+#define RG_HOST_H
+
+#include <pthread.h>
+#include <stddef.h>
+
+#include "../common/rm_api.h"
+
+typedef struct _object PyObject;
+
+/* ---- creply.c: replies owned by C, built and sent without the GIL ---- */
+enum { CR_STRING, CR_ERROR, CR_INTEGER, CR_NULL, CR_ARRAY, CR_DOUBLE };
+typedef struct CReply {
+    int type;
+    long long integer;
+    double dbl;
+    char *str; /* STRING and ERROR, NUL-terminated, `len` bytes */
+    size_t len;
+    struct CReply **elems; /* ARRAY, `len` elements */
+} CReply;
+
+CReply *CReply_String(const char *s, size_t len);
+CReply *CReply_Error(const char *msg);
+CReply *CReply_Integer(long long v);
+CReply *CReply_Null(void);
+CReply *CReply_Array(size_t len); /* elements start NULL (sent as null) */
+CReply *CReply_FromCall(RedisModuleCallReply *r);
+void CReply_Send(RedisModuleCtx *ctx, const CReply *r);
+void CReply_Free(CReply *r);
+
+/* ---- host_api.c: the RG_HostAPI table and the per-thread Redis lock ---- */
+void HostAPI_Init(RedisModuleCtx *onload_ctx);
+RedisModuleCtx *Host_Lock(void);
+void Host_Unlock(void);
+/* Marks the calling (main) thread as inside a command with `ctx`, where the
+ * Redis lock is already held.  Returns a token for Host_CommandExit. */
+typedef struct { int depth; RedisModuleCtx *ctx; } HostCmdScope;
+HostCmdScope Host_CommandEnter(RedisModuleCtx *ctx);
+void Host_CommandExit(HostCmdScope saved);
+void Host_Log(const char *level, const char *msg);
+const void *Host_APIAddress(void);
+
+/* ---- pool.c: execution threads waiting in C for jobs ---- */
+typedef struct PoolJob {
+    struct PoolJob *next;
+    void (*run)(struct PoolJob *job); /* runs on a pool thread, owns `job` */
+} PoolJob;
+int Pool_Start(int nthreads);
+int Pool_Submit(PoolJob *job); /* REDISMODULE_ERR once stopped */
+void Pool_Stop(void);          /* no join: a runaway flow must not hang SHUTDOWN */
+
+/* ---- waiter.c: the client waiting for one execution ---- */
+typedef struct Waiter Waiter;
+Waiter *Waiter_New(RedisModuleBlockedClient *bc); /* bc may be NULL: reply inline */
+void Waiter_Retain(Waiter *w);
+void Waiter_Release(Waiter *w);
+/* Delivers the reply once (takes ownership of r).  REDISMODULE_ERR if the
+ * waiter was already completed (r is freed). */
+int Waiter_Complete(Waiter *w, CReply *r);
+/* Main thread, after an inline run: reply now if done, else block the
+ * client (if `may_block`) and reply when the execution ends. */
+void Waiter_ReplyOrBlock(RedisModuleCtx *ctx, Waiter *w, int may_block);
+RedisModuleBlockedClient *Waiter_Block(RedisModuleCtx *ctx);
+
+/* ---- registry.c: trigger registrations, readable without the GIL ---- */
+enum { MODE_ASYNC, MODE_ASYNC_LOCAL, MODE_SYNC };
+typedef struct Reg {
+    char *id, *trigger, *desc;
+    int mode;
+    PyObject *handler; /* the runtime's registration object */
+    int refs;          /* under the registry mutex */
+} Reg;
+int Mode_Parse(const char *s);
+const char *Mode_Name(int mode);
+int Registry_Add(const char *id, const char *trigger, int mode, const char *desc,
+                 PyObject *handler, const char **err); /* GIL held */
+Reg *Registry_Find(const char *trigger, size_t len);     /* a new reference */
+void Registry_Release(Reg *reg);                         /* GIL held */
+Reg *Registry_Remove(const char *id, size_t len);        /* the table's reference */
+void Registry_Dump(RedisModuleCtx *ctx);
+
+/* ---- pyhost.c: the interpreter and the runtime's entry points ---- */
+typedef struct HostConfig {
+    const char *python_home, *venv, *runtime_dir, *python_path;
+    int threads;
+} HostConfig;
+extern HostConfig host_config;
+int PyHost_Start(const char **err);
+extern PyObject *rt_trigger, *rt_pyexecute; /* runtime functions */
+PyObject *PyHost_TakeError(void);         /* the pending exception (cleared), or NULL */
+void PyHost_LogError(const char *where);     /* logs and clears the Python error */
+
+/* ---- gears_module.c: the built-in module `redisgears` ---- */
+PyObject *GearsModule_Init(void); /* PyImport_AppendInittab callback */
+PyObject *Waiter_Capsule(Waiter *w); /* a new Python reference owning a waiter ref */
+
+/* ---- commands.c ---- */
+int Commands_Register(RedisModuleCtx *ctx);
+
+#endif

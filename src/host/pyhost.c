@@ -1,0 +1,123 @@
+/* pyhost.c -- starts the embedded CPython (dependencies.md §6): libpython
+ * promoted to the global namespace, an explicit home, no signal handlers,
+ * the venv's site-packages and the runtime directory on sys.path, the GIL
+ * released at the end. */
+#include <Python.h>
+#include <dlfcn.h>
+#include <stdio.h>
+
+#include "host.h"
+
+#ifndef RG_LIBPYTHON
+#define RG_LIBPYTHON "libpython3.11.so.1.0"
+#endif
+
+PyObject *rt_trigger, *rt_pyexecute;
+
+PyObject *PyHost_TakeError(void) {
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
+    if (!type) return NULL;
+    PyErr_NormalizeException(&type, &value, &tb);
+    Py_XDECREF(type);
+    Py_XDECREF(tb);
+    return value;
+}
+
+void PyHost_LogError(const char *where) {
+    PyObject *exc = PyHost_TakeError();
+    if (!exc) return;
+    PyObject *s = PyObject_Str(exc);
+    const char *msg = s ? PyUnicode_AsUTF8(s) : NULL;
+    char buf[1024];
+    snprintf(buf, sizeof(buf), "GEARS: %s: %s: %s", where, Py_TYPE(exc)->tp_name,
+             msg ? msg : "<unprintable>");
+    Host_Log("warning", buf);
+    Py_XDECREF(s);
+    Py_DECREF(exc);
+    PyErr_Clear();
+}
+
+/* Runs once in a private dict: sys.path for the venv, extra paths and the
+ * runtime, then imports the runtime. */
+static const char *bootstrap_src =
+    "import sys, site, os\n"
+    "if venv_site and os.path.isdir(venv_site):\n"
+    "    site.addsitedir(venv_site)\n"
+    "for p in (python_path or '').split(':'):\n"
+    "    if p: sys.path.append(p)\n"
+    "sys.path.insert(0, runtime_dir)\n"
+    "sys.argv = ['redis-server']\n"
+    "import gears_runtime as rt\n";
+
+static int set_str(PyObject *d, const char *k, const char *v) {
+    PyObject *o = v ? PyUnicode_FromString(v) : Py_NewRef(Py_None);
+    if (!o) return -1;
+    int rc = PyDict_SetItemString(d, k, o);
+    Py_DECREF(o);
+    return rc;
+}
+
+static int run_bootstrap(void) {
+    char venv_site[4096] = "";
+    if (host_config.venv && *host_config.venv)
+        snprintf(venv_site, sizeof(venv_site), "%s/lib/python%d.%d/site-packages",
+                 host_config.venv, PY_MAJOR_VERSION, PY_MINOR_VERSION);
+    PyObject *g = PyDict_New();
+    if (!g) return -1;
+    if (PyDict_SetItemString(g, "__builtins__", PyEval_GetBuiltins()) < 0 ||
+        set_str(g, "venv_site", venv_site) < 0 ||
+        set_str(g, "python_path", host_config.python_path) < 0 ||
+        set_str(g, "runtime_dir", host_config.runtime_dir) < 0) {
+        Py_DECREF(g);
+        return -1;
+    }
+    PyObject *r = PyRun_String(bootstrap_src, Py_file_input, g, g);
+    if (!r) {
+        Py_DECREF(g);
+        return -1;
+    }
+    Py_DECREF(r);
+    PyObject *rt = PyDict_GetItemString(g, "rt"); /* borrowed */
+    rt_trigger = rt ? PyObject_GetAttrString(rt, "_trigger") : NULL;
+    rt_pyexecute = rt ? PyObject_GetAttrString(rt, "_pyexecute") : NULL;
+    Py_DECREF(g);
+    return rt_trigger && rt_pyexecute ? 0 : -1;
+}
+
+int PyHost_Start(const char **err) {
+    /* Redis dlopens modules RTLD_LOCAL; extension modules (math, numpy)
+     * need the interpreter's symbols in the global namespace. */
+    if (!dlopen(RG_LIBPYTHON, RTLD_NOW | RTLD_NOLOAD | RTLD_GLOBAL)) {
+        *err = "could not promote libpython to RTLD_GLOBAL";
+        return REDISMODULE_ERR;
+    }
+    if (Py_IsInitialized()) {
+        *err = "a Python interpreter is already running in this process";
+        return REDISMODULE_ERR;
+    }
+    if (PyImport_AppendInittab("redisgears", GearsModule_Init) == -1) {
+        *err = "could not register the redisgears module";
+        return REDISMODULE_ERR;
+    }
+    PyConfig config;
+    PyConfig_InitIsolatedConfig(&config);
+    config.install_signal_handlers = 0;
+    config.site_import = 0; /* the venv's site-packages are added explicitly */
+    config.parse_argv = 0;
+    PyStatus st = PyConfig_SetBytesString(&config, &config.home, host_config.python_home);
+    if (!PyStatus_Exception(st)) st = Py_InitializeFromConfig(&config);
+    PyConfig_Clear(&config);
+    if (PyStatus_Exception(st)) {
+        *err = st.err_msg ? st.err_msg : "Python initialization failed";
+        return REDISMODULE_ERR;
+    }
+    if (run_bootstrap() < 0) {
+        PyHost_LogError("loading the runtime");
+        PyEval_SaveThread();
+        *err = "could not load the Gears runtime (see the log)";
+        return REDISMODULE_ERR;
+    }
+    PyEval_SaveThread(); /* from now on every entry uses PyGILState_Ensure */
+    return REDISMODULE_OK;
+}

@@ -1,0 +1,178 @@
+"""gears_builder -- GearsBuilder (alias GB), its readers, register() and run()
+(spec §9).  Only one shard exists, so collect() and repartition() keep the
+records where they are."""
+import itertools
+
+import redisgears
+from redisgears import GearsError
+
+import gears_execution as ge
+from gears_loop import current_session
+
+MODES = ("async", "async_local", "sync")
+READERS = ("KeysReader", "KeysOnlyReader", "CommandReader", "PythonReader", "ShardsIDReader",
+           "StreamReader")
+_ids = itertools.count(1)
+
+
+def new_id():
+    return "%040x-%d" % (0, next(_ids))
+
+
+def _keys(pattern, with_values):
+    """KeysReader records, read with SCAN; each call takes the Redis lock."""
+    execute = redisgears.executeCommand
+    cursor = "0"
+    while True:
+        cursor, keys = execute("SCAN", cursor, "MATCH", pattern, "COUNT", 1000)
+        for k in keys:
+            if not with_values:
+                yield k
+                continue
+            kind = execute("TYPE", k)
+            value = None
+            if kind == "string":
+                value = execute("GET", k)
+            elif kind == "hash":
+                flat = execute("HGETALL", k)
+                value = dict(zip(flat[::2], flat[1::2]))
+            elif kind == "list":
+                value = execute("LRANGE", k, 0, -1)
+            elif kind == "set":
+                value = execute("SMEMBERS", k)
+            yield {"key": k, "type": kind, "value": value, "event": None}
+        if str(cursor) == "0":
+            return
+
+
+class GearsBuilder:
+    def __init__(self, reader="KeysReader", defaultArg="*", desc=None):
+        if reader not in READERS:
+            raise GearsError("unknown reader %s" % reader)
+        self.reader, self.defaultArg, self.desc = reader, defaultArg, desc
+        self.steps = []
+
+    def _add(self, kind, fn):
+        self.steps.append((kind, fn))
+        return self
+
+    # -- per-record operations (these may be `async def`) ----------------
+    def map(self, f):
+        return self._add("map", f)
+
+    def filter(self, f):
+        return self._add("filter", f)
+
+    def foreach(self, f):
+        return self._add("foreach", f)
+
+    def flatmap(self, f):
+        return self._add("flatmap", f)
+
+    def accumulate(self, f):
+        return self._add("accumulate", f)
+
+    # -- whole-list operations --------------------------------------------
+    def collect(self):
+        return self
+
+    def repartition(self, extractor=None):
+        return self
+
+    def count(self):
+        return self._add("list", ge.step_count)
+
+    def countby(self, extractor=lambda x: str(x)):
+        return self._add("list", ge.make_countby(extractor))
+
+    def groupby(self, extractor, reducer):
+        return self._add("list", ge.make_groupby(extractor, reducer))
+
+    localgroupby = groupby
+
+    def batchgroupby(self, extractor, reducer):
+        return self._add("list", ge.make_batchgroupby(extractor, reducer))
+
+    def aggregate(self, zero, seqOp, combOp):
+        return self._add("list", ge.make_aggregate(zero, seqOp, combOp))
+
+    def aggregateby(self, extractor, zero, seqOp, combOp):
+        return self._add("list", ge.make_aggregateby(extractor, zero, seqOp, combOp))
+
+    def sort(self, reverse=True):
+        return self._add("list", lambda rs: sorted(rs, reverse=reverse))
+
+    def distinct(self):
+        return self._add("list", ge.make_distinct())
+
+    def avg(self, extractor=lambda x: float(x)):
+        return self._add("list", ge.make_avg(extractor))
+
+    def limit(self, length, offset=0):
+        return self._add("list", lambda rs: rs[offset:offset + length])
+
+    # -- ending a flow -----------------------------------------------------
+    def _final_steps(self, convertToStr):
+        steps = list(self.steps)
+        if convertToStr:
+            steps.append(("map", str))
+        return steps
+
+    def register(self, prefix="*", convertToStr=True, collect=True, mode="async",
+                 onRegistered=None, trigger=None, hook=None, keyprefix=None, inorder=False,
+                 **reader_kwargs):
+        if mode not in MODES:
+            raise GearsError("unknown execution mode")
+        if self.reader != "CommandReader":
+            raise GearsError("register() supports the CommandReader only here (%s given)"
+                             % self.reader)
+        if trigger is not None and (hook is not None or keyprefix is not None):
+            raise GearsError("trigger argument can not be given with keyprefix or hook")
+        if trigger is None and hook is None:
+            raise GearsError("no trigger or hook argument was given")
+        if hook is not None:
+            raise GearsError("command hooks are not supported, use trigger=")
+        session = current_session.get()
+        if session is None:
+            raise GearsError("register() must be called from RG.PYEXECUTE")
+        reg = Registration(new_id(), str(trigger), mode, self._final_steps(convertToStr),
+                           session, self.desc)
+        redisgears._register_trigger(reg.id, reg.trigger, mode, reg, self.desc)
+        session.registrations.append(reg.id)
+        if onRegistered is not None:
+            onRegistered()
+        return reg.id
+
+    def run(self, arg=None, convertToStr=True, collect=True, mode="async", **kwargs):
+        if mode not in MODES:
+            raise GearsError("unknown execution mode")
+        session = current_session.get()
+        if session is None or session.runner is None:
+            raise GearsError("run() must be called from RG.PYEXECUTE")
+        if session.run_started:
+            raise GearsError("run() may be called only once in a script")
+        arg = self.defaultArg if arg is None else arg
+        if self.reader in ("KeysReader", "KeysOnlyReader"):
+            pattern = str(arg)
+            reader = lambda: _keys(pattern, self.reader == "KeysReader")
+        elif self.reader == "PythonReader":
+            if not callable(arg):
+                raise GearsError("PythonReader needs a callable that returns an iterable")
+            reader = arg
+        elif self.reader == "ShardsIDReader":
+            reader = lambda: [new_id().split("-")[0]]
+        else:
+            raise GearsError("%s can not be used with run()" % self.reader)
+        session.run_started = True
+        session.runner(self._final_steps(convertToStr), reader)
+
+
+GB = GearsBuilder
+
+
+class Registration:
+    """What RG.TRIGGER finds in the registry (the C side holds a reference)."""
+
+    def __init__(self, id, trigger, mode, steps, session, desc):
+        self.id, self.trigger, self.mode, self.steps = id, trigger, mode, steps
+        self.session, self.desc = session, desc

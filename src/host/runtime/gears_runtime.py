@@ -1,0 +1,132 @@
+"""gears_runtime -- the Python side of the host (spec §9), imported once at
+start-up by src/host/pyhost.c.  It starts the loop thread, publishes the
+names flows use, and offers the two entry points the C commands call:
+_pyexecute (RG.PYEXECUTE) and _trigger (RG.TRIGGER)."""
+import traceback
+
+import redisgears
+from redisgears import GearsError
+
+import gears_builder
+import gears_execution
+import gears_loop
+from gears_loop import (GearsFuture, atomic, createFuture, current_execution, current_session,
+                        runCoroutine, setFutureException, setFutureResults)
+
+gears_loop.PYTHON_ATTEMPT_TRACEBACK = 1
+CONFIG = {"PythonAttemptTraceback": 1, "ExecutionThreads": None}
+
+
+def isAsyncAllow():
+    ex = current_execution.get()
+    return True if ex is None else bool(ex.allow_async)
+
+
+def configGet(key):
+    reply = redisgears.executeCommand("CONFIG", "GET", key)
+    return reply[1] if len(reply) > 1 else None
+
+
+def gearsConfigGet(key, default=None):
+    value = CONFIG.get(key)
+    return default if value is None else value
+
+
+def hashtag():
+    return "06S"  # one shard: any tag maps to it
+
+
+def _unsupported(name):
+    def f(*args, **kwargs):
+        raise GearsError("%s is not supported by this host" % name)
+    f.__name__ = name
+    return f
+
+
+# Names every session's globals start with (spec §9).
+SESSION_NAMES = {
+    "GearsBuilder": gears_builder.GearsBuilder,
+    "GB": gears_builder.GB,
+    "execute": redisgears.executeCommand,
+    "atomic": atomic,
+    "log": redisgears.log,
+    "configGet": configGet,
+    "gearsConfigGet": gearsConfigGet,
+    "hashtag": hashtag,
+    "isAsyncAllow": isAsyncAllow,
+    "flat_error": gears_execution.GearsFlatError,
+    "GearsFlatError": gears_execution.GearsFlatError,
+    "GearsError": GearsError,
+    "createFuture": createFuture,
+    "setFutureResults": setFutureResults,
+    "setFutureException": setFutureException,
+    "runCoroutine": runCoroutine,
+    "GearsFuture": GearsFuture,
+    "call_next": _unsupported("call_next"),
+    "override_reply": _unsupported("override_reply"),
+    "gearsFuture": _unsupported("gearsFuture"),
+    "registerTE": _unsupported("registerTE"),
+}
+
+# redisAI's runners reach the futures through the host module.
+for _name in ("createFuture", "setFutureResults", "setFutureException", "GearsFuture",
+              "atomic", "isAsyncAllow"):
+    setattr(redisgears, _name, SESSION_NAMES[_name])
+
+
+class Session:
+    """One RG.PYEXECUTE call: its globals and what it registered."""
+
+    def __init__(self, id, desc):
+        self.id, self.desc = id, desc
+        self.globals = dict(SESSION_NAMES, __name__="__main__")
+        self.registrations = []
+        self.runner = None       # set while the script runs: starts run()
+        self.run_started = False
+
+
+def _completer(waiter, kind):
+    return lambda results, errors: redisgears._complete(waiter, results, errors, kind)
+
+
+def _pyexecute(code, waiter, may_block, id, desc, upgrade):
+    """Runs a script.  Returns True when run() started an execution (the
+    reply then comes through `waiter`), False for a plain registration."""
+    session = Session(id or gears_builder.new_id(), desc)
+    started = []
+
+    def runner(steps, reader):
+        if not may_block:
+            raise GearsError("can not run a non-sync execution inside a MULTI/LUA "
+                             "(blocking is not allowed) or on loading.")
+        ex = gears_execution.Execution(steps, reader, _completer(waiter, 1), True, session)
+        started.append(ex)
+
+    session.runner = runner
+    token = current_session.set(session)
+    try:
+        exec(compile(code, "<RG.PYEXECUTE>", "exec"), session.globals)
+    except GearsError:
+        raise
+    except SyntaxError as e:
+        raise GearsError("SyntaxError: %s" % e) from None
+    except Exception as e:
+        raise GearsError("".join(traceback.format_exception_only(type(e), e)).strip()) from None
+    finally:
+        current_session.reset(token)
+        session.runner = None
+    if not started:
+        return False
+    redisgears._submit(started[0].run)
+    return True
+
+
+def _trigger(reg, args, waiter, allow_async):
+    """RG.TRIGGER: runs `reg`'s flow on the record [trigger, args...] on the
+    calling thread (a pool thread, or the main thread for sync)."""
+    ex = gears_execution.Execution(reg.steps, lambda: [args], _completer(waiter, 0), allow_async,
+                                   reg.session)
+    ex.run()
+
+
+gears_loop.start()
