@@ -1,0 +1,63 @@
+"""Helpers for tests that drive flows inside redis-server: the Python host
+(build/redisgears_py.so) next to the engine (build/redisai.so).
+
+Most tests go through one registered flow, `ev`: RG.TRIGGER ev "<python>"
+runs the code inside redis-server (with redisAI, redisgears and numpy in
+scope) and replies with `OK:<repr(result)>`, or `GE:<msg>` when it raised
+redisgears.GearsError, or `EX:<type>:<msg>` for any other exception."""
+import os
+
+import pytest
+
+from support.server import BUILD, ENGINE, ROOT
+
+HOST = os.path.join(BUILD, "redisgears_py.so")
+VENV = os.path.join(ROOT, ".venv")
+HOST_ARGS = os.environ.get("REDISAI_PYAPI_HOST_ARGS", "").split() or []
+
+EV_FLOW = r'''
+import redisAI, redisgears
+import numpy as np
+
+def _ev(rec):
+    env = {"redisAI": redisAI, "redisgears": redisgears, "np": np, "result": None}
+    try:
+        exec(rec[1], env)
+        return "OK:" + repr(env["result"])
+    except redisgears.GearsError as e:
+        return "GE:" + str(e)
+    except Exception as e:
+        return "EX:%s:%s" % (type(e).__name__, e)
+
+GB("CommandReader").map(_ev).register(trigger="ev", mode="%s")
+'''
+
+
+def host_module():
+    if not os.path.exists(HOST):
+        pytest.skip("build/redisgears_py.so (the Python host) is not built yet")
+    return (HOST, HOST_ARGS)
+
+
+def register_ev(c, mode="async"):
+    assert c.execute_command("RG.PYEXECUTE", EV_FLOW.replace('"%s"', repr(mode))) in (b"OK", "OK")
+
+
+def ev(c, code):
+    """Runs `code` in the `ev` flow; returns the reply text (OK:/GE:/EX:)."""
+    reply = c.execute_command("RG.TRIGGER", "ev", code)
+    assert isinstance(reply, list) and len(reply) == 1, reply
+    r = reply[0]
+    return r.decode() if isinstance(r, bytes) else r
+
+
+def ok(c, code):
+    r = ev(c, code)
+    assert r.startswith("OK:"), r
+    return eval(r[3:])
+
+
+def gears_error(c, code):
+    r = ev(c, code)
+    assert r.startswith("GE:"), r
+    return r[3:]
