@@ -9,6 +9,8 @@
 #include "model_commands.h"
 #include "model_deprecated.h"
 #include "run_queue.h"
+#include "script.h"
+#include "script_commands.h"
 #include "shared_api.h"
 #include "tensor_commands.h"
 #include "tensor_type.h"
@@ -54,6 +56,13 @@ static const struct {
     {"ai.modelexecute", RAI_ModelExecuteCommand, "write deny-oom getkeys-api", 4, 4, 1},
     {"ai.modelrun", RAI_ModelRunCommand, "write deny-oom getkeys-api", 3, 3, 1},
     {"ai._modelscan", RAI_ModelScanCommand, "readonly", 0, 0, 0},
+    {"ai.scriptstore", RAI_ScriptStoreCommand, "write deny-oom", 1, 1, 1},
+    {"ai.scriptset", RAI_ScriptSetCommand, "write deny-oom", 1, 1, 1},
+    {"ai.scriptget", RAI_ScriptGetCommand, "readonly", 1, 1, 1},
+    {"ai.scriptdel", RAI_ScriptDelCommand, "write", 1, 1, 1},
+    {"ai.scriptexecute", RAI_ScriptExecuteCommand, "write deny-oom getkeys-api", 5, 5, 1},
+    {"ai.scriptrun", RAI_ScriptRunCommand, "write deny-oom getkeys-api", 4, 4, 1},
+    {"ai._scriptscan", RAI_ScriptScanCommand, "readonly", 0, 0, 0},
     {"ai.info", RAI_InfoCommand, "readonly", 1, 1, 1},
     {"ai.config", RAI_ConfigCommand, "write", 0, 0, 0},
 };
@@ -68,6 +77,10 @@ RM_EXPORT int RedisModule_OnLoad(RedisModuleCtx *ctx, RedisModuleString **argv, 
     }
     if (RAI_ModelTypeRegister(ctx) != REDISMODULE_OK) {
         RedisModule_Log(ctx, "warning", "can not initialize model dt");
+        return REDISMODULE_ERR;
+    }
+    if (RAI_ScriptTypeRegister(ctx) != REDISMODULE_OK) {
+        RedisModule_Log(ctx, "warning", "can not initialize script dt");
         return REDISMODULE_ERR;
     }
     if (RAI_QueueEnsure("CPU") != REDISMODULE_OK) return REDISMODULE_ERR;

@@ -9,6 +9,8 @@
 #include "error.h"
 #include "model.h"
 #include "model_run.h"
+#include "script.h"
+#include "script_run.h"
 #include "shared_api.h"
 #include "tensor.h"
 #include "tensor_type.h"
@@ -34,6 +36,16 @@ static RAI_Model *RAI_ModelCreatePublic(int backend, char *devicestr, char *tag,
 #define RAI_ModelCreate RAI_ModelCreatePublic
 
 static RedisModuleType *RAI_ModelRedisType(void) { return RAI_ModelType; }
+
+/* As for models, the public tag is really a RedisModuleString * (or NULL).
+ * The script has no entry points and no AI.INFO entry. */
+static RAI_Script *RAI_ScriptCreatePublic(char *devicestr, char *tag, const char *scriptdef,
+                                          RAI_Error *err) {
+    return RAI_ScriptCreate(devicestr, (RedisModuleString *)tag, scriptdef, err);
+}
+#define RAI_ScriptCreate RAI_ScriptCreatePublic
+
+static RedisModuleType *RAI_ScriptRedisType(void) { return RAI_ScriptType; }
 
 static RAI_Tensor *RAI_TensorCreate(const char *dtype, long long *dims, int ndims) {
     if (!dtype || ndims < 0 || (ndims > 0 && !dims)) return NULL;
@@ -66,5 +78,6 @@ void RAI_ExportSharedAPI(RedisModuleCtx *ctx) {
     }
     REDISAI_API_LIST_CORE(EXPORT_ENTRY)
     REDISAI_API_LIST_MODELS(EXPORT_ENTRY)
+    REDISAI_API_LIST_SCRIPTS(EXPORT_ENTRY)
 #undef EXPORT_ENTRY
 }
