@@ -5,6 +5,7 @@
 #include "admin_commands.h"
 #include "backends.h"
 #include "config.h"
+#include "dag_commands.h"
 #include "model.h"
 #include "model_commands.h"
 #include "model_deprecated.h"
@@ -63,6 +64,10 @@ static const struct {
     {"ai.scriptexecute", RAI_ScriptExecuteCommand, "write deny-oom getkeys-api", 5, 5, 1},
     {"ai.scriptrun", RAI_ScriptRunCommand, "write deny-oom getkeys-api", 4, 4, 1},
     {"ai._scriptscan", RAI_ScriptScanCommand, "readonly", 0, 0, 0},
+    {"ai.dagexecute", RAI_DAGExecuteCommand, "write deny-oom getkeys-api", 3, 3, 1},
+    {"ai.dagexecute_ro", RAI_DAGExecuteROCommand, "readonly getkeys-api", 3, 3, 1},
+    {"ai.dagrun", RAI_DAGRunCommand, "write deny-oom getkeys-api", 3, 3, 1},
+    {"ai.dagrun_ro", RAI_DAGRunROCommand, "readonly getkeys-api", 3, 3, 1},
     {"ai.info", RAI_InfoCommand, "readonly", 1, 1, 1},
     {"ai.config", RAI_ConfigCommand, "write", 0, 0, 0},
 };

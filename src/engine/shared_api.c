@@ -6,6 +6,7 @@
  * entries whose public signature differs from the internal one get an
  * adapter here. */
 #include "../include/redisai.h"
+#include "dag_api.h"
 #include "error.h"
 #include "model.h"
 #include "model_run.h"
@@ -79,5 +80,6 @@ void RAI_ExportSharedAPI(RedisModuleCtx *ctx) {
     REDISAI_API_LIST_CORE(EXPORT_ENTRY)
     REDISAI_API_LIST_MODELS(EXPORT_ENTRY)
     REDISAI_API_LIST_SCRIPTS(EXPORT_ENTRY)
+    REDISAI_API_LIST_DAG(EXPORT_ENTRY)
 #undef EXPORT_ENTRY
 }

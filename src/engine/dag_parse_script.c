@@ -1,0 +1,145 @@
+/* dag_parse_script.c -- AI.SCRIPTEXECUTE and (in AI.DAGRUN) the deprecated
+ * AI.SCRIPTRUN as DAG ops.  Same syntax and error texts as the commands in
+ * script_execute.c, except that INPUTS / OUTPUTS name DAG tensors and that
+ * TIMEOUT is refused. */
+#include "command_args.h"
+#include "dag_parse.h"
+
+#define ERR_TIMEOUT "ERR TIMEOUT not allowed within a DAG command"
+
+static RAI_DAGRunOp *fail(RAI_DAGRunOp *op, RAI_Error *err, const char *msg) {
+    if (msg) RAI_SetError(err, RAI_ESCRIPTRUN, msg);
+    RAI_DAGOpFree(op);
+    return NULL;
+}
+
+/* The op owns copies of KEYS / ARGS: the command's arguments are freed when
+ * it returns, and a Redis string must not be shared with a worker. */
+static RedisModuleString *copy_string(RedisModuleString *s) {
+    size_t len;
+    const char *p = RedisModule_StringPtrLen(s, &len);
+    return RedisModule_CreateString(NULL, p, len);
+}
+
+static void push_string(RedisModuleString ***arr, size_t *n, RedisModuleString *s) {
+    *arr = RedisModule_Realloc(*arr, (*n + 1) * sizeof(RedisModuleString *));
+    (*arr)[(*n)++] = copy_string(s);
+}
+
+static void push_name(RAI_DAGRunOp *op, RedisModuleString *name, int output) {
+    size_t len;
+    const char *s = RedisModule_StringPtrLen(name, &len);
+    if (output) RAI_DAGOpAddOutput(op, s, len);
+    else RAI_DAGOpAddInput(op, s, len);
+}
+
+/* The script of argv[1] and the function of argv[2]. */
+static RAI_DAGRunOp *script_op(RedisModuleCtx *ctx, RedisModuleString **argv, RAI_Error *err) {
+    RAI_Script *script;
+    if (RAI_GetScriptFromKeyspace(ctx, argv[1], &script, REDISMODULE_READ, err) != REDISMODULE_OK) return NULL;
+    size_t fnlen;
+    const char *fn = RedisModule_StringPtrLen(argv[2], &fnlen);
+    if (fnlen == 0) return fail(NULL, err, "ERR function name not specified");
+    RAI_DAGRunOp *op = RAI_DAGOpNew(RAI_DAGOP_SCRIPT);
+    op->script = RAI_ScriptGetShallowCopy(script);
+    op->fn = RedisModule_Strdup(fn);
+    return op;
+}
+
+enum { SCOPE_KEYS, SCOPE_INPUTS, SCOPE_ARGS, SCOPE_OUTPUTS, SCOPE_COUNT };
+static const char *const scope_words[SCOPE_COUNT] = {"KEYS", "INPUTS", "ARGS", "OUTPUTS"};
+static const char *const scope_names[SCOPE_COUNT] = {"keys", "inputs", "args", "outputs"};
+
+static int scope_of(RedisModuleString *arg) {
+    for (int s = 0; s < SCOPE_COUNT; s++)
+        if (RAI_ArgIs(arg, scope_words[s])) return s;
+    return -1;
+}
+
+static int ends_scope(int scope, RedisModuleString *arg) {
+    return scope != SCOPE_ARGS && (scope_of(arg) >= 0 || RAI_ArgIs(arg, "TIMEOUT"));
+}
+
+static int parse_scope(RedisModuleString **argv, int argc, int *i, int scope, RAI_DAGRunOp *op, RAI_Error *err) {
+    long long n;
+    if (*i + 1 >= argc) return RAI_SetError(err, RAI_ESCRIPTRUN, "ERR Invalid arguments provided to AI.SCRIPTEXECUTE"), 0;
+    if (RedisModule_StringToLongLong(argv[*i + 1], &n) != REDISMODULE_OK || n < 0) {
+        RAI_SetErrorFormat(err, RAI_ESCRIPTRUN, "ERR Invalid argument for %s count in AI.SCRIPTEXECUTE",
+                           scope_names[scope]);
+        return 0;
+    }
+    int at = *i + 2;
+    for (long long k = 0; k < n; k++) {
+        if (at + k < argc && !ends_scope(scope, argv[at + k])) continue;
+        RAI_SetErrorFormat(err, RAI_ESCRIPTRUN,
+                           "ERR number of %s to AI.SCRIPTEXECUTE command does not match the number of given arguments",
+                           scope_names[scope]);
+        return 0;
+    }
+    for (int k = at; k < at + n; k++) {
+        if (scope == SCOPE_KEYS) push_string(&op->keys, &op->nkeys, argv[k]);
+        else if (scope == SCOPE_ARGS) push_string(&op->args, &op->nargs, argv[k]);
+        else push_name(op, argv[k], scope == SCOPE_OUTPUTS);
+    }
+    *i = at + (int)n;
+    return 1;
+}
+
+/* AI.SCRIPTEXECUTE <key> <fn> [KEYS n ..] [INPUTS n ..] [ARGS n ..] [OUTPUTS n ..] */
+RAI_DAGRunOp *RAI_DAGParseScriptExecute(RedisModuleCtx *ctx, RedisModuleString **argv, int argc,
+                                        RAI_Error *err) {
+    if (argc < 3) return fail(NULL, err, "ERR wrong number of arguments for 'AI.SCRIPTEXECUTE' command");
+    RAI_DAGRunOp *op = script_op(ctx, argv, err);
+    if (!op) return NULL;
+    int first = argc > 3 ? scope_of(argv[3]) : -1;
+    if (first != SCOPE_KEYS && first != SCOPE_INPUTS)
+        return fail(op, err, "ERR KEYS or INPUTS scope must be provided first for AI.SCRIPTEXECUTE command");
+    int seen[SCOPE_COUNT] = {0};
+    for (int i = 3; i < argc;) {
+        int scope = scope_of(argv[i]);
+        if (scope >= 0) {
+            if (seen[scope]) {
+                RAI_SetErrorFormat(err, RAI_ESCRIPTRUN, "ERR Already Encountered %s scope in AI.SCRIPTEXECUTE command",
+                                   scope_words[scope]);
+                return fail(op, err, NULL);
+            }
+            seen[scope] = 1;
+            if (!parse_scope(argv, argc, &i, scope, op, err)) return fail(op, err, NULL);
+        } else if (RAI_ArgIs(argv[i], "TIMEOUT")) {
+            return fail(op, err, ERR_TIMEOUT);
+        } else {
+            RAI_SetErrorFormat(err, RAI_ESCRIPTRUN, "ERR Invalid AI.SCRIPTEXECUTE command. Unexpected argument: %s",
+                               RedisModule_StringPtrLen(argv[i], NULL));
+            return fail(op, err, NULL);
+        }
+    }
+    return op;
+}
+
+static int is_run_keyword(RedisModuleString *arg) {
+    return RAI_ArgIs(arg, "INPUTS") || RAI_ArgIs(arg, "OUTPUTS") || RAI_ArgIs(arg, "TIMEOUT");
+}
+
+/* Deprecated: AI.SCRIPTRUN <key> <fn> INPUTS <name>... [$ <name>...] OUTPUTS <name>...
+ * "$" is skipped, as in script_execute.c. */
+RAI_DAGRunOp *RAI_DAGParseScriptRun(RedisModuleCtx *ctx, RedisModuleString **argv, int argc, RAI_Error *err) {
+    if (argc < 4) return fail(NULL, err, "ERR wrong number of arguments for 'AI.SCRIPTRUN' command");
+    RAI_DAGRunOp *op = script_op(ctx, argv, err);
+    if (!op) return NULL;
+    int inputs = 0, outputs = 0;
+    for (int i = 3; i < argc;) {
+        if (RAI_ArgIs(argv[i], "TIMEOUT")) return fail(op, err, ERR_TIMEOUT);
+        int out = RAI_ArgIs(argv[i], "OUTPUTS") && !outputs;
+        if (!out && !(RAI_ArgIs(argv[i], "INPUTS") && !inputs)) {
+            RAI_SetErrorFormat(err, RAI_ESCRIPTRUN, "ERR Invalid argument: %s", RedisModule_StringPtrLen(argv[i], NULL));
+            return fail(op, err, NULL);
+        }
+        if (out) outputs = 1;
+        else inputs = 1;
+        for (i++; i < argc && !is_run_keyword(argv[i]); i++)
+            if (out || !RAI_ArgIs(argv[i], "$")) push_name(op, argv[i], out);
+    }
+    if (!inputs) return fail(op, err, "ERR INPUTS not specified");
+    if (!outputs) return fail(op, err, "ERR OUTPUTS not specified");
+    return op;
+}
