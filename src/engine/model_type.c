@@ -144,7 +144,12 @@ static size_t model_mem_usage(const void *value) {
     return sizeof(*m) + m->bloblen;
 }
 
-static void model_free(void *value) { RAI_ModelFree(value, NULL); }
+/* The key is gone (DEL, overwrite, FLUSHALL...): so is its AI.INFO entry. */
+static void model_free(void *value) {
+    RAI_Model *m = value;
+    RAI_StatsRemoveEntry(m->stats);
+    RAI_ModelFree(m, NULL);
+}
 
 int RAI_ModelTypeRegister(RedisModuleCtx *ctx) {
     RedisModuleTypeMethods tm = {

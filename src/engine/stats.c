@@ -1,12 +1,15 @@
 /* stats.c -- the AI.INFO registry: a small array, searched linearly.  It is
  * read by AI.INFO and written by MODELSTORE/SCRIPTSTORE/DEL, all on the main
  * thread, so it needs no lock. */
+#include <pthread.h>
 #include <string.h>
 
 #include "stats.h"
 
 static RAI_RunStats **entries;
 static size_t nentries, capacity;
+static pthread_t owner; /* the thread that creates entries: Redis's main thread */
+static int owner_known;
 
 static long find(RedisModuleString *key) {
     for (size_t i = 0; i < nentries; i++)
@@ -16,6 +19,7 @@ static long find(RedisModuleString *key) {
 
 RAI_RunStats *RAI_StatsCreate(RedisModuleString *key, RAI_RunType type, int backend,
                               const char *devicestr, RedisModuleString *tag) {
+    if (!owner_known) owner = pthread_self(), owner_known = 1;
     RAI_StatsRemove(key);
     RAI_RunStats *s = RedisModule_Calloc(1, sizeof(*s));
     size_t len;
@@ -39,13 +43,28 @@ RAI_RunStats *RAI_StatsGet(RedisModuleString *key) {
     return i < 0 ? NULL : entries[i];
 }
 
-void RAI_StatsRemove(RedisModuleString *key) {
-    long i = find(key);
-    if (i < 0) return;
+static void remove_at(long i) {
     RAI_RunStats *s = entries[i];
     memmove(entries + i, entries + i + 1, (nentries - i - 1) * sizeof(*entries));
     nentries--;
     RAI_StatsRelease(s);
+}
+
+void RAI_StatsRemove(RedisModuleString *key) {
+    long i = find(key);
+    if (i >= 0) remove_at(i);
+}
+
+void RAI_StatsRemoveEntry(RAI_RunStats *s) {
+    /* Redis frees values on its lazy-free thread for FLUSHALL ASYNC: the
+     * registry is not touched from there (the entry then stays). */
+    if (!s || !owner_known || !pthread_equal(pthread_self(), owner)) return;
+    for (size_t i = 0; i < nentries; i++) {
+        if (entries[i] == s) {
+            remove_at((long)i);
+            return;
+        }
+    }
 }
 
 void RAI_StatsRelease(RAI_RunStats *s) {

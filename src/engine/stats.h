@@ -24,6 +24,9 @@ RAI_RunStats *RAI_StatsCreate(RedisModuleString *key, RAI_RunType type, int back
                               const char *devicestr, RedisModuleString *tag);
 RAI_RunStats *RAI_StatsGet(RedisModuleString *key);
 void RAI_StatsRemove(RedisModuleString *key);
+/* Removes `s` itself if the registry still holds it (not a newer entry for
+ * the same key): called when a model or script leaves the keyspace. */
+void RAI_StatsRemoveEntry(RAI_RunStats *s);
 void RAI_StatsRelease(RAI_RunStats *s);
 /* Counts one run: on success its duration and samples, on failure an error. */
 void RAI_StatsAddRun(RAI_RunStats *s, int ok, long long duration_us, long long samples);
