@@ -201,10 +201,12 @@ RAI_Tensor *RAI_TensorCreateByConcatenatingTensors(RAI_Tensor **ts, long long n)
             if (ts[i]->dims[d] != first->dims[d]) return NULL;
         rows += ts[i]->dims[0];
     }
-    long long dims[first->ndims];
-    memcpy(dims, first->dims, sizeof(dims));
+    /* The shape goes on the heap: ranks are unbounded (see TENSORSET). */
+    long long *dims = RedisModule_Alloc(sizeof(long long) * first->ndims);
+    memcpy(dims, first->dims, sizeof(long long) * first->ndims);
     dims[0] = rows;
     RAI_Tensor *out = RAI_TensorNew(first->dtype, dims, first->ndims);
+    RedisModule_Free(dims);
     if (!out) return NULL;
     size_t at = 0;
     for (long long i = 0; i < n; i++) {
@@ -219,10 +221,11 @@ RAI_Tensor *RAI_TensorCreateBySlicingTensor(RAI_Tensor *t, long long offset, lon
     if (!t || t->ndims == 0 || t->dtype == RAI_DT_STRING || offset < 0 || len <= 0 ||
         offset + len > t->dims[0])
         return NULL;
-    long long dims[t->ndims];
-    memcpy(dims, t->dims, sizeof(dims));
+    long long *dims = RedisModule_Alloc(sizeof(long long) * t->ndims);
+    memcpy(dims, t->dims, sizeof(long long) * t->ndims);
     dims[0] = len;
     RAI_Tensor *out = RAI_TensorNew(t->dtype, dims, t->ndims);
+    RedisModule_Free(dims);
     if (!out) return NULL;
     size_t row = t->nbytes / (size_t)t->dims[0];
     memcpy(out->data, t->data + row * (size_t)offset, out->nbytes);

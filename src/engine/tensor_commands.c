@@ -80,6 +80,42 @@ static RAI_Tensor *tensor_from_string_values(long long *dims, int ndims, size_t 
     return RAI_TensorNewBorrowed(RAI_DT_STRING, dims, ndims, blob, total, blob, RedisModule_Free);
 }
 
+/* Builds the tensor from the arguments after the dims; `dims` are parsed. */
+static RAI_Tensor *tensor_from_data_args(RAI_DTypeId dt, long long *dims, int ndims,
+                                         RedisModuleString **argv, int argc, RAI_Error *err) {
+    size_t len;
+    if (!RAI_ShapeLength(dt, dims, ndims, &len)) {
+        RAI_SetError(err, RAI_ETENSORSET, "ERR invalid or negative value found in tensor shape");
+        return NULL;
+    }
+    if (argc == 0) return RAI_TensorNew(dt, dims, ndims); /* zero-filled */
+
+    int remaining = argc - 1;
+    if (arg_is(argv[0], "BLOB")) {
+        if (remaining != 1) {
+            RAI_SetError(err, RAI_ETENSORSET,
+                         "ERR a single binary string should come after the BLOB argument in "
+                         "'AI.TENSORSET' command");
+            return NULL;
+        }
+        return tensor_from_blob(dt, dims, ndims, len, argv[1], err);
+    }
+    if ((size_t)remaining != len) {
+        RAI_SetError(err, RAI_ETENSORSET,
+                     "ERR wrong number of values was given in 'AI.TENSORSET' command");
+        return NULL;
+    }
+    if (dt == RAI_DT_STRING) return tensor_from_string_values(dims, ndims, len, argv + 1, err);
+    RAI_Tensor *t = RAI_TensorNew(dt, dims, ndims);
+    for (size_t j = 0; j < len; j++) {
+        if (!set_value(t, j, argv[1 + j], err)) {
+            RAI_TensorFree(t);
+            return NULL;
+        }
+    }
+    return t;
+}
+
 RAI_Tensor *RAI_TensorCreateFromArgs(RedisModuleString **argv, int argc, RAI_Error *err) {
     size_t tlen;
     const char *tname = RedisModule_StringPtrLen(argv[0], &tlen);
@@ -88,47 +124,22 @@ RAI_Tensor *RAI_TensorCreateFromArgs(RedisModuleString **argv, int argc, RAI_Err
         RAI_SetError(err, RAI_ETENSORSET, "ERR invalid data type");
         return NULL;
     }
-    long long dims[argc];
+    /* On the heap: the rank has no limit but the argument count, and a
+     * million dims would overflow the main thread's stack. */
+    long long *dims = RedisModule_Alloc(sizeof(long long) * argc);
     int ndims = 0, i = 1;
     for (; i < argc; i++) {
         if (arg_is(argv[i], "BLOB") || arg_is(argv[i], "VALUES")) break;
         long long d;
         if (RedisModule_StringToLongLong(argv[i], &d) != REDISMODULE_OK || d <= 0) {
+            RedisModule_Free(dims);
             RAI_SetError(err, RAI_ETENSORSET, "ERR invalid or negative value found in tensor shape");
             return NULL;
         }
         dims[ndims++] = d;
     }
-    size_t len;
-    if (!RAI_ShapeLength(dt, dims, ndims, &len)) {
-        RAI_SetError(err, RAI_ETENSORSET, "ERR invalid or negative value found in tensor shape");
-        return NULL;
-    }
-    if (i == argc) return RAI_TensorNew(dt, dims, ndims); /* zero-filled */
-
-    int remaining = argc - i - 1;
-    if (arg_is(argv[i], "BLOB")) {
-        if (remaining != 1) {
-            RAI_SetError(err, RAI_ETENSORSET,
-                         "ERR a single binary string should come after the BLOB argument in "
-                         "'AI.TENSORSET' command");
-            return NULL;
-        }
-        return tensor_from_blob(dt, dims, ndims, len, argv[i + 1], err);
-    }
-    if ((size_t)remaining != len) {
-        RAI_SetError(err, RAI_ETENSORSET,
-                     "ERR wrong number of values was given in 'AI.TENSORSET' command");
-        return NULL;
-    }
-    if (dt == RAI_DT_STRING) return tensor_from_string_values(dims, ndims, len, argv + i + 1, err);
-    RAI_Tensor *t = RAI_TensorNew(dt, dims, ndims);
-    for (size_t j = 0; j < len; j++) {
-        if (!set_value(t, j, argv[i + 1 + j], err)) {
-            RAI_TensorFree(t);
-            return NULL;
-        }
-    }
+    RAI_Tensor *t = tensor_from_data_args(dt, dims, ndims, argv + i, argc - i, err);
+    RedisModule_Free(dims);
     return t;
 }
 
