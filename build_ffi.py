@@ -26,6 +26,8 @@ def _cdef_text():
 
 ffibuilder = FFI()
 ffibuilder.cdef(_cdef_text())
+# Called from C on engine worker threads (ext.h); "+C" lets runners.c call it.
+ffibuilder.cdef('extern "Python+C" void rx_run_done(void *handle, rx_result *res);')
 ffibuilder.set_source(
     "redisai._redisai_ext",
     '#include "redisai_ext/ext.h"\n',

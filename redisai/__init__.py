@@ -8,8 +8,15 @@ from ._api import (PyTensor, createTensorFromBlob, createTensorFromValues, getTe
                    mgetTensorsFromKeyspace, msetTensorsInKeyspace, setTensorInKey,
                    tensorGetDataAsBlob, tensorGetDataAsMemoryview, tensorGetDataType,
                    tensorGetDims, tensorToFlatList)
+from ._runners import (PyGraphRunner, PyTorchScriptRunner, createModelRunner, createScriptRunner,
+                       modelRunnerAddInput, modelRunnerAddOutput, modelRunnerRun, modelRunnerRunAsync,
+                       scriptRunnerAddInput, scriptRunnerAddInputList, scriptRunnerAddOutput,
+                       scriptRunnerRun, scriptRunnerRunAsync)
 
 __all__ = ["PyTensor", "createTensorFromValues", "createTensorFromBlob", "setTensorInKey",
            "msetTensorsInKeyspace", "getTensorFromKey", "mgetTensorsFromKeyspace",
            "tensorToFlatList", "tensorGetDataAsBlob", "tensorGetDims", "tensorGetDataType",
-           "tensorGetDataAsMemoryview"]
+           "tensorGetDataAsMemoryview", "PyGraphRunner", "PyTorchScriptRunner", "createModelRunner",
+           "modelRunnerAddInput", "modelRunnerAddOutput", "modelRunnerRun", "modelRunnerRunAsync",
+           "createScriptRunner", "scriptRunnerAddInput", "scriptRunnerAddInputList",
+           "scriptRunnerAddOutput", "scriptRunnerRun", "scriptRunnerRunAsync"]

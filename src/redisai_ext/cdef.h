@@ -40,4 +40,37 @@ int rx_keys_set(size_t n, const char *const *keys, const size_t *keylens, RAI_Te
                 const int *dtypes, rx_err *err);
 int rx_keys_get(size_t n, const char *const *keys, const size_t *keylens, RAI_Tensor **out,
                 int *dtypes, rx_err *err);
+
+/* Runs (runners.c, dag.c).  The outcome of a run: its outputs (each one
+ * engine reference, which the caller takes by wrapping it and setting the
+ * slot to NULL) or its error (err.code != 0).  rx_result_clear frees the
+ * rest. */
+typedef struct RAI_ModelRunCtx RAI_ModelRunCtx;
+typedef struct RAI_ScriptRunCtx RAI_ScriptRunCtx;
+typedef struct rx_result {
+    size_t n;
+    RAI_Tensor **tensors;
+    int *dtypes;
+    rx_err err;
+} rx_result;
+void rx_result_clear(rx_result *res);
+
+/* Model runners.  run consumes the context whatever the outcome; run_async
+ * consumes it only when the run was queued (rx_run_done is then called once,
+ * on an engine worker, with `handle`). */
+RAI_ModelRunCtx *rx_model_runner_create(const char *key, size_t keylen, rx_err *err);
+int rx_model_runner_add_input(RAI_ModelRunCtx *c, const char *name, RAI_Tensor *t, rx_err *err);
+int rx_model_runner_add_output(RAI_ModelRunCtx *c, const char *name, rx_err *err);
+int rx_model_runner_run(RAI_ModelRunCtx *c, rx_result *res);
+int rx_model_runner_run_async(RAI_ModelRunCtx *c, void *handle, rx_err *err);
+void rx_model_runner_free(RAI_ModelRunCtx *c);
+
+/* Script runners, the same way. */
+RAI_ScriptRunCtx *rx_script_runner_create(const char *key, size_t keylen, const char *fn, rx_err *err);
+int rx_script_runner_add_input(RAI_ScriptRunCtx *c, RAI_Tensor *t, rx_err *err);
+int rx_script_runner_add_input_list(RAI_ScriptRunCtx *c, RAI_Tensor **ts, size_t n, rx_err *err);
+int rx_script_runner_add_output(RAI_ScriptRunCtx *c, rx_err *err);
+int rx_script_runner_run(RAI_ScriptRunCtx *c, rx_result *res);
+int rx_script_runner_run_async(RAI_ScriptRunCtx *c, void *handle, rx_err *err);
+void rx_script_runner_free(RAI_ScriptRunCtx *c);
 #endif

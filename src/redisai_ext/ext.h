@@ -74,4 +74,13 @@ extern const RG_HostAPI *rx_host;
 /* keyspace.c */
 int rx_probe_dtype(RAI_Tensor *t, RedisModuleCtx *ctx, RedisModuleString *key);
 
+/* runners.c: fills `res` with a shallow copy of each of the n outputs. */
+typedef RAI_Tensor *(*rx_output_fn)(void *src, size_t index);
+int rx_result_collect(rx_result *res, size_t n, rx_output_fn get, void *src);
+
+/* Completion of a queued run, on an engine worker thread: defined in Python
+ * (redisai/_runners.py, cffi `extern "Python+C"`, declared in build_ffi.py);
+ * takes the GIL for the duration of the call. */
+void rx_run_done(void *handle, rx_result *res);
+
 #endif
