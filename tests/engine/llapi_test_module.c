@@ -152,6 +152,232 @@ static int cmd_read(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
     return REDISMODULE_OK;
 }
 
+/* ---- scripts: the REDISAI_API_LIST_SCRIPTS entries ----
+ *   LLAPI.SCRIPT_BIND                 -> number of script entries resolved
+ *   LLAPI.SCRIPT_RUN key fn t...      -> runs fn of the script at `key` on the
+ *                                        tensors at t... synchronously, replies
+ *                                        with output 0's values
+ *   LLAPI.SCRIPT_RUN_ASYNC key fn t...-> the same through RedisAI_ScriptRunAsync
+ *                                        (the client is blocked meanwhile)
+ *   LLAPI.SCRIPT_CREATE_RUN device source fn t...
+ *                                     -> compiles `source` with RedisAI_ScriptCreate,
+ *                                        runs fn, frees the script; on an engine
+ *                                        error replies [code, text] */
+#define DECLARE_SCRIPT_ENTRY(ret, name, params) static ret(*RedisAI_##name) params;
+REDISAI_API_LIST_SCRIPTS(DECLARE_SCRIPT_ENTRY)
+#undef DECLARE_SCRIPT_ENTRY
+
+static int scripts_bound = 0;
+
+static int bind_scripts(RedisModuleCtx *ctx) {
+    if (scripts_bound) return 1;
+    if (!bind_api(ctx)) return 0;
+    int n = 0;
+#define RESOLVE_SCRIPT_ENTRY(ret, name, params)                                    \
+    RedisAI_##name = RedisModule_GetSharedAPI(ctx, "RedisAI_" #name);              \
+    if (!RedisAI_##name) return 0;                                                 \
+    n++;
+    REDISAI_API_LIST_SCRIPTS(RESOLVE_SCRIPT_ENTRY)
+#undef RESOLVE_SCRIPT_ENTRY
+    scripts_bound = n;
+    return 1;
+}
+
+static int cmd_script_bind(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
+    (void)argv;
+    if (argc != 1) return RedisModule_WrongArity(ctx);
+    if (!bind_scripts(ctx)) return RedisModule_ReplyWithError(ctx, "ERR RedisAI shared API not available");
+    return RedisModule_ReplyWithLongLong(ctx, scripts_bound);
+}
+
+static RAI_Tensor *tensor_at(RedisModuleCtx *ctx, RedisModuleString *name) {
+    RedisModuleKey *key = RedisModule_OpenKey(ctx, name, REDISMODULE_READ);
+    RAI_Tensor *t = NULL;
+    if (RedisModule_KeyType(key) == REDISMODULE_KEYTYPE_MODULE &&
+        RedisModule_ModuleTypeGetType(key) == RedisAI_TensorRedisType())
+        t = RedisModule_ModuleTypeGetValue(key);
+    RedisModule_CloseKey(key);
+    return t;
+}
+
+/* Adds the tensors at argv[first..]: the first one alone, the rest as a list
+ * (both calls append positional inputs).  0 if a key holds no tensor. */
+static int add_inputs(RedisModuleCtx *ctx, RAI_ScriptRunCtx *sctx, RedisModuleString **argv, int first,
+                      int argc, RAI_Error *err) {
+    RAI_Tensor *list[16];
+    int n = 0;
+    for (int i = first; i < argc; i++) {
+        RAI_Tensor *t = tensor_at(ctx, argv[i]);
+        if (!t || n == 16) return 0;
+        if (i == first) {
+            if (RedisAI_ScriptRunCtxAddInput(sctx, t, err) != 1) return 0;
+        } else {
+            list[n++] = t;
+        }
+    }
+    return n == 0 || RedisAI_ScriptRunCtxAddInputList(sctx, list, (size_t)n, err) == 1;
+}
+
+static void reply_values(RedisModuleCtx *ctx, RAI_Tensor *t) {
+    size_t n = RedisAI_TensorLength(t);
+    RedisModule_ReplyWithArray(ctx, (long)n);
+    for (size_t i = 0; i < n; i++) {
+        double d;
+        long long v;
+        if (RedisAI_TensorGetValueAsDouble(t, (long long)i, &d)) RedisModule_ReplyWithDouble(ctx, d);
+        else if (RedisAI_TensorGetValueAsLongLong(t, (long long)i, &v)) RedisModule_ReplyWithLongLong(ctx, v);
+        else RedisModule_ReplyWithNull(ctx);
+    }
+}
+
+/* Runs sctx synchronously, replies with output 0 (kept through a shallow
+ * copy after the context is gone), frees sctx. */
+static int run_and_reply(RedisModuleCtx *ctx, RAI_ScriptRunCtx *sctx, RAI_Error *err) {
+    if (RedisAI_ScriptRunCtxAddOutput(sctx) != 1) return RedisModule_ReplyWithError(ctx, "ERR AddOutput failed");
+    if (RedisAI_ScriptRun(sctx, err) != REDISMODULE_OK) {
+        RedisAI_ScriptRunCtxFree(sctx);
+        return RedisModule_ReplyWithError(ctx, RedisAI_GetErrorOneLine(err));
+    }
+    CHECK(RedisAI_ScriptRunCtxNumOutputs(sctx) == 1);
+    CHECK(RedisAI_ScriptRunCtxOutputTensor(sctx, 1) == NULL);
+    RAI_Tensor *out = RedisAI_TensorGetShallowCopy(RedisAI_ScriptRunCtxOutputTensor(sctx, 0));
+    RedisAI_ScriptRunCtxFree(sctx);
+    reply_values(ctx, out);
+    RedisAI_TensorFree(out);
+    return REDISMODULE_OK;
+}
+
+static int cmd_script_run(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
+    if (argc < 3) return RedisModule_WrongArity(ctx);
+    if (!bind_scripts(ctx)) return RedisModule_ReplyWithError(ctx, "ERR RedisAI shared API not available");
+    RAI_Error *err;
+    RedisAI_InitError(&err);
+    RAI_Script *script;
+    int rc;
+    if (RedisAI_GetScriptFromKeyspace(ctx, argv[1], &script, REDISMODULE_READ, err) != REDISMODULE_OK) {
+        rc = RedisModule_ReplyWithError(ctx, RedisAI_GetErrorOneLine(err));
+    } else {
+        RAI_ScriptRunCtx *sctx = RedisAI_ScriptRunCtxCreate(script, RedisModule_StringPtrLen(argv[2], NULL));
+        if (!add_inputs(ctx, sctx, argv, 3, argc, err)) {
+            RedisAI_ScriptRunCtxFree(sctx);
+            rc = RedisModule_ReplyWithError(ctx, "ERR not a tensor");
+        } else {
+            rc = run_and_reply(ctx, sctx, err);
+        }
+    }
+    RedisAI_FreeError(err);
+    return rc;
+}
+
+typedef struct {
+    RedisModuleBlockedClient *bc;
+    RAI_ScriptRunCtx *sctx;
+    RAI_Error *err;
+} AsyncRun;
+
+/* Engine worker thread: take the context back, then wake the client. */
+static void on_script_done(RAI_OnFinishCtx *finish, void *private_data) {
+    AsyncRun *run = private_data;
+    run->sctx = RedisAI_GetAsScriptRunCtx(finish, run->err);
+    RedisModule_UnblockClient(run->bc, run);
+}
+
+static int reply_async(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
+    (void)argv;
+    (void)argc;
+    AsyncRun *run = RedisModule_GetBlockedClientPrivateData(ctx);
+    if (RedisAI_GetErrorCode(run->err) != RedisAI_ErrorCode_OK)
+        return RedisModule_ReplyWithError(ctx, RedisAI_GetErrorOneLine(run->err));
+    reply_values(ctx, RedisAI_ScriptRunCtxOutputTensor(run->sctx, 0));
+    return REDISMODULE_OK;
+}
+
+static void free_async(RedisModuleCtx *ctx, void *privdata) {
+    (void)ctx;
+    AsyncRun *run = privdata;
+    if (run->sctx) RedisAI_ScriptRunCtxFree(run->sctx);
+    RedisAI_FreeError(run->err);
+    RedisModule_Free(run);
+}
+
+static int cmd_script_run_async(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
+    if (argc < 3) return RedisModule_WrongArity(ctx);
+    if (!bind_scripts(ctx)) return RedisModule_ReplyWithError(ctx, "ERR RedisAI shared API not available");
+    AsyncRun *run = RedisModule_Calloc(1, sizeof(*run));
+    RedisAI_InitError(&run->err);
+    RAI_Script *script;
+    if (RedisAI_GetScriptFromKeyspace(ctx, argv[1], &script, REDISMODULE_READ, run->err) != REDISMODULE_OK) {
+        RedisModule_ReplyWithError(ctx, RedisAI_GetErrorOneLine(run->err));
+        free_async(ctx, run);
+        return REDISMODULE_OK;
+    }
+    CHECK(RedisAI_ScriptRedisType() != NULL && RedisAI_ScriptRedisType() != RedisAI_TensorRedisType());
+    RAI_ScriptRunCtx *sctx = RedisAI_ScriptRunCtxCreate(script, RedisModule_StringPtrLen(argv[2], NULL));
+    if (!add_inputs(ctx, sctx, argv, 3, argc, run->err)) {
+        RedisAI_ScriptRunCtxFree(sctx);
+        free_async(ctx, run);
+        return RedisModule_ReplyWithError(ctx, "ERR not a tensor");
+    }
+    RedisAI_ScriptRunCtxAddOutput(sctx);
+    run->bc = RedisModule_BlockClient(ctx, reply_async, NULL, free_async, 0);
+    if (RedisAI_ScriptRunAsync(sctx, on_script_done, run) != REDISMODULE_OK) {
+        RedisModule_AbortBlock(run->bc);
+        RedisAI_ScriptRunCtxFree(sctx);
+        free_async(ctx, run);
+        return RedisModule_ReplyWithError(ctx, "ERR could not queue the run");
+    }
+    return REDISMODULE_OK;
+}
+
+static int reply_code_and_text(RedisModuleCtx *ctx, RAI_Error *err) {
+    RedisModule_ReplyWithArray(ctx, 2);
+    RedisModule_ReplyWithLongLong(ctx, RedisAI_GetErrorCode(err));
+    return RedisModule_ReplyWithCString(ctx, RedisAI_GetErrorOneLine(err));
+}
+
+static int cmd_script_create_run(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
+    if (argc < 4) return RedisModule_WrongArity(ctx);
+    if (!bind_scripts(ctx)) return RedisModule_ReplyWithError(ctx, "ERR RedisAI shared API not available");
+    RAI_Error *err;
+    RedisAI_InitError(&err);
+    /* The header declares char *; the tag really is a RedisModuleString. */
+    RedisModuleString *tag = RedisModule_CreateString(ctx, "api", 3);
+    RAI_Script *script = RedisAI_ScriptCreate((char *)RedisModule_StringPtrLen(argv[1], NULL), (char *)tag,
+                                              RedisModule_StringPtrLen(argv[2], NULL), err);
+    int rc;
+    if (!script) {
+        rc = reply_code_and_text(ctx, err);
+    } else {
+        RAI_Script *copy = RedisAI_ScriptGetShallowCopy(script);
+        CHECK(copy == script);
+        RedisAI_ScriptFree(copy, err);
+        RAI_ScriptRunCtx *sctx = RedisAI_ScriptRunCtxCreate(script, RedisModule_StringPtrLen(argv[3], NULL));
+        RedisAI_ScriptFree(script, err); /* the run context keeps its own reference */
+        if (!add_inputs(ctx, sctx, argv, 4, argc, err)) {
+            RedisAI_ScriptRunCtxFree(sctx);
+            rc = RedisModule_ReplyWithError(ctx, "ERR not a tensor");
+        } else if (RedisAI_ScriptRunCtxAddOutput(sctx) != 1 || RedisAI_ScriptRun(sctx, err) != REDISMODULE_OK) {
+            RedisAI_ScriptRunCtxFree(sctx);
+            rc = reply_code_and_text(ctx, err);
+        } else {
+            reply_values(ctx, RedisAI_ScriptRunCtxOutputTensor(sctx, 0));
+            RedisAI_ScriptRunCtxFree(sctx);
+            rc = REDISMODULE_OK;
+        }
+    }
+    RedisAI_FreeError(err);
+    return rc;
+}
+
+static int register_script_commands(RedisModuleCtx *ctx) {
+    if (RedisModule_CreateCommand(ctx, "llapi.script_bind", cmd_script_bind, "readonly", 0, 0, 0) ||
+        RedisModule_CreateCommand(ctx, "llapi.script_run", cmd_script_run, "readonly", 1, 1, 1) ||
+        RedisModule_CreateCommand(ctx, "llapi.script_run_async", cmd_script_run_async, "readonly", 1, 1, 1) ||
+        RedisModule_CreateCommand(ctx, "llapi.script_create_run", cmd_script_create_run, "readonly", 0, 0, 0))
+        return REDISMODULE_ERR;
+    return REDISMODULE_OK;
+}
+
 RM_EXPORT int RedisModule_OnLoad(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
     (void)argv;
     (void)argc;
@@ -161,5 +387,6 @@ RM_EXPORT int RedisModule_OnLoad(RedisModuleCtx *ctx, RedisModuleString **argv, 
         RedisModule_CreateCommand(ctx, "llapi.store", cmd_store, "write", 1, 1, 1) ||
         RedisModule_CreateCommand(ctx, "llapi.read", cmd_read, "readonly", 1, 1, 1))
         return REDISMODULE_ERR;
+    if (register_script_commands(ctx) != REDISMODULE_OK) return REDISMODULE_ERR;
     return REDISMODULE_OK;
 }

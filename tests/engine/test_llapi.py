@@ -39,3 +39,77 @@ def test_consumer_without_engine_gets_an_error(server_factory):
     srv = server_factory(modules=[(LLAPI, [])])
     with pytest.raises(redis.ResponseError, match="shared API not available"):
         srv.client().execute_command("LLAPI.BIND")
+
+
+# ---- the script part of the API (tests/engine/llapi_test_module.c, LLAPI.SCRIPT_*) ----
+
+SCRIPT_SRC = '''
+def mul(tensors: List[Tensor], keys: List[str], args: List[str]):
+    return tensors[0] * tensors[1]
+
+def old_sum(xs: List[Tensor]):
+    return torch.stack(xs).sum(0)
+'''
+ADD_SRC = "def add(a: Tensor, b: Tensor):\n    return a + b\n"
+TORCH_LIB = os.path.join(BUILD, "backends", "redisai_torch", "redisai_torch.so")
+needs_torch = pytest.mark.skipif(not os.path.exists(TORCH_LIB), reason="TORCH backend not built")
+
+
+def script_setup(r):
+    r.execute_command("AI.SCRIPTSTORE", "s", "CPU", "ENTRY_POINTS", 1, "mul", "SOURCE", SCRIPT_SRC)
+    r.execute_command("AI.TENSORSET", "a", "FLOAT", 3, "VALUES", 1, 2, 3)
+    r.execute_command("AI.TENSORSET", "b", "FLOAT", 3, "VALUES", 4, 5, 6.5)
+
+
+def test_binds_every_script_entry(srv):
+    assert srv.client().execute_command("LLAPI.SCRIPT_BIND") == 17
+
+
+@needs_torch
+def test_script_run_sync_and_async(srv):
+    r = srv.client()
+    script_setup(r)
+    assert r.execute_command("LLAPI.SCRIPT_RUN", "s", "mul", "a", "b") == [b"4", b"10", b"19.5"]
+    # a list of inputs reaches a List[Tensor] function
+    assert r.execute_command("LLAPI.SCRIPT_RUN", "s", "old_sum", "a", "b", "b") == [b"9", b"12", b"16"]
+    assert r.execute_command("AI.INFO", "s")[-4:] == [b"calls", 0, b"errors", 0]  # sync runs are not counted
+    assert r.execute_command("LLAPI.SCRIPT_RUN_ASYNC", "s", "mul", "a", "b") == [b"4", b"10", b"19.5"]
+    with pytest.raises(redis.ResponseError, match="Function does not exist: nope"):
+        r.execute_command("LLAPI.SCRIPT_RUN_ASYNC", "s", "nope", "a")
+    assert r.execute_command("AI.INFO", "s")[-4:] == [b"calls", 2, b"errors", 1]
+
+
+@needs_torch
+def test_script_run_errors_through_the_api(srv):
+    r = srv.client()
+    script_setup(r)
+    with pytest.raises(redis.ResponseError, match="^script key is empty$"):
+        r.execute_command("LLAPI.SCRIPT_RUN", "nokey", "mul", "a", "b")
+    with pytest.raises(redis.ResponseError, match="^WRONGTYPE Operation against a key holding the wrong kind of value$"):
+        r.execute_command("LLAPI.SCRIPT_RUN_ASYNC", "a", "mul", "a", "b")
+    with pytest.raises(redis.ResponseError, match="Function does not exist: nope"):
+        r.execute_command("LLAPI.SCRIPT_RUN", "s", "nope", "a", "b")
+    r.execute_command("AI.TENSORSET", "c", "FLOAT", 2, "VALUES", 1, 2)
+    with pytest.raises(redis.ResponseError, match="size of tensor a .3. must match the size of tensor b .2."):
+        r.execute_command("LLAPI.SCRIPT_RUN", "s", "mul", "a", "c")
+    with pytest.raises(redis.ResponseError, match="^not a tensor$"):
+        r.execute_command("LLAPI.SCRIPT_RUN", "s", "mul", "a", "s")
+
+
+@needs_torch
+def test_script_create_through_the_api(srv):
+    r = srv.client()
+    r.execute_command("AI.TENSORSET", "a", "FLOAT", 2, "VALUES", 1, 2)
+    # the shared API does not load backends
+    assert r.execute_command("LLAPI.SCRIPT_CREATE_RUN", "CPU", ADD_SRC, "add", "a", "a") == [
+        12, b"ERR Backend not loaded: TORCH"]
+    assert r.execute_command("AI.CONFIG", "LOADBACKEND", "TORCH", "redisai_torch/redisai_torch.so") == b"OK"
+    assert r.execute_command("LLAPI.SCRIPT_CREATE_RUN", "CPU", ADD_SRC, "add", "a", "a") == [b"2", b"4"]
+    assert r.execute_command("LLAPI.SCRIPT_CREATE_RUN", "GPU", ADD_SRC, "add", "a", "a") == [
+        9, b"ERR GPU device requested but this build of the engine has no GPU support"]
+    code, text = r.execute_command("LLAPI.SCRIPT_CREATE_RUN", "CPU", "def add(:\n", "add", "a", "a")
+    assert code == 9 and text and b"\n" not in text
+    assert r.execute_command("LLAPI.SCRIPT_CREATE_RUN", "CPU", ADD_SRC, "sub", "a", "a") == [
+        10, b"Function does not exist: sub"]
+    # API scripts have no AI.INFO entry and leave nothing behind
+    assert r.execute_command("AI._SCRIPTSCAN") == []
