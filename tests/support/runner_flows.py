@@ -50,7 +50,7 @@ def count(tensors: List[Tensor], keys: List[str], args: List[str]):
     return torch.tensor([len(tensors), len(keys), len(args)])
 
 def fail(tensors: List[Tensor], keys: List[str], args: List[str]):
-    return tensors[0] @ tensors[1]
+    return tensors[0].reshape(3)
 '''
 
 
