@@ -218,6 +218,25 @@ static PyObject *gears_register_trigger(PyObject *self, PyObject *args) {
     Py_RETURN_NONE;
 }
 
+/* _unregister(id): True if `id` was registered (executions still running
+ * keep their own reference).  Used to undo a failed RG.PYEXECUTE. */
+static PyObject *gears_unregister(PyObject *self, PyObject *args) {
+    (void)self;
+    const char *id;
+    if (!PyArg_ParseTuple(args, "s", &id)) return NULL;
+    Reg *reg = Registry_Remove(id, strlen(id));
+    if (!reg) Py_RETURN_FALSE;
+    Registry_Release(reg);
+    Py_RETURN_TRUE;
+}
+
+static PyObject *gears_is_registered(PyObject *self, PyObject *args) {
+    (void)self;
+    const char *id;
+    if (!PyArg_ParseTuple(args, "s", &id)) return NULL;
+    return PyBool_FromLong(Registry_Contains(id));
+}
+
 /* ---- continuations on the pool ---- */
 
 typedef struct {
@@ -324,6 +343,8 @@ static PyMethodDef methods[] = {
     {"_lock", gears_lock, METH_NOARGS, NULL},
     {"_unlock", gears_unlock, METH_NOARGS, NULL},
     {"_register_trigger", gears_register_trigger, METH_VARARGS, NULL},
+    {"_unregister", gears_unregister, METH_VARARGS, NULL},
+    {"_is_registered", gears_is_registered, METH_VARARGS, NULL},
     {"_submit", gears_submit, METH_VARARGS, NULL},
     {"_complete", gears_complete, METH_VARARGS, NULL},
     {NULL, NULL, 0, NULL},

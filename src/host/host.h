@@ -83,6 +83,7 @@ int Registry_Add(const char *id, const char *trigger, int mode, const char *desc
 Reg *Registry_Find(const char *trigger, size_t len);     /* a new reference */
 void Registry_Release(Reg *reg);                         /* GIL held */
 Reg *Registry_Remove(const char *id, size_t len);        /* the table's reference */
+int Registry_Contains(const char *id);
 void Registry_Dump(RedisModuleCtx *ctx);
 
 /* ---- pyhost.c: the interpreter and the runtime's entry points ---- */

@@ -92,6 +92,14 @@ Reg *Registry_Remove(const char *id, size_t len) {
     return found;
 }
 
+int Registry_Contains(const char *id) {
+    int found = 0;
+    pthread_mutex_lock(&mu);
+    for (size_t i = 0; i < nregs && !found; i++) found = strcmp(regs[i]->id, id) == 0;
+    pthread_mutex_unlock(&mu);
+    return found;
+}
+
 void Registry_Dump(RedisModuleCtx *ctx) {
     pthread_mutex_lock(&mu);
     RedisModule_ReplyWithArray(ctx, (long)nregs);

@@ -61,3 +61,21 @@ def gears_error(c, code):
     r = ev(c, code)
     assert r.startswith("GE:"), r
     return r[3:]
+
+
+# ---- RG.* helpers for the host tests (tests/host) ----
+
+def pyexecute(c, code, *opts):
+    return c.execute_command("RG.PYEXECUTE", code, *opts)
+
+
+def trigger(c, name, *args):
+    return c.execute_command("RG.TRIGGER", name, *args)
+
+
+def error_of(c, *cmd):
+    """The text of the error reply `cmd` gets (redis-py drops a leading 'ERR ')."""
+    import redis
+    with pytest.raises(redis.ResponseError) as e:
+        c.execute_command(*cmd)
+    return str(e.value)

@@ -135,10 +135,11 @@ class GearsBuilder:
         session = current_session.get()
         if session is None:
             raise GearsError("register() must be called from RG.PYEXECUTE")
+        desc = self.desc if self.desc is not None else session.desc
         reg = Registration(new_id(), str(trigger), mode, self._final_steps(convertToStr),
-                           session, self.desc)
-        redisgears._register_trigger(reg.id, reg.trigger, mode, reg, self.desc)
-        session.registrations.append(reg.id)
+                           session, desc)
+        reg.install()
+        session.registrations.append(reg)
         if onRegistered is not None:
             onRegistered()
         return reg.id
@@ -176,3 +177,10 @@ class Registration:
     def __init__(self, id, trigger, mode, steps, session, desc):
         self.id, self.trigger, self.mode, self.steps = id, trigger, mode, steps
         self.session, self.desc = session, desc
+
+    def install(self):
+        """Puts the registration in the C registry (again, after a failed UPGRADE)."""
+        redisgears._register_trigger(self.id, self.trigger, self.mode, self, self.desc)
+
+    def unregister(self):
+        return redisgears._unregister(self.id)

@@ -80,9 +80,20 @@ class Session:
     def __init__(self, id, desc):
         self.id, self.desc = id, desc
         self.globals = dict(SESSION_NAMES, __name__="__main__")
-        self.registrations = []
+        self.registrations = []  # objects with .id, install() and unregister()
         self.runner = None       # set while the script runs: starts run()
         self.run_started = False
+
+    def live(self):
+        """The registrations not removed since (RG.UNREGISTER)."""
+        return [r for r in self.registrations if redisgears._is_registered(r.id)]
+
+    def unregister_all(self):
+        """Removes this session's registrations; returns the ones removed."""
+        return [r for r in self.registrations if r.unregister()]
+
+
+SESSIONS = {}  # RG.PYEXECUTE ID -> the Session that registered under it
 
 
 def _completer(waiter, kind):
@@ -91,7 +102,15 @@ def _completer(waiter, kind):
 
 def _pyexecute(code, waiter, may_block, id, desc, upgrade):
     """Runs a script.  Returns True when run() started an execution (the
-    reply then comes through `waiter`), False for a plain registration."""
+    reply then comes through `waiter`), False for a plain registration.
+    A script that fails leaves no registration behind; with UPGRADE, the
+    registrations of the session with the same ID are replaced only when the
+    new script succeeds (all of this runs under the Redis lock)."""
+    old = SESSIONS.get(id) if id is not None else None
+    if old is not None and not old.live():
+        old = None
+    if old is not None and not upgrade:
+        raise GearsError("Session %s already exists" % id)
     session = Session(id or gears_builder.new_id(), desc)
     started = []
 
@@ -103,18 +122,26 @@ def _pyexecute(code, waiter, may_block, id, desc, upgrade):
         started.append(ex)
 
     session.runner = runner
+    replaced = old.unregister_all() if old is not None else []
     token = current_session.set(session)
     try:
         exec(compile(code, "<RG.PYEXECUTE>", "exec"), session.globals)
-    except GearsError:
-        raise
-    except SyntaxError as e:
-        raise GearsError("SyntaxError: %s" % e) from None
-    except Exception as e:
+    except BaseException as e:
+        session.unregister_all()
+        for reg in replaced:
+            reg.install()
+        if isinstance(e, GearsError):
+            raise
+        if isinstance(e, SyntaxError):
+            raise GearsError("SyntaxError: %s" % e) from None
         raise GearsError("".join(traceback.format_exception_only(type(e), e)).strip()) from None
     finally:
         current_session.reset(token)
         session.runner = None
+    if id is not None and session.registrations:
+        SESSIONS[id] = session
+    elif old is not None:
+        del SESSIONS[id]
     if not started:
         return False
     redisgears._submit(started[0].run)
