@@ -151,7 +151,10 @@ static void run_batch(RAI_OnFinishCtx **runs, size_t n) {
     for (size_t o = 0; ok && o < batch->noutputs; o++) {
         RAI_Tensor *out = batch->outputs[o];
         if (!out || out->ndims == 0 || out->dims[0] != rows_total) {
-            RAI_SetError(&err, RAI_EMODELRUN, "ERR Model did not generate the expected batch size");
+            RAI_SetError(&err, RAI_EMODELRUN,
+                         batch->model->backend == RAI_BACKEND_TF
+                             ? "ERR Tensorflow batching error: model did not generate the expected batch size"
+                             : "ERR Model did not generate the expected batch size");
             ok = 0;
         }
     }
