@@ -99,7 +99,7 @@ static RAI_DAGRunOp *parse_modelexecute(RedisModuleCtx *ctx, RedisModuleString *
 
 /* Deprecated: AI.MODELRUN <key> INPUTS <name>... OUTPUTS <name>... */
 static RAI_DAGRunOp *parse_modelrun(RedisModuleCtx *ctx, RedisModuleString **argv, int argc, RAI_Error *err) {
-    if (argc < 6) {
+    if (argc < 3) {
         RAI_SetError(err, RAI_EDAGBUILDER, "ERR wrong number of arguments for 'AI.MODELRUN' command");
         return NULL;
     }
@@ -111,7 +111,7 @@ static RAI_DAGRunOp *parse_modelrun(RedisModuleCtx *ctx, RedisModuleString **arg
     for (; i < argc && !RAI_ArgIs(argv[i], "OUTPUTS"); i++) add_input(op, argv[i]);
     if (i >= argc) return fail(op, err, "ERR OUTPUTS not specified");
     for (i++; i < argc; i++) add_output(op, argv[i]);
-    if (op->ninputs != op->model->ninputs && op->model->ninputs > 0)
+    if (op->ninputs == 0 || (op->ninputs != op->model->ninputs && op->model->ninputs > 0))
         return fail(op, err, "Number of keys given as INPUTS here does not match model definition");
     if (op->noutputs == 0 || (op->noutputs != op->model->noutputs && op->model->noutputs > 0))
         return fail(op, err, "Number of keys given as OUTPUTS here does not match model definition");
