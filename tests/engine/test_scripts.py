@@ -29,6 +29,7 @@ def test_store_get_meta_and_source(r):
     full = meta + [b"source", SOURCE.encode()]
     assert r.execute_command("AI.SCRIPTGET", "s") == full
     assert r.execute_command("AI.SCRIPTGET", "s", "source", "meta") == full
+    assert r.memory_usage("s") >= len(SOURCE)
 
 
 def test_store_without_tag_and_replace(r):
@@ -399,3 +400,26 @@ def test_scriptrun_errors(r, raw):
     text = raw.error("AI.SCRIPTRUN", "old", "old_add", "INPUTS", "a", "OUTPUTS", "c")
     assert text.startswith(b"old_add() is missing value for argument 'b'"), text
     assert r.exists("c") == 0
+
+
+def test_runs_and_deletes_give_memory_back(r, raw):
+    set_floats(r, "a", [1, 2])
+
+    def round_of_runs():
+        store(r)
+        for _ in range(100):
+            r.execute_command("AI.SCRIPTEXECUTE", "s", "info", "KEYS", 2, "k1", "k2", "INPUTS", 1, "a",
+                              "ARGS", 2, "1", "2", "OUTPUTS", 1, "o")
+            r.execute_command("AI.SCRIPTEXECUTE", "s", "split", "INPUTS", 1, "a", "OUTPUTS", 2, "o1", "o2")
+            raw.error("AI.SCRIPTEXECUTE", "s", "nofn", "INPUTS", 1, "a", "OUTPUTS", 1, "o3")
+            raw.error("AI.SCRIPTEXECUTE", "s", "split", "INPUTS", 1, "a", "OUTPUTS", 3, "o3", "o4", "o5")
+            raw.error("AI.SCRIPTEXECUTE", "s", "split", "INPUTS", 1, "nokey", "OUTPUTS", 2, "o3", "o4")
+        r.execute_command("AI.SCRIPTDEL", "s")
+        r.delete("o", "o1", "o2")
+        return int(r.info("memory")["used_memory"])
+
+    round_of_runs()  # loads the backend; Redis sizes its own pools and buffers
+    first = round_of_runs()
+    for _ in range(3):
+        last = round_of_runs()
+    assert last - first < 4096, (first, last)  # 1500 runs: a leak of a few bytes each would show
