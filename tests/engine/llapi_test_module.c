@@ -9,6 +9,7 @@
  *                               through the API under `key`
  *   LLAPI.READ key           -> the key's tensor values read through the API
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "../../src/common/rm_api.h"
@@ -378,6 +379,266 @@ static int register_script_commands(RedisModuleCtx *ctx) {
     return REDISMODULE_OK;
 }
 
+/* ---- DAGs: the REDISAI_API_LIST_DAG entries ----
+ *   LLAPI.DAG_BIND                    -> number of DAG entries resolved
+ *   LLAPI.DAG_RUN model x [script fn] -> builds a DAG through the API: LOAD x,
+ *        the model on x -> y (a DAGAddRunOp), TENSORGET y, then from a string
+ *        "|> AI.TENSORSET z FLOAT 2 VALUES 5 6 |> AI.MODELEXECUTE <model> ...
+ *        |> AI.TENSORGET z", optionally a script op fn(y, z) -> w with
+ *        TENSORGET w, and an API TENSORSET k = [3] with TENSORGET k; runs it
+ *        with RedisAI_DAGRun (the client is blocked) and replies with the
+ *        values of every output, or with the run's error text
+ *   LLAPI.DAG_ERRORS model            -> OK, or the first failed check of the
+ *        synchronous error paths (builder, op strings, DAGRun validation) */
+#define DECLARE_DAG_ENTRY(ret, name, params) static ret(*RedisAI_##name) params;
+REDISAI_API_LIST_DAG(DECLARE_DAG_ENTRY)
+#undef DECLARE_DAG_ENTRY
+/* Model and script lookups under names of this block's own. */
+static int (*dag_model_lookup)(RedisModuleCtx *, RedisModuleString *, RAI_Model **, int, RAI_Error *);
+static int (*dag_script_lookup)(RedisModuleCtx *, RedisModuleString *, RAI_Script **, int, RAI_Error *);
+
+static int dag_bound = 0;
+
+/* A failed check replies and makes the helper return REDISMODULE_ERR. */
+#define DAG_CHECK(cond)                                                                   \
+    do {                                                                                  \
+        if (!(cond)) {                                                                    \
+            RedisModule_ReplyWithError(ctx, "ERR check failed: " #cond);                  \
+            return REDISMODULE_ERR;                                                       \
+        }                                                                                 \
+    } while (0)
+
+static int bind_dag(RedisModuleCtx *ctx) {
+    if (dag_bound) return 1;
+    if (!bind_api(ctx)) return 0;
+    dag_model_lookup = RedisModule_GetSharedAPI(ctx, "RedisAI_GetModelFromKeyspace");
+    dag_script_lookup = RedisModule_GetSharedAPI(ctx, "RedisAI_GetScriptFromKeyspace");
+    if (!dag_model_lookup || !dag_script_lookup) return 0;
+    int n = 0;
+#define RESOLVE_DAG_ENTRY(ret, name, params)                                       \
+    RedisAI_##name = RedisModule_GetSharedAPI(ctx, "RedisAI_" #name);              \
+    if (!RedisAI_##name) return 0;                                                 \
+    n++;
+    REDISAI_API_LIST_DAG(RESOLVE_DAG_ENTRY)
+#undef RESOLVE_DAG_ENTRY
+    dag_bound = n;
+    return 1;
+}
+
+static int cmd_dag_bind(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
+    (void)argv;
+    if (argc != 1) return RedisModule_WrongArity(ctx);
+    if (!bind_dag(ctx)) return RedisModule_ReplyWithError(ctx, "ERR RedisAI shared API not available");
+    return RedisModule_ReplyWithLongLong(ctx, dag_bound);
+}
+
+#define DAG_MAX_OUTPUTS 8
+
+typedef struct {
+    RedisModuleBlockedClient *bc;
+    RAI_DAGRunCtx *dag;
+    RAI_Error *err;
+    const char *check; /* a failed check in the callback */
+    size_t noutputs;
+    RAI_Tensor *outputs[DAG_MAX_OUTPUTS]; /* own references */
+} DagRun;
+
+/* Engine worker thread: keep the outputs, free the DAG, wake the client. */
+static void on_dag_done(RAI_OnFinishCtx *finish, void *private_data) {
+    DagRun *run = private_data;
+    if (RedisAI_DAGRunError(finish)) {
+        RedisAI_CloneError(run->err, RedisAI_DAGGetError(finish));
+    } else {
+        run->noutputs = RedisAI_DAGNumOutputs(finish);
+        if (run->noutputs > DAG_MAX_OUTPUTS) run->noutputs = 0, run->check = "too many outputs";
+        for (size_t i = 0; i < run->noutputs; i++)
+            run->outputs[i] = RedisAI_TensorGetShallowCopy((RAI_Tensor *)RedisAI_DAGOutputTensor(finish, i));
+        if (RedisAI_DAGOutputTensor(finish, run->noutputs) != NULL) run->check = "output past the end";
+    }
+    RedisAI_DAGFree(run->dag);
+    run->dag = NULL;
+    RedisModule_UnblockClient(run->bc, run);
+}
+
+static int reply_dag_run(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
+    (void)argv;
+    (void)argc;
+    DagRun *run = RedisModule_GetBlockedClientPrivateData(ctx);
+    if (run->check) return RedisModule_ReplyWithError(ctx, run->check);
+    if (RedisAI_GetErrorCode(run->err) != RedisAI_ErrorCode_OK)
+        return RedisModule_ReplyWithError(ctx, RedisAI_GetErrorOneLine(run->err));
+    RedisModule_ReplyWithArray(ctx, (long)run->noutputs);
+    for (size_t i = 0; i < run->noutputs; i++) reply_values(ctx, run->outputs[i]);
+    return REDISMODULE_OK;
+}
+
+static void free_dag_run(RedisModuleCtx *ctx, void *privdata) {
+    (void)ctx;
+    DagRun *run = privdata;
+    for (size_t i = 0; i < run->noutputs; i++) RedisAI_TensorFree(run->outputs[i]);
+    if (run->dag) RedisAI_DAGFree(run->dag);
+    RedisAI_FreeError(run->err);
+    RedisModule_Free(run);
+}
+
+static int fails_with(RAI_Error *err, const char *text) {
+    int ok = strcmp(RedisAI_GetError(err), text) == 0;
+    RedisAI_ClearError(err);
+    return ok;
+}
+
+/* The model op x -> y, and a refused one with two inputs. */
+static int add_model_op(RedisModuleCtx *ctx, RAI_DAGRunCtx *dag, RAI_Model *model, RAI_Error *err) {
+    RAI_DAGRunOp *bad = RedisAI_DAGCreateModelRunOp(model);
+    DAG_CHECK(RedisAI_DAGRunOpAddInput(bad, "x") == REDISMODULE_OK && RedisAI_DAGRunOpAddInput(bad, "x") == REDISMODULE_OK);
+    DAG_CHECK(RedisAI_DAGRunOpAddOutput(bad, "y") == REDISMODULE_OK);
+    DAG_CHECK(RedisAI_DAGAddRunOp(dag, bad, err) == REDISMODULE_ERR);
+    DAG_CHECK(RedisAI_GetErrorCode(err) == RedisAI_ErrorCode_EDAGBUILDER);
+    DAG_CHECK(fails_with(err, "Number of keys given as INPUTS does not match model definition"));
+    RedisAI_DAGRunOpFree(bad);
+    RAI_DAGRunOp *op = RedisAI_DAGCreateModelRunOp(model);
+    RedisAI_DAGRunOpAddInput(op, "x");
+    RedisAI_DAGRunOpAddOutput(op, "y");
+    DAG_CHECK(RedisAI_DAGAddRunOp(dag, op, err) == REDISMODULE_OK);
+    return REDISMODULE_OK;
+}
+
+/* Builds the DAG of LLAPI.DAG_RUN; replies and returns ERR on a failure. */
+static int build_dag(RedisModuleCtx *ctx, RedisModuleString **argv, int argc, RAI_DAGRunCtx *dag, RAI_Error *err) {
+    RAI_Tensor *x = tensor_at(ctx, argv[2]);
+    RAI_Model *model;
+    if (!x) return RedisModule_ReplyWithError(ctx, "ERR not a tensor"), REDISMODULE_ERR;
+    if (dag_model_lookup(ctx, argv[1], &model, REDISMODULE_READ, err) != REDISMODULE_OK)
+        return RedisModule_ReplyWithError(ctx, RedisAI_GetErrorOneLine(err)), REDISMODULE_ERR;
+    DAG_CHECK(RedisAI_DAGLoadTensor(dag, "x", x) == REDISMODULE_OK);
+    DAG_CHECK(RedisAI_DAGLoadTensor(dag, "x", x) == REDISMODULE_ERR); /* already loaded */
+    if (add_model_op(ctx, dag, model, err) != REDISMODULE_OK) return REDISMODULE_ERR;
+    DAG_CHECK(RedisAI_DAGAddTensorGet(dag, "y") == REDISMODULE_OK);
+    DAG_CHECK(RedisAI_DAGAddOpsFromString(dag, "AI.TENSORGET y", err) == REDISMODULE_ERR);
+    DAG_CHECK(fails_with(err, "DAG op should start with: '|>' "));
+    DAG_CHECK(RedisAI_DAGAddOpsFromString(dag, "|> AI.TENSORGET y |> AI.NOPE", err) == REDISMODULE_ERR);
+    DAG_CHECK(fails_with(err, "Unsupported command within DAG"));
+    DAG_CHECK(RedisAI_DAGNumOps(dag) == 2); /* all or nothing */
+    char ops[512];
+    snprintf(ops, sizeof(ops),
+             "|> AI.TENSORSET z FLOAT 2 VALUES 5 6 |> AI.MODELEXECUTE %s INPUTS 1 x OUTPUTS 1 y2 |> AI.TENSORGET z",
+             RedisModule_StringPtrLen(argv[1], NULL));
+    if (RedisAI_DAGAddOpsFromString(dag, ops, err) != REDISMODULE_OK)
+        return RedisModule_ReplyWithError(ctx, RedisAI_GetErrorOneLine(err)), REDISMODULE_ERR;
+    DAG_CHECK(RedisAI_DAGNumOps(dag) == 5);
+    if (argc == 5) {
+        RAI_Script *script;
+        if (dag_script_lookup(ctx, argv[3], &script, REDISMODULE_READ, err) != REDISMODULE_OK)
+            return RedisModule_ReplyWithError(ctx, RedisAI_GetErrorOneLine(err)), REDISMODULE_ERR;
+        RAI_DAGRunOp *op = RedisAI_DAGCreateScriptRunOp(script, RedisModule_StringPtrLen(argv[4], NULL));
+        RedisAI_DAGRunOpAddInput(op, "y");
+        RedisAI_DAGRunOpAddInput(op, "z");
+        RedisAI_DAGRunOpAddOutput(op, "w");
+        DAG_CHECK(RedisAI_DAGAddRunOp(dag, op, err) == REDISMODULE_OK);
+        DAG_CHECK(RedisAI_DAGAddTensorGet(dag, "w") == REDISMODULE_OK);
+    }
+    long long dims[] = {1};
+    RAI_Tensor *k = RedisAI_TensorCreate("FLOAT", dims, 1);
+    RedisAI_TensorSetValueFromDouble(k, 0, 3);
+    DAG_CHECK(RedisAI_DAGAddTensorSet(dag, "k", k) == REDISMODULE_OK);
+    RedisAI_TensorFree(k); /* the DAG holds its own reference */
+    DAG_CHECK(RedisAI_DAGAddTensorGet(dag, "k") == REDISMODULE_OK);
+    return REDISMODULE_OK;
+}
+
+static int cmd_dag_run(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
+    if (argc != 3 && argc != 5) return RedisModule_WrongArity(ctx);
+    if (!bind_dag(ctx)) return RedisModule_ReplyWithError(ctx, "ERR RedisAI shared API not available");
+    DagRun *run = RedisModule_Calloc(1, sizeof(*run));
+    RedisAI_InitError(&run->err);
+    run->dag = RedisAI_DAGRunCtxCreate();
+    if (build_dag(ctx, argv, argc, run->dag, run->err) != REDISMODULE_OK) {
+        free_dag_run(ctx, run);
+        return REDISMODULE_OK;
+    }
+    run->bc = RedisModule_BlockClient(ctx, reply_dag_run, NULL, free_dag_run, 0);
+    if (RedisAI_DAGRun(run->dag, on_dag_done, run, run->err) != REDISMODULE_OK) {
+        RedisModule_AbortBlock(run->bc);
+        RedisModule_ReplyWithError(ctx, RedisAI_GetErrorOneLine(run->err));
+        free_dag_run(ctx, run); /* a DAG that was not queued is still ours */
+    }
+    return REDISMODULE_OK;
+}
+
+static void dag_never_runs(RAI_OnFinishCtx *finish, void *private_data) {
+    (void)finish;
+    (void)private_data;
+}
+
+/* DAGRun refuses `dag` with `text`; the DAG is freed.  (Were it queued, it
+ * would belong to the engine until its callback: it is left alone.) */
+static int run_refused(RAI_DAGRunCtx *dag, const char *text, RAI_Error *err) {
+    if (RedisAI_DAGRun(dag, dag_never_runs, NULL, err) != REDISMODULE_ERR) return 0;
+    RedisAI_DAGFree(dag);
+    return fails_with(err, text);
+}
+
+static int dag_error_checks(RedisModuleCtx *ctx, RedisModuleString *model_key, RAI_Error *err) {
+    DAG_CHECK(RedisAI_DAGCreateModelRunOp(NULL) == NULL);
+    DAG_CHECK(run_refused(RedisAI_DAGRunCtxCreate(), "ERR DAG is empty", err));
+    RAI_DAGRunCtx *dag = RedisAI_DAGRunCtxCreate();
+    long long dims[] = {2};
+    RAI_Tensor *t = RedisAI_TensorCreate("FLOAT", dims, 1);
+    DAG_CHECK(RedisAI_DAGLoadTensor(dag, "t", t) == REDISMODULE_OK);
+    RedisAI_TensorFree(t);
+    DAG_CHECK(run_refused(dag, "ERR DAG is empty", err)); /* inputs alone are not ops */
+    dag = RedisAI_DAGRunCtxCreate();
+    RedisAI_DAGAddTensorGet(dag, "nope");
+    DAG_CHECK(run_refused(dag, "ERR INPUT key cannot be found in DAG", err));
+
+    dag = RedisAI_DAGRunCtxCreate();
+    const char *model = RedisModule_StringPtrLen(model_key, NULL);
+    char ops[256];
+    snprintf(ops, sizeof(ops), "|> AI.MODELRUN %s INPUTS a OUTPUTS b", model);
+    DAG_CHECK(RedisAI_DAGAddOpsFromString(dag, ops, err) == REDISMODULE_ERR);
+    DAG_CHECK(fails_with(err, "Deprecated AI.MODELRUN cannot be used in AI.DAGEXECUTE command"));
+    snprintf(ops, sizeof(ops), "|> AI.MODELEXECUTE %s INPUTS 1 a OUTPUTS 1 b TIMEOUT 5", model);
+    DAG_CHECK(RedisAI_DAGAddOpsFromString(dag, ops, err) == REDISMODULE_ERR);
+    DAG_CHECK(fails_with(err, "ERR TIMEOUT not allowed within a DAG command"));
+    DAG_CHECK(RedisAI_DAGAddOpsFromString(dag, "|> AI.MODELEXECUTE nomodel INPUTS 1 a OUTPUTS 1 b", err) == REDISMODULE_ERR);
+    DAG_CHECK(fails_with(err, "ERR model key is empty"));
+    DAG_CHECK(RedisAI_DAGAddOpsFromString(dag, "|> AI.TENSORSET a FLOAT 2 VALUES 1", err) == REDISMODULE_ERR);
+    DAG_CHECK(fails_with(err, "ERR wrong number of values was given in 'AI.TENSORSET' command"));
+    DAG_CHECK(RedisAI_DAGAddOpsFromString(dag, "", err) == REDISMODULE_ERR);
+    DAG_CHECK(fails_with(err, "DAG op should start with: '|>' "));
+    DAG_CHECK(RedisAI_DAGNumOps(dag) == 0);
+    RedisAI_DAGFree(dag);
+
+    RAI_Model *m;
+    DAG_CHECK(dag_model_lookup(ctx, model_key, &m, REDISMODULE_READ, err) == REDISMODULE_OK);
+    RAI_DAGRunOp *op = RedisAI_DAGCreateModelRunOp(m);
+    RedisAI_DAGRunOpAddInput(op, "a");
+    dag = RedisAI_DAGRunCtxCreate();
+    DAG_CHECK(RedisAI_DAGAddRunOp(dag, op, err) == REDISMODULE_ERR); /* no output */
+    DAG_CHECK(fails_with(err, "Number of keys given as OUTPUTS does not match model definition"));
+    RedisAI_DAGRunOpFree(op); /* never added: the caller frees it */
+    RedisAI_DAGFree(dag);
+    return REDISMODULE_OK;
+}
+
+static int cmd_dag_errors(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
+    if (argc != 2) return RedisModule_WrongArity(ctx);
+    if (!bind_dag(ctx)) return RedisModule_ReplyWithError(ctx, "ERR RedisAI shared API not available");
+    RAI_Error *err;
+    RedisAI_InitError(&err);
+    int failed = dag_error_checks(ctx, argv[1], err) != REDISMODULE_OK;
+    RedisAI_FreeError(err);
+    return failed ? REDISMODULE_OK : RedisModule_ReplyWithSimpleString(ctx, "OK");
+}
+
+static int register_dag_commands(RedisModuleCtx *ctx) {
+    if (RedisModule_CreateCommand(ctx, "llapi.dag_bind", cmd_dag_bind, "readonly", 0, 0, 0) ||
+        RedisModule_CreateCommand(ctx, "llapi.dag_run", cmd_dag_run, "readonly", 1, 2, 1) ||
+        RedisModule_CreateCommand(ctx, "llapi.dag_errors", cmd_dag_errors, "readonly", 1, 1, 1))
+        return REDISMODULE_ERR;
+    return REDISMODULE_OK;
+}
+
 RM_EXPORT int RedisModule_OnLoad(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
     (void)argv;
     (void)argc;
@@ -388,5 +649,6 @@ RM_EXPORT int RedisModule_OnLoad(RedisModuleCtx *ctx, RedisModuleString **argv, 
         RedisModule_CreateCommand(ctx, "llapi.read", cmd_read, "readonly", 1, 1, 1))
         return REDISMODULE_ERR;
     if (register_script_commands(ctx) != REDISMODULE_OK) return REDISMODULE_ERR;
+    if (register_dag_commands(ctx) != REDISMODULE_OK) return REDISMODULE_ERR;
     return REDISMODULE_OK;
 }

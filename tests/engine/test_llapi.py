@@ -1,9 +1,11 @@
 """The tensor part of the shared C API, driven by a consumer module."""
 import os
+import threading
 
 import pytest
 import redis
 
+from backends import models
 from support.server import BUILD, ENGINE
 
 LLAPI = os.path.join(BUILD, "tests", "llapi_test.so")
@@ -113,3 +115,71 @@ def test_script_create_through_the_api(srv):
         10, b"Function does not exist: sub"]
     # API scripts have no AI.INFO entry and leave nothing behind
     assert r.execute_command("AI._SCRIPTSCAN") == []
+
+
+# ---- the DAG part of the API (tests/engine/llapi_test_module.c, LLAPI.DAG_*) ----
+
+def dag_setup(r):
+    r.execute_command("AI.MODELSTORE", "m", "ONNX", "CPU", "BLOB", models.linear())
+    r.execute_command("AI.TENSORSET", "x", "FLOAT", 1, 3, "VALUES", 1, 1, 1)
+
+
+def test_binds_every_dag_entry(srv):
+    assert srv.client().execute_command("LLAPI.DAG_BIND") == 18
+
+
+def test_dag_built_through_the_api_runs(srv):
+    r = srv.client()
+    dag_setup(r)
+    # outputs: TENSORGET y (API op), TENSORGET z (op string), TENSORGET k (API TENSORSET)
+    assert r.execute_command("LLAPI.DAG_RUN", "m", "x") == [[b"9.5", b"11"], [b"5", b"6"], [b"3"]]
+    info = r.execute_command("AI.INFO", "m")
+    assert info[info.index(b"calls") + 1] == 2  # the API op and the op from the string
+    assert r.exists("y") == 0 and r.exists("z") == 0 and r.exists("y2") == 0
+
+
+@needs_torch
+def test_dag_with_script_op_through_the_api(srv):
+    r = srv.client()
+    dag_setup(r)
+    r.execute_command("AI.SCRIPTSTORE", "s", "CPU", "ENTRY_POINTS", 1, "mul", "SOURCE", SCRIPT_SRC)
+    assert r.execute_command("LLAPI.DAG_RUN", "m", "x", "s", "mul") == [
+        [b"9.5", b"11"], [b"5", b"6"], [b"47.5", b"66"], [b"3"]]
+    with pytest.raises(redis.ResponseError, match="^Function does not exist: nope$"):
+        r.execute_command("LLAPI.DAG_RUN", "m", "x", "s", "nope")
+
+
+def test_dag_run_error_reaches_the_callback(srv):
+    r = srv.client()
+    dag_setup(r)
+    r.execute_command("AI.TENSORSET", "bad", "FLOAT", 3, "VALUES", 1, 2, 3)
+    with pytest.raises(redis.ResponseError, match="^Invalid rank for input: x Got: 1 Expected: 2"):
+        r.execute_command("LLAPI.DAG_RUN", "m", "bad")
+    with pytest.raises(redis.ResponseError, match="^model key is empty$"):
+        r.execute_command("LLAPI.DAG_RUN", "nomodel", "x")
+    assert srv.alive()
+
+
+def test_dag_api_error_paths(srv):
+    r = srv.client()
+    dag_setup(r)
+    assert r.execute_command("LLAPI.DAG_ERRORS", "m") == b"OK"
+
+
+def test_many_api_dags_at_once(srv):
+    dag_setup(srv.client())
+    failures = []
+
+    def client():
+        rc = srv.client()
+        for _ in range(20):
+            reply = rc.execute_command("LLAPI.DAG_RUN", "m", "x")
+            if reply != [[b"9.5", b"11"], [b"5", b"6"], [b"3"]]:
+                failures.append(reply)
+
+    threads = [threading.Thread(target=client) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert failures == []
