@@ -40,6 +40,8 @@
 
 #define REDISMODULE_POSTPONED_LEN -1
 
+#define REDISMODULE_OPTIONS_HANDLE_IO_ERRORS (1 << 0)
+
 #define REDISMODULE_CTX_FLAGS_LUA (1 << 0)
 #define REDISMODULE_CTX_FLAGS_MULTI (1 << 1)
 #define REDISMODULE_CTX_FLAGS_MASTER (1 << 2)
@@ -156,6 +158,7 @@ typedef struct RedisModuleTypeMethods {
     X(void, SaveStringBuffer, (RedisModuleIO * io, const char *str, size_t len))                \
     X(char *, LoadStringBuffer, (RedisModuleIO * io, size_t * lenptr))                          \
     X(int, IsIOError, (RedisModuleIO * io))                                                     \
+    X(void, SetModuleOptions, (RedisModuleCtx * ctx, int options))                              \
     X(void, EmitAOF, (RedisModuleIO * io, const char *cmdname, const char *fmt, ...))           \
     X(void, Log, (RedisModuleCtx * ctx, const char *level, const char *fmt, ...))               \
     X(void, LogIOError, (RedisModuleIO * io, const char *levelstr, const char *fmt, ...))       \

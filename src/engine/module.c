@@ -76,6 +76,10 @@ RM_EXPORT int RedisModule_OnLoad(RedisModuleCtx *ctx, RedisModuleString **argv, 
     if (RMAPI_Init(ctx, "ai", REDISAI_EXT_VERSION_NUM, REDISMODULE_APIVER_1) != REDISMODULE_OK)
         return REDISMODULE_ERR;
     if (RAI_ConfigLoad(ctx, argv, argc) != REDISMODULE_OK) return REDISMODULE_ERR;
+    /* A malformed value (RESTORE of a crafted payload) must come back as an
+     * error from our rdb_load, not make Redis panic inside RedisModule_Load*.
+     * So every rdb_load of the module must check RedisModule_IsIOError. */
+    RedisModule_SetModuleOptions(ctx, REDISMODULE_OPTIONS_HANDLE_IO_ERRORS);
     if (RAI_TensorTypeRegister(ctx) != REDISMODULE_OK) {
         RedisModule_Log(ctx, "warning", "can not initialize tensor dt");
         return REDISMODULE_ERR;

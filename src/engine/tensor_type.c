@@ -71,6 +71,11 @@ static void *tensor_rdb_load(RedisModuleIO *io, int encver) {
     RedisModule_Free(dims);
     if (dt == RAI_DT_STRING)
         for (size_t i = 0; i < len; i++) RedisModule_LoadUnsigned(io); /* recomputed above */
+    if (RedisModule_IsIOError(io)) {
+        RAI_TensorFree(t);
+        RedisModule_LogIOError(io, "warning", "AI_TENSOR: truncated string offsets in RDB");
+        return NULL;
+    }
     return t;
 }
 
