@@ -1,0 +1,246 @@
+"""AI.INFO (counters, RESETSTAT), AI.CONFIG (BACKENDSPATH, LOADBACKEND,
+MODEL_CHUNK_SIZE, GET), backend loading and INFO ai versions, and TIMEOUT,
+for models of each backend (spec §2.7, §4.14, §4.15, §6.2, §7)."""
+import importlib.metadata
+import os
+import threading
+
+import numpy as np
+import pytest
+
+import model_cases as mc
+from support.server import BUILD, ENGINE
+from tensor_helpers import RawClient, info_field, wait_for
+
+import models  # noqa: E402  (tests/backends, put on the path by model_cases)
+
+LIN = models.linear()
+NO_INFO = b"ERR cannot find run info for key"
+ONNX_LIB = "redisai_onnxruntime/redisai_onnxruntime.so"
+
+
+@pytest.fixture(scope="module", params=mc.BACKENDS)
+def case(request):
+    return mc.case(request.param)
+
+
+def outs(case, prefix="o"):
+    return ["%s%d" % (prefix, i) for i in range(len(case.outputs))]
+
+
+def bad_inputs(r, case):
+    """Input keys for a run the backend refuses: the first input has a
+    shape none of the models accepts with the others."""
+    keys = case.set_inputs(r, prefix="bad_")
+    r.execute_command("AI.TENSORSET", keys[0], "FLOAT", 3, 5)
+    return keys
+
+
+# ---- AI.INFO ---------------------------------------------------------------
+
+def test_info_counts_runs_errors_and_resets(engine, case):
+    r = engine.client()
+    raw = RawClient(engine.sock)
+    r.execute_command(*case.store_cmd("m", "TAG", "v7"))
+    rows = case.outputs[0].shape[0]
+    assert raw.ok("AI.INFO", "m") == [
+        b"key", b"m", b"type", b"MODEL", b"backend", case.backend.encode(), b"device", b"CPU",
+        b"tag", b"v7", b"duration", 0, b"samples", 0, b"calls", 0, b"errors", 0]
+    ins = case.set_inputs(r)
+    for _ in range(3):
+        r.execute_command(*case.execute_cmd("m", ins, outs(case)))
+    info = mc.meta(r.execute_command("AI.INFO", "m"))
+    assert (info["calls"], info["samples"], info["errors"]) == (3, 3 * rows, 0)
+    assert info["duration"] > 0
+    duration = info["duration"]
+    # a run the backend refuses: counted as a call and an error, nothing else
+    msg = raw.error(*case.execute_cmd("m", bad_inputs(r, case), outs(case, "e")))
+    assert msg and r.exists(*outs(case, "e")) == 0
+    info = mc.meta(r.execute_command("AI.INFO", "m"))
+    assert (info["calls"], info["samples"], info["errors"], info["duration"]) == (4, 3 * rows, 1, duration)
+    assert r.execute_command("AI.INFO", "m", "resetstat") == b"OK"
+    info = mc.meta(r.execute_command("AI.INFO", "m"))
+    assert (info["calls"], info["samples"], info["errors"], info["duration"]) == (0, 0, 0, 0)
+    r.execute_command(*case.execute_cmd("m", ins, outs(case)))
+    assert mc.meta(r.execute_command("AI.INFO", "m"))["calls"] == 1
+    assert engine.alive()
+
+
+def test_info_errors(engine):
+    raw = RawClient(engine.sock)
+    assert raw.error("AI.INFO") == b"ERR wrong number of arguments for 'ai.info' command"
+    assert raw.error("AI.INFO", "m", "RESETSTAT", "x") == b"ERR wrong number of arguments for 'ai.info' command"
+    assert raw.error("AI.INFO", "m") == NO_INFO
+    assert raw.error("AI.INFO", "m", "RESETSTAT") == NO_INFO
+    raw.ok("AI.TENSORSET", "t", "FLOAT", 1)
+    assert raw.error("AI.INFO", "t") == NO_INFO
+    raw.ok("AI.MODELSTORE", "m", "ONNX", "CPU", "BLOB", LIN)
+    assert raw.error("AI.INFO", "m", "RESET") == b"ERR unsupported subcommand"
+
+
+# ---- backends: loading and versions -------------------------------------------------
+
+def test_info_ai_reports_each_loaded_backend_version(engine):
+    r = engine.client()
+    fields = ("ai_onnxruntime_version", "ai_Torch_version", "ai_TensorFlow_version")
+    assert all(r.info("ai").get(f) is None for f in fields)
+    for backend in mc.BACKENDS:
+        r.execute_command(*mc.case(backend).store_cmd("m_" + backend))
+    info = r.info("ai")
+    assert info["ai_onnxruntime_version"] == importlib.metadata.version("onnxruntime")
+    assert str(info["ai_Torch_version"]) == importlib.metadata.version("torch").split("+")[0]
+    assert info["ai_TensorFlow_version"] == importlib.metadata.version("tensorflow-cpu")
+    with open(engine.logfile) as f:
+        assert "backend TORCH not loaded, will try loading default backend" in f.read()
+
+
+def test_loadbackend(engine):
+    raw = RawClient(engine.sock)
+    assert raw.ok("AI.CONFIG", "LOADBACKEND", "ONNX", ONNX_LIB) == b"OK"
+    assert info_field(engine.client(), "ai", "ai_onnxruntime_version")
+    assert raw.ok("AI.CONFIG", "LOADBACKEND", "ONNX", ONNX_LIB) == b"OK"  # already loaded: logged
+    with open(engine.logfile) as f:
+        assert "Could not load ONNX backend: backend already loaded" in f.read()
+    torch_path = os.path.join(BUILD, "backends", "redisai_torch", "redisai_torch.so")
+    assert raw.ok("AI.CONFIG", "LOADBACKEND", "torch", torch_path) == b"OK"  # absolute
+    assert raw.error("AI.CONFIG", "LOADBACKEND", "TF", "nowhere/lib.so") == b"ERR error loading backend"
+    assert raw.error("AI.CONFIG", "LOADBACKEND", "TF", ENGINE) == b"ERR error loading backend"  # not a backend
+    assert raw.error("AI.CONFIG", "LOADBACKEND", "TFLITE", "redisai_tflite/redisai_tflite.so") == \
+        b"ERR error loading backend"
+    assert raw.error("AI.CONFIG", "LOADBACKEND", "FOO", ONNX_LIB) == b"ERR unsupported backend"
+    assert raw.error("AI.CONFIG", "LOADBACKEND", "ONNX") == b"ERR wrong number of arguments for 'ai.config' command"
+    assert engine.alive()
+
+
+def test_backendspath(engine, tmp_path):
+    raw = RawClient(engine.sock)
+    assert raw.ok("AI.CONFIG", "GET", "BACKENDSPATH") == os.path.join(BUILD, "backends").encode()
+    assert raw.ok("AI.CONFIG", "BACKENDSPATH", str(tmp_path)) == b"OK"
+    assert raw.ok("AI.CONFIG", "GET", "backendspath") == str(tmp_path).encode()
+    assert raw.error("AI.MODELSTORE", "m", "ONNX", "CPU", "BLOB", LIN) == b"ERR Could not load backend"
+    assert raw.error("AI.CONFIG", "LOADBACKEND", "ONNX", ONNX_LIB) == b"ERR error loading backend"
+    # a tree with the library where BACKENDSPATH now points
+    os.makedirs(tmp_path / "redisai_onnxruntime")
+    os.symlink(os.path.join(BUILD, "backends", ONNX_LIB), tmp_path / ONNX_LIB)
+    os.symlink(os.path.join(BUILD, "backends", "redisai_onnxruntime", "lib"), tmp_path / "redisai_onnxruntime" / "lib")
+    assert raw.ok("AI.MODELSTORE", "m", "ONNX", "CPU", "BLOB", LIN) == b"OK"
+    assert raw.error("AI.CONFIG", "BACKENDSPATH") == b"ERR BACKENDSPATH: missing path argument"
+
+
+def test_backend_at_start_and_bad_backendspath_argument(server_factory, tmp_path):
+    srv = server_factory(modules=[(ENGINE, ["ONNX", ONNX_LIB])])
+    assert info_field(srv.client(), "ai", "ai_onnxruntime_version") == importlib.metadata.version("onnxruntime")
+    srv = server_factory(modules=[(ENGINE, ["BACKENDSPATH", str(tmp_path)])])
+    raw = RawClient(srv.sock)
+    assert raw.ok("AI.CONFIG", "GET", "BACKENDSPATH") == str(tmp_path).encode()
+    assert raw.error("AI.MODELSTORE", "m", "TORCH", "CPU", "BLOB", b"x") == b"ERR Could not load backend"
+
+
+@pytest.mark.parametrize("args,logged", [
+    (["THREADS_PER_QUEUE"], "Even number of arguments provided to module. Please provide arguments as KEY VAL pairs"),
+    (["THREADS_PER_QUEUE", 0], "ERR error processing argument: THREADS_PER_QUEUE 0"),
+    (["INTRA_OP_PARALLELISM", -1], "ERR error processing argument: INTRA_OP_PARALLELISM -1"),
+    (["MODEL_EXECUTION_TIMEOUT", 999], "ERR error processing argument: MODEL_EXECUTION_TIMEOUT 999"),
+    (["MODEL_CHUNK_SIZE", "big"], "ERR error processing argument: MODEL_CHUNK_SIZE big"),
+    (["NOSUCH", 1], "ERR error processing argument: NOSUCH 1"),
+])
+def test_bad_module_arguments_refuse_to_load(server_factory, args, logged):
+    with pytest.raises(RuntimeError) as e:
+        server_factory(modules=[(ENGINE, args)])
+    assert logged in str(e.value)
+
+
+def test_config_errors(engine):
+    raw = RawClient(engine.sock)
+    assert raw.error("AI.CONFIG") == b"ERR wrong number of arguments for 'ai.config' command"
+    assert raw.error("AI.CONFIG", "NOPE", 1) == b"ERR unsupported subcommand"
+    assert raw.ok("AI.CONFIG", "GET", "NOPE") is None
+    assert raw.error("AI.CONFIG", "MODEL_CHUNK_SIZE") == b"ERR MODEL_CHUNK_SIZE: missing chunk size"
+    for bad in (0, -1, "big", "1.5"):
+        assert raw.error("AI.CONFIG", "MODEL_CHUNK_SIZE", bad) == b"ERR MODEL_CHUNK_SIZE: invalid chunk size"
+    assert raw.ok("AI.CONFIG", "GET", "MODEL_CHUNK_SIZE") == 511 * 1024 * 1024
+
+
+# ---- MODEL_CHUNK_SIZE: MODELGET returns the blob in pieces -----------------------------
+
+def test_model_chunk_size_splits_modelget_blob(engine, case):
+    r = engine.client()
+    r.execute_command(*case.store_cmd("m"))
+    assert r.execute_command("AI.MODELGET", "m", "BLOB") == case.blob
+    assert r.execute_command("AI.CONFIG", "MODEL_CHUNK_SIZE", 100) == b"OK"
+    assert r.execute_command("AI.CONFIG", "GET", "MODEL_CHUNK_SIZE") == 100
+    chunks = r.execute_command("AI.MODELGET", "m", "BLOB")
+    assert chunks == [case.blob[i:i + 100] for i in range(0, len(case.blob), 100)]
+    assert mc.meta(r.execute_command("AI.MODELGET", "m"))["blob"] == chunks
+    # the pieces are a valid upload, and the model survives a reload in pieces
+    assert r.execute_command(*case.store_cmd("copy")[:-1], *chunks) == b"OK"
+    r.execute_command("DEBUG", "RELOAD")
+    for k in ("m", "copy"):
+        assert b"".join(r.execute_command("AI.MODELGET", k, "BLOB")) == case.blob
+    ins = case.set_inputs(r)
+    r.execute_command(*case.execute_cmd("copy", ins, outs(case)))
+    case.check_outputs(r, outs(case))
+    r.execute_command("AI.CONFIG", "MODEL_CHUNK_SIZE", len(case.blob))
+    assert r.execute_command("AI.MODELGET", "m", "BLOB") == case.blob
+
+
+def test_model_chunk_size_module_argument(server_factory):
+    r = server_factory(modules=[(ENGINE, ["MODEL_CHUNK_SIZE", 64])]).client()
+    r.execute_command("AI.MODELSTORE", "m", "ONNX", "CPU", "BLOB", LIN)
+    assert r.execute_command("AI.MODELGET", "m", "BLOB") == [LIN[i:i + 64] for i in range(0, len(LIN), 64)]
+
+
+# ---- TIMEOUT ----------------------------------------------------------------------------
+
+def test_timeout_while_queued_behind_a_slow_run(engine, case):
+    """A run that waited in the queue longer than its TIMEOUT is dropped:
+    +TIMEDOUT, no output written.  The CPU queue (one worker) is kept busy by
+    a slow ONNX model that runs for a long time compared with 1 ms."""
+    r = engine.client()
+    r.execute_command("AI.MODELSTORE", "slow", "ONNX", "CPU", "BLOB", models.slow_matmuls(n=40))
+    r.execute_command("AI.TENSORSET", "one", "FLOAT", 1, "VALUES", 1)
+    r.execute_command(*case.store_cmd("m"))
+    ins = case.set_inputs(r)
+    busy = RawClient(engine.sock)
+    busy.send("AI.MODELEXECUTE", "slow", "INPUTS", 1, "one", "OUTPUTS", 1, "slow_out")
+    wait_for(lambda: info_field(r, "clients", "blocked_clients") in (1, "1"), "the slow run to block")
+    raw = RawClient(engine.sock)
+    assert raw.ok(*case.execute_cmd("m", ins, outs(case)), "TIMEOUT", 1) == b"TIMEDOUT"
+    assert r.exists(*outs(case)) == 0
+    assert busy.read() == b"OK"
+    # with room to spare, the same run completes
+    assert raw.ok(*case.execute_cmd("m", ins, outs(case)), "TIMEOUT", 600000) == b"OK"
+    case.check_outputs(r, outs(case))
+
+
+def test_timeout_of_deprecated_modelrun(engine):
+    r = engine.client()
+    r.execute_command("AI.MODELSTORE", "slow", "ONNX", "CPU", "BLOB", models.slow_matmuls(n=40))
+    r.execute_command("AI.MODELSTORE", "m", "ONNX", "CPU", "BLOB", LIN)
+    r.execute_command("AI.TENSORSET", "one", "FLOAT", 1, "VALUES", 1)
+    r.execute_command("AI.TENSORSET", "x", "FLOAT", 1, 3, "VALUES", 1, 2, 3)
+    busy = RawClient(engine.sock)
+    busy.send("AI.MODELRUN", "slow", "INPUTS", "one", "OUTPUTS", "slow_out")
+    wait_for(lambda: info_field(r, "clients", "blocked_clients") in (1, "1"), "the slow run to block")
+    assert RawClient(engine.sock).ok("AI.MODELRUN", "m", "TIMEOUT", 1, "INPUTS", "x", "OUTPUTS", "y") == b"TIMEDOUT"
+    assert busy.read() == b"OK"
+    assert r.exists("y") == 0 and r.exists("slow_out") == 1
+
+
+def test_main_thread_stays_free_during_runs(engine):
+    """While a long run blocks its client, other clients are served."""
+    r = engine.client()
+    r.execute_command("AI.MODELSTORE", "slow", "ONNX", "CPU", "BLOB", models.slow_matmuls(n=40))
+    r.execute_command("AI.TENSORSET", "one", "FLOAT", 1, "VALUES", 1)
+    busy = RawClient(engine.sock)
+    busy.send("AI.MODELEXECUTE", "slow", "INPUTS", 1, "one", "OUTPUTS", 1, "y")
+    wait_for(lambda: info_field(r, "clients", "blocked_clients") in (1, "1"), "the slow run to block")
+    served = []
+    t = threading.Thread(target=lambda: served.append(engine.client().ping()))
+    t.start()
+    t.join(60)
+    assert served == [True]
+    assert info_field(r, "clients", "blocked_clients") in (1, "1")  # the slow run is still going
+    assert busy.read() == b"OK"
+    y = np.frombuffer(r.execute_command("AI.TENSORGET", "y", "BLOB"), np.float32)
+    assert y.shape == (1,) and np.isfinite(y).all()
