@@ -12,6 +12,7 @@ from ._runners import (PyGraphRunner, PyTorchScriptRunner, createModelRunner, cr
                        modelRunnerAddInput, modelRunnerAddOutput, modelRunnerRun, modelRunnerRunAsync,
                        scriptRunnerAddInput, scriptRunnerAddInputList, scriptRunnerAddOutput,
                        scriptRunnerRun, scriptRunnerRunAsync)
+from ._dag import PyDAGRunner, createDAGRunner
 
 __all__ = ["PyTensor", "createTensorFromValues", "createTensorFromBlob", "setTensorInKey",
            "msetTensorsInKeyspace", "getTensorFromKey", "mgetTensorsFromKeyspace",
@@ -19,4 +20,5 @@ __all__ = ["PyTensor", "createTensorFromValues", "createTensorFromBlob", "setTen
            "tensorGetDataAsMemoryview", "PyGraphRunner", "PyTorchScriptRunner", "createModelRunner",
            "modelRunnerAddInput", "modelRunnerAddOutput", "modelRunnerRun", "modelRunnerRunAsync",
            "createScriptRunner", "scriptRunnerAddInput", "scriptRunnerAddInputList",
-           "scriptRunnerAddOutput", "scriptRunnerRun", "scriptRunnerRunAsync"]
+           "scriptRunnerAddOutput", "scriptRunnerRun", "scriptRunnerRunAsync", "PyDAGRunner",
+           "createDAGRunner"]

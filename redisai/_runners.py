@@ -81,20 +81,29 @@ def _run_sync(runner: Any, run: Callable) -> List[PyTensor]:
     return outcome
 
 
-def _run_async(runner: Any, run: Callable) -> Any:
+def _submit(queue: Callable) -> Any:
+    """Queues a run with `queue(handle, err)`; returns its future, which
+    rx_run_done resolves.  Raises GearsError if the run was not queued."""
     import redisgears
     future = redisgears.createFuture()
     handle = ffi.new_handle(future)
     key = int(ffi.cast("uintptr_t", handle))
-    ctx = runner._ctx
-    runner._ctx = None
     _pending[key] = (handle, future)  # before queueing: the run may end at once
     err = ffi.new("rx_err *")
-    if run(ctx, handle, err) != RX_OK:
-        # Not queued: the runner keeps its context and can be run again.
+    if queue(handle, err) != RX_OK:
         del _pending[key]
-        runner._ctx = ctx
         _check(RX_ERROR, err)
+    return future
+
+
+def _run_async(runner: Any, run: Callable) -> Any:
+    ctx = runner._ctx
+    runner._ctx = None
+    try:
+        future = _submit(lambda handle, err: run(ctx, handle, err))
+    except BaseException:
+        runner._ctx = ctx  # not queued: the runner keeps its context
+        raise
     ffi.gc(ctx, None)  # queued: the completion callback frees the context
     return future
 

@@ -73,4 +73,21 @@ int rx_script_runner_add_output(RAI_ScriptRunCtx *c, rx_err *err);
 int rx_script_runner_run(RAI_ScriptRunCtx *c, rx_result *res);
 int rx_script_runner_run_async(RAI_ScriptRunCtx *c, void *handle, rx_err *err);
 void rx_script_runner_free(RAI_ScriptRunCtx *c);
+
+/* DAGs (dag.c).  rx_dag_run consumes the DAG whatever the outcome (freed at
+ * once when it cannot be queued, else after rx_run_done); rx_dag_add_op
+ * consumes the op whatever the outcome.  fn = NULL makes a model op. */
+typedef struct RAI_DAGRunCtx RAI_DAGRunCtx;
+typedef struct RAI_DAGRunOp RAI_DAGRunOp;
+RAI_DAGRunCtx *rx_dag_create(rx_err *err);
+void rx_dag_free(RAI_DAGRunCtx *d);
+int rx_dag_load(RAI_DAGRunCtx *d, const char *name, RAI_Tensor *t, rx_err *err);
+int rx_dag_tensor_set(RAI_DAGRunCtx *d, const char *name, RAI_Tensor *t, rx_err *err);
+int rx_dag_tensor_get(RAI_DAGRunCtx *d, const char *name, rx_err *err);
+RAI_DAGRunOp *rx_dag_run_op(const char *key, size_t keylen, const char *fn, rx_err *err);
+void rx_dag_op_free(RAI_DAGRunOp *op);
+int rx_dag_add_op(RAI_DAGRunCtx *d, RAI_DAGRunOp *op, const char *const *inputs, size_t nin,
+                  const char *const *outputs, size_t nout, rx_err *err);
+int rx_dag_ops_from_string(RAI_DAGRunCtx *d, const char *ops, rx_err *err);
+int rx_dag_run(RAI_DAGRunCtx *d, void *handle, rx_err *err);
 #endif
