@@ -20,23 +20,34 @@ static void tensor_rdb_save(RedisModuleIO *io, void *value) {
         for (size_t i = 0; i < t->len; i++) RedisModule_SaveUnsigned(io, t->offsets[i]);
 }
 
-static void *tensor_rdb_load(RedisModuleIO *io, int encver) {
-    if (encver != RAI_ENC_VER) {
-        /* Versions 0-3 (RedisAI < 1.2) are not decoded yet. */
-        RedisModule_LogIOError(io, "warning", "AI_TENSOR: unsupported encoding version %d", encver);
-        return NULL;
+/* Reads the dtype and rank.  v4 writes code, bits, ndims.  v0-v3 (RedisAI
+ * before 1.2) wrote the DLPack fields in their order: device type, device
+ * id, bits, code, lanes, ndims; tensors were always on the CPU with one
+ * lane. */
+static int load_header(RedisModuleIO *io, int encver, RAI_DTypeId *dt, int64_t *ndims) {
+    uint64_t code, bits, lanes = 1;
+    if (encver < 4) {
+        RedisModule_LoadUnsigned(io); /* device type */
+        RedisModule_LoadUnsigned(io); /* device id */
+        bits = RedisModule_LoadUnsigned(io);
+        code = RedisModule_LoadUnsigned(io);
+        lanes = RedisModule_LoadUnsigned(io);
+    } else {
+        code = RedisModule_LoadUnsigned(io);
+        bits = RedisModule_LoadUnsigned(io);
     }
-    uint64_t code = RedisModule_LoadUnsigned(io);
-    uint64_t bits = RedisModule_LoadUnsigned(io);
-    int64_t ndims = RedisModule_LoadSigned(io);
-    RAI_DTypeId dt = RAI_DTypeFromCodeBits((unsigned)code, (unsigned)bits);
-    /* AI.TENSORSET accepts any number of dims (each > 0), so any rank that
-     * fits an int must load back.  The dims go on the heap, grown as they
-     * are read, so a corrupt rank cannot make us allocate absurd amounts. */
-    if (dt == RAI_DT_INVALID || ndims < 0 || ndims > INT_MAX || RedisModule_IsIOError(io)) {
-        RedisModule_LogIOError(io, "warning", "AI_TENSOR: bad dtype or rank in RDB");
-        return NULL;
-    }
+    *ndims = RedisModule_LoadSigned(io);
+    *dt = code < 256 && bits < 256 ? RAI_DTypeFromCodeBits((unsigned)code, (unsigned)bits)
+                                   : RAI_DT_INVALID;
+    /* AI.TENSORSET accepts any number of dims, so any rank that fits an
+     * int must load back. */
+    return !RedisModule_IsIOError(io) && *dt != RAI_DT_INVALID && lanes == 1 && *ndims >= 0 &&
+           *ndims <= INT_MAX;
+}
+
+/* Reads `ndims` dims (each > 0) into a heap array grown as they are read,
+ * so a corrupt rank cannot make us allocate absurd amounts; NULL on error. */
+static long long *load_dims(RedisModuleIO *io, int64_t ndims) {
     size_t cap = 64;
     long long *dims = RedisModule_Alloc(sizeof(long long) * cap);
     for (int64_t i = 0; i < ndims; i++) {
@@ -50,9 +61,36 @@ static void *tensor_rdb_load(RedisModuleIO *io, int encver) {
         dims[i] = RedisModule_LoadSigned(io);
         if (RedisModule_IsIOError(io) || dims[i] <= 0) {
             RedisModule_Free(dims);
-            RedisModule_LogIOError(io, "warning", "AI_TENSOR: bad shape in RDB");
             return NULL;
         }
+    }
+    return dims;
+}
+
+/* v0-v3 then wrote the strides and byte_offset.  The data was always
+ * C-contiguous from offset 0, which is how it is kept here. */
+static int skip_old_layout(RedisModuleIO *io, int64_t ndims) {
+    for (int64_t i = 0; i < ndims; i++) RedisModule_LoadSigned(io); /* strides */
+    uint64_t byte_offset = RedisModule_LoadUnsigned(io);
+    return !RedisModule_IsIOError(io) && byte_offset == 0;
+}
+
+static void *tensor_rdb_load(RedisModuleIO *io, int encver) {
+    if (encver > RAI_ENC_VER) {
+        RedisModule_LogIOError(io, "warning", "AI_TENSOR: unsupported encoding version %d", encver);
+        return NULL;
+    }
+    RAI_DTypeId dt;
+    int64_t ndims;
+    if (!load_header(io, encver, &dt, &ndims)) {
+        RedisModule_LogIOError(io, "warning", "AI_TENSOR: bad dtype or rank in RDB");
+        return NULL;
+    }
+    long long *dims = load_dims(io, ndims);
+    if (!dims || (encver < 4 && !skip_old_layout(io, ndims))) {
+        RedisModule_Free(dims);
+        RedisModule_LogIOError(io, "warning", "AI_TENSOR: bad shape in RDB");
+        return NULL;
     }
     size_t nbytes = 0;
     char *data = RedisModule_LoadStringBuffer(io, &nbytes);
@@ -69,7 +107,7 @@ static void *tensor_rdb_load(RedisModuleIO *io, int encver) {
     /* The loaded buffer is ours: the tensor takes it as its own data. */
     RAI_Tensor *t = RAI_TensorNewBorrowed(dt, dims, (int)ndims, data, nbytes, data, RedisModule_Free);
     RedisModule_Free(dims);
-    if (dt == RAI_DT_STRING)
+    if (encver >= 4 && dt == RAI_DT_STRING)
         for (size_t i = 0; i < len; i++) RedisModule_LoadUnsigned(io); /* recomputed above */
     if (RedisModule_IsIOError(io)) {
         RAI_TensorFree(t);

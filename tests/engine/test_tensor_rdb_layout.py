@@ -6,7 +6,10 @@ byte level through DUMP/RESTORE payloads built and parsed by rdb_payload.py:
 
 A payload written the way RedisAI 1.2.7 on Redis 6 writes it (RDB version 9)
 restores here; our DUMP is exactly that layout; malformed values are refused
-with RESTORE's error and never take the server down."""
+with RESTORE's error and never take the server down.  Versions 0-3 (RedisAI
+before 1.2) wrote the DLPack fields in the order spec §5.3 lists them:
+device type, device id, bits, code, lanes, ndims, dims, strides, byte_offset,
+data; they load too, and are saved again as v4."""
 import numpy as np
 import pytest
 
@@ -38,6 +41,18 @@ def v4(dt, dims, blob, form="plain", encver=4):
         for off in offsets_of(blob):
             w.uint(off)
     return w
+
+
+def old(encver, dt, dims, blob, lanes=1, byte_offset=0):
+    """A v0-v3 tensor value: a CPU tensor with C-contiguous strides."""
+    code, bits = CODES[dt]
+    w = Writer("AI_TENSOR", encver).uint(1).uint(0).uint(bits).uint(code).uint(lanes)
+    w.sint(len(dims))
+    for d in dims:
+        w.sint(d)
+    for i in range(len(dims)):
+        w.sint(int(np.prod(dims[i + 1:], dtype=np.int64)))
+    return w.uint(byte_offset).string(blob)
 
 
 def cases():
@@ -119,6 +134,23 @@ def test_our_dump_is_the_v4_layout(raw, name, compression):
     if compression == "no" and len(blob) > 11:
         # then the bytes are exactly what the spec's layout gives
         assert payload == v4(dt, dims, blob).payload(rdb_version=reader.rdb_version)
+
+
+@pytest.mark.parametrize("encver", [0, 1, 2, 3])
+def test_older_encodings_restore_and_dump_as_v4(raw, encver):
+    for name in ("float", "double-scalar", "int64", "uint16", "bool", "rank70", "large"):
+        dt, dims, blob = CASES[name]
+        assert raw.ok("RESTORE", name, 0, old(encver, dt, dims, blob).payload(rdb_version=9)) == b"OK"
+        assert raw.ok("AI.TENSORGET", name, "META", "BLOB") == [
+            b"dtype", dt.encode(), b"shape", dims, b"blob", blob], name
+        type_name, saved_as, items = Reader(raw.ok("DUMP", name)).module_value()
+        assert (type_name, saved_as, items[-1]) == ("AI_TENSOR", 4, ("string", blob))
+    for bad in (old(encver, "FLOAT", [2], bytes(8), lanes=2),
+                old(encver, "FLOAT", [2], bytes(8), byte_offset=4),
+                old(encver, "FLOAT", [3], bytes(8)),
+                old(encver, "FLOAT", [2], bytes(8)).uint(0)):
+        assert raw.error("RESTORE", "bad", 0, bad.payload()) == BAD_FORMAT
+    assert raw.ok("EXISTS", "bad") == 0
 
 
 def test_dump_of_a_string_tensor_with_empty_elements(raw):
