@@ -28,7 +28,7 @@ static int run_model(RAI_DAGRunCtx *dag, RAI_DAGRunOp *op) {
         RAI_SetError(&op->err, RAI_EMODELRUN, "ERR model did not produce the requested output");
         ok = 0;
     }
-    long long samples = ok && m->outputs[0]->ndims > 0 ? m->outputs[0]->dims[0] : 0;
+    long long samples = ok && op->noutputs > 0 && m->outputs[0]->ndims > 0 ? m->outputs[0]->dims[0] : 0;
     RAI_StatsAddRun(op->model->stats, ok, now_us() - start, samples);
     for (size_t i = 0; ok && i < op->noutputs; i++) RAI_DAGBind(dag, op->outputs[i], m->outputs[i]);
     RAI_ModelRunCtxFree(m);
