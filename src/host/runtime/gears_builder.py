@@ -1,6 +1,7 @@
 """gears_builder -- GearsBuilder (alias GB), its readers, register() and run()
 (spec §9).  Only one shard exists, so collect() and repartition() keep the
 records where they are."""
+import copy
 import itertools
 
 import redisgears
@@ -70,7 +71,7 @@ class GearsBuilder:
         return self._add("flatmap", f)
 
     def accumulate(self, f):
-        return self._add("accumulate", f)
+        return self._add("accumulate", ge.Fold(f))
 
     # -- whole-list operations --------------------------------------------
     def collect(self):
@@ -93,11 +94,18 @@ class GearsBuilder:
     def batchgroupby(self, extractor, reducer):
         return self._add("list", ge.make_batchgroupby(extractor, reducer))
 
+    # aggregate and aggregateby fold locally, then fold the shards' results
+    # (here the one local result) with combOp; both folds may be `async def`.
     def aggregate(self, zero, seqOp, combOp):
-        return self._add("list", ge.make_aggregate(zero, seqOp, combOp))
+        z = lambda: copy.deepcopy(zero)
+        self._add("accumulate", ge.Fold(seqOp, z))
+        return self._add("accumulate", ge.Fold(combOp, z))
 
     def aggregateby(self, extractor, zero, seqOp, combOp):
-        return self._add("list", ge.make_aggregateby(extractor, zero, seqOp, combOp))
+        z = lambda: copy.deepcopy(zero)
+        self._add("accumulate", ge.Fold(seqOp, z, extractor))
+        return self._add("accumulate", ge.Fold(lambda k, a, r: combOp(k, a, r["value"]), z,
+                                               lambda r: r["key"]))
 
     def sort(self, reverse=True):
         return self._add("list", lambda rs: sorted(rs, reverse=reverse))

@@ -7,7 +7,7 @@ back.  When the last pending coroutine of the step ends, the execution is
 queued on the pool again and picks up where it stopped.  A sync execution
 that pauses this way goes on in the background (as async_local).
 """
-import copy
+import os
 import threading
 import traceback
 import types
@@ -18,6 +18,7 @@ import gears_loop
 from gears_loop import current_execution, current_session
 
 MAX_PENDING = {"map": 1000, "filter": 1000, "foreach": 1000, "flatmap": 1000, "accumulate": 1}
+RUNTIME_DIR = os.path.dirname(os.path.abspath(__file__))
 
 
 class GearsFlatError(Exception):
@@ -29,8 +30,16 @@ def step_error(e):
     if isinstance(e, GearsFlatError):
         return str(e)
     if gears_loop.PYTHON_ATTEMPT_TRACEBACK:
-        return str(traceback.format_exception(type(e), e, e.__traceback__))
+        return str(traceback.format_exception(type(e), e, _user_frames(e.__traceback__)))
     return "Error type: %s, Value: %s" % (type(e), e)
+
+
+def _user_frames(tb):
+    """The traceback from the user's step on: the runtime frames that called
+    it are noise (the original calls steps from C, so it has none)."""
+    while tb is not None and os.path.dirname(tb.tb_frame.f_code.co_filename) == RUNTIME_DIR:
+        tb = tb.tb_next
+    return tb
 
 
 def _no_coroutine(v, what):
@@ -40,11 +49,39 @@ def _no_coroutine(v, what):
     return v
 
 
+class Fold:
+    """The function of an accumulate step: fn(acc, record), or, with an
+    extractor, fn(key, acc, record) with one accumulator per key (the
+    original's accumulateby).  A key's first accumulator is zero(), or None."""
+
+    def __init__(self, fn, zero=None, extractor=None):
+        self.fn, self.zero, self.extractor = fn, zero, extractor
+
+    def call(self, accs, record):
+        """Returns (key, what fn returned) for `record`; accs maps key -> acc."""
+        key = None
+        if self.extractor is not None:
+            key = _no_coroutine(self.extractor(record), "extractor")
+        if key in accs:
+            acc = accs[key]
+        else:
+            acc = self.zero() if self.zero is not None else None
+        if self.extractor is None:
+            return key, self.fn(acc, record)
+        return key, self.fn(key, acc, record)
+
+    def records(self, accs):
+        """The step's output: nothing when no record was accumulated."""
+        if self.extractor is None:
+            return [accs[None]] if None in accs else []
+        return [{"key": k, "value": v} for k, v in accs.items()]
+
+
 class AsyncRecord:
     """The placeholder of one pending coroutine (the original's PyFuture)."""
 
-    def __init__(self, execution, kind, record):
-        self.execution, self.kind, self.record = execution, kind, record
+    def __init__(self, execution, kind, record, key):
+        self.execution, self.kind, self.record, self.key = execution, kind, record, key
         self.out = []  # the records it becomes, in place in the step's output
         self.done = False
 
@@ -62,7 +99,7 @@ class AsyncRecord:
         if error is not None:
             ex.errors.append(error)
         elif self.kind == "accumulate":
-            ex.acc = value
+            ex.acc[self.key] = value
         else:
             try:
                 self.out.extend(ex.apply(self.kind, self.record, value))
@@ -74,7 +111,7 @@ class AsyncRecord:
 async def drive(coro, placeholder):
     try:
         value = await coro
-    except Exception as e:
+    except BaseException as e:  # SystemExit too: it would stop the loop thread
         placeholder.continueFailed(e)
         return
     placeholder.continueRun(value)
@@ -92,7 +129,7 @@ class Execution:
         self.index = 0       # current step
         self.pos = 0         # next input record of the current step
         self.out = []        # output slots of the current step (lists)
-        self.acc = None      # accumulate's running value
+        self.acc = {}        # accumulate's running values, by key
         self.pending = 0
         self.paused = False
         self.mutex = threading.Lock()  # pending/paused, touched by the loop thread too
@@ -103,7 +140,7 @@ class Execution:
         t2 = current_session.set(self.session)
         try:
             self._run()
-        except Exception as e:  # a bug here must still answer the client
+        except BaseException as e:  # a bug or a SystemExit must still answer the client
             self.errors.append(step_error(e))
             self._finish()
         finally:
@@ -114,7 +151,7 @@ class Execution:
         if self.records is None:
             try:
                 self.records = list(self.reader())
-            except Exception as e:
+            except BaseException as e:
                 self.errors.append(step_error(e))
                 self.records = []
         while self.index < len(self.steps):
@@ -123,14 +160,13 @@ class Execution:
                 if not self._record_step(kind, fn):
                     return  # paused; one_done() queues us again
                 if kind == "accumulate":
-                    result = [] if self.acc is None else [self.acc]
-                    self.acc = None
+                    result, self.acc = fn.records(self.acc), {}
                 else:
                     result = [r for slot in self.out for r in slot]
             else:
                 try:
                     result = fn(self.records)
-                except Exception as e:
+                except BaseException as e:
                     self.errors.append(step_error(e))
                     result = []
             self.records, self.out, self.pos = result, [], 0
@@ -172,28 +208,32 @@ class Execution:
                 return False
             record = self.records[self.pos]
             self.pos += 1
+            key = None
             try:
-                v = fn(self.acc, record) if kind == "accumulate" else fn(record)
-            except Exception as e:
+                if kind == "accumulate":
+                    key, v = fn.call(self.acc, record)
+                else:
+                    v = fn(record)
+            except BaseException as e:
                 self.errors.append(step_error(e))
                 continue
             if type(v) is types.CoroutineType:
-                self._start_async(kind, record, v)
+                self._start_async(kind, record, key, v)
             elif kind == "accumulate":
-                self.acc = v
+                self.acc[key] = v
             else:
                 try:
                     self.out.append(self.apply(kind, record, v))
-                except Exception as e:
+                except BaseException as e:
                     self.errors.append(step_error(e))
         return not self._pause_if_pending(1)
 
-    def _start_async(self, kind, record, coro):
+    def _start_async(self, kind, record, key, coro):
         if not self.allow_async:
             coro.close()
             self.errors.append("Creating async record is not allowed")
             return
-        placeholder = AsyncRecord(self, kind, record)
+        placeholder = AsyncRecord(self, kind, record, key)
         self.out.append(placeholder.out)
         with self.mutex:
             self.pending += 1
@@ -244,27 +284,6 @@ def make_groupby(extractor, reducer):
 def make_batchgroupby(extractor, reducer):
     return lambda rs: [{"key": k, "value": _no_coroutine(reducer(k, g), "reduce")}
                        for k, g in _groups(rs, extractor).items()]
-
-
-def make_aggregate(zero, seq, comb):
-    def step(rs):
-        acc = copy.deepcopy(zero)
-        for r in rs:
-            acc = _no_coroutine(seq(acc, r), "reduce")
-        return [_no_coroutine(comb(copy.deepcopy(zero), acc), "reduce")]
-    return step
-
-
-def make_aggregateby(extractor, zero, seq, comb):
-    def step(rs):
-        out = []
-        for k, group in _groups(rs, extractor).items():
-            acc = copy.deepcopy(zero)
-            for r in group:
-                acc = _no_coroutine(seq(k, acc, r), "reduce")
-            out.append({"key": k, "value": _no_coroutine(comb(k, copy.deepcopy(zero), acc), "reduce")})
-        return out
-    return step
 
 
 def make_distinct():

@@ -1,0 +1,167 @@
+"""RG.TRIGGER on CommandReader flows: records, every GB operation on known
+inputs, convertToStr, execution modes, register() argument errors,
+RG.DUMPREGISTRATIONS and RG.UNREGISTER."""
+import pytest
+
+from support.flows import error_of, pyexecute, trigger
+
+NUMS = "GB('CommandReader').flatmap(lambda r: [int(x) for x in r[1:]])"
+
+# (operation chain on the numbers 3 1 2 3 5, expected reply)
+OPERATIONS = [
+    (".map(lambda x: x * 10)", ["30", "10", "20", "30", "50"]),
+    (".filter(lambda x: x > 2)", ["3", "3", "5"]),
+    (".flatmap(lambda x: [x, -x] if x == 1 else x)", ["3", "1", "-1", "2", "3", "5"]),
+    (".accumulate(lambda a, x: (a or 0) + x)", ["14"]),
+    (".accumulate(lambda a, x: None)", ["None"]),  # an accumulator of None is still a record
+    (".collect()", ["3", "1", "2", "3", "5"]),
+    (".repartition(lambda x: x)", ["3", "1", "2", "3", "5"]),
+    (".count()", ["5"]),
+    (".countby(lambda x: x % 2)", ["{'key': 1, 'value': 4}", "{'key': 0, 'value': 1}"]),
+    (".countby()", ["{'key': '3', 'value': 2}", "{'key': '1', 'value': 1}",
+                    "{'key': '2', 'value': 1}", "{'key': '5', 'value': 1}"]),
+    (".groupby(lambda x: x % 2, lambda k, a, x: (a or 0) + x)",
+     ["{'key': 1, 'value': 12}", "{'key': 0, 'value': 2}"]),
+    (".localgroupby(lambda x: x % 2, lambda k, a, x: (a or []) + [x])",
+     ["{'key': 1, 'value': [3, 1, 3, 5]}", "{'key': 0, 'value': [2]}"]),
+    (".batchgroupby(lambda x: x % 2, lambda k, xs: sorted(xs))",
+     ["{'key': 1, 'value': [1, 3, 3, 5]}", "{'key': 0, 'value': [2]}"]),
+    (".aggregate([], lambda a, x: a + [x], lambda a, b: a + [len(b)])", ["[5]"]),
+    (".aggregate(0, lambda a, x: a + x, lambda a, b: a + b)", ["14"]),
+    (".aggregateby(lambda x: x % 2, 0, lambda k, a, x: a + x, lambda k, a, b: a + b)",
+     ["{'key': 1, 'value': 12}", "{'key': 0, 'value': 2}"]),
+    (".sort()", ["5", "3", "3", "2", "1"]),
+    (".sort(reverse=False)", ["1", "2", "3", "3", "5"]),
+    (".distinct()", ["3", "1", "2", "5"]),
+    (".avg()", ["2.8"]),
+    (".avg(lambda x: x * 2)", ["5.6"]),
+    (".limit(2)", ["3", "1"]),
+    (".limit(2, 1)", ["1", "2"]),
+    (".limit(10, 4)", ["5"]),
+    (".map(lambda x: x + 1).filter(lambda x: x % 2 == 0).count()", ["4"]),
+]
+
+
+@pytest.mark.parametrize("ops,expected", OPERATIONS, ids=[o for o, _ in OPERATIONS])
+def test_operations(host, ops, expected):
+    _, c = host
+    assert pyexecute(c, NUMS + ops + ".register(trigger='t')") == "OK"
+    assert trigger(c, "t", 3, 1, 2, 3, 5) == expected
+
+
+@pytest.mark.parametrize("ops,expected", [
+    (".count()", ["0"]),
+    (".avg()", []),
+    (".accumulate(lambda a, x: 1)", []),
+    (".aggregate(0, lambda a, x: a + x, lambda a, b: a + b)", []),
+    (".sort()", []),
+])
+def test_operations_on_no_records(host, ops, expected):
+    _, c = host
+    pyexecute(c, NUMS + ops + ".register(trigger='t')")
+    assert trigger(c, "t") == expected
+
+
+def test_foreach_side_effects(host):
+    _, c = host
+    pyexecute(c, NUMS + ".foreach(lambda x: execute('RPUSH', 'seen', x)).register(trigger='t')")
+    assert trigger(c, "t", 4, 5) == ["4", "5"]  # foreach passes the records on
+    assert c.lrange("seen", 0, -1) == ["4", "5"]
+
+
+def test_records_are_trigger_and_args(host):
+    srv, c = host
+    pyexecute(c, "GB('CommandReader').map(lambda r: repr(r)).register(trigger='rec')\n"
+                 "GB('CommandReader').map(lambda r: r[1]).register(trigger='echo')")
+    assert trigger(c, "rec") == ["['rec']"]
+    assert trigger(c, "rec", "a", "", "b c") == ["['rec', 'a', '', 'b c']"]
+    raw = srv.client()  # bytes replies
+    for blob in (b"\xff\x00\xfe", "é€".encode(), b"x" * 100000):
+        assert raw.execute_command("RG.TRIGGER", "echo", blob) == [blob]  # bytes survive
+
+
+def test_each_record_becomes_a_str(host):
+    _, c = host
+    pyexecute(c, "GB('CommandReader').flatmap(lambda r: [1, 2.5, None, {'a': 1}, [1, 'x'], b'b', 'é'])"
+                 ".register(trigger='t')")
+    assert trigger(c, "t") == ["1", "2.5", "None", "{'a': 1}", "[1, 'x']", "b'b'", "é"]
+
+
+def test_convert_to_str_false(host):
+    srv, c = host
+    pyexecute(c, "GB('CommandReader').flatmap(lambda r: [1, -2**62, 'é', None, [1, ['x', None]], b'\\xff', 2.5])"
+                 ".register(trigger='t', convertToStr=False)")
+    raw = srv.client()
+    assert raw.execute_command("RG.TRIGGER", "t") == \
+        [1, -2**62, "é".encode(), None, [1, [b"x", None]], b"\xff", b"2.5"]
+
+
+def test_first_error_is_the_reply(host):
+    _, c = host
+    pyexecute(c, "def f(x):\n"
+                 "    if x > 1:\n"
+                 "        raise flat_error('bad %d' % x)\n"
+                 "    return x\n" + NUMS + ".map(f).register(trigger='t')")
+    assert error_of(c, "RG.TRIGGER", "t", 1, 3, 2) == "bad 3"
+    assert trigger(c, "t", 1, 0) == ["1", "0"]
+    # a record that is an exception object (returned, not raised) is a normal record
+    pyexecute(c, "def g(r):\n"
+                 "    try:\n"
+                 "        1/0\n"
+                 "    except Exception as e:\n"
+                 "        return e\n"
+                 "GB('CommandReader').map(g).register(trigger='g')")
+    assert trigger(c, "g") == ["division by zero"]
+
+
+def test_unknown_trigger_and_arity(host):
+    _, c = host
+    assert error_of(c, "RG.TRIGGER", "nope") == "no such trigger"
+    assert "wrong number of arguments" in error_of(c, "RG.TRIGGER")
+
+
+@pytest.mark.parametrize("mode", ["async", "async_local", "sync"])
+def test_modes(host, mode):
+    _, c = host
+    pyexecute(c, "import threading\n"
+                 "GB('CommandReader').map(lambda r: [r[1], threading.current_thread() is threading.main_thread()])"
+                 ".register(trigger='t', mode=%r)" % mode)
+    on_main = "True" if mode == "sync" else "False"  # sync runs on Redis's main thread
+    assert trigger(c, "t", "x") == ["['x', %s]" % on_main]
+    reg = c.execute_command("RG.DUMPREGISTRATIONS")[0]
+    assert dict(zip(reg[::2], reg[1::2]))["mode"] == mode
+
+
+@pytest.mark.parametrize("args,text", [
+    ("trigger='t', mode='bad'", "unknown execution mode"),
+    ("trigger='t', hook='SET'", "trigger argument can not be given with keyprefix or hook"),
+    ("trigger='t', keyprefix='k'", "trigger argument can not be given with keyprefix or hook"),
+    ("", "no trigger or hook argument was given"),
+    ("mode='sync'", "no trigger or hook argument was given"),
+])
+def test_register_argument_errors(host, args, text):
+    _, c = host
+    assert error_of(c, "RG.PYEXECUTE", "GB('CommandReader').register(%s)" % args) == text
+    assert c.execute_command("RG.DUMPREGISTRATIONS") == []
+
+
+def test_run_mode_error(host):
+    _, c = host
+    assert error_of(c, "RG.PYEXECUTE", "GB('PythonReader').run(lambda: [1], mode='bad')") == \
+        "unknown execution mode"
+
+
+def test_register_returns_id_and_unregister(host):
+    _, c = host
+    assert pyexecute(c, "rid = GB('CommandReader').register(trigger='t')\n"
+                        "GB('CommandReader').map(lambda r: rid).register(trigger='id')") == "OK"
+    [rid] = trigger(c, "id")
+    ids = [dict(zip(r[::2], r[1::2]))["id"] for r in c.execute_command("RG.DUMPREGISTRATIONS")]
+    assert rid in ids
+    assert error_of(c, "RG.PYEXECUTE", "GB('CommandReader').register(trigger='t')") == \
+        "trigger already registered"
+    assert c.execute_command("RG.UNREGISTER", rid) == "OK"
+    assert error_of(c, "RG.TRIGGER", "t") == "no such trigger"
+    assert error_of(c, "RG.UNREGISTER", rid) == "execution does not exist"
+    assert pyexecute(c, "GB('CommandReader').map(lambda r: 'again').register(trigger='t')") == "OK"
+    assert trigger(c, "t") == ["again"]
