@@ -8,7 +8,7 @@ import pytest
 
 from script_helpers import ENTRY_POINTS, SOURCE, floats, needs_torch, set_floats, store
 from support.server import ENGINE
-from tensor_helpers import WRONGTYPE, RawClient
+from tensor_helpers import WRONGTYPE, RawClient, wait_for
 
 pytestmark = needs_torch
 
@@ -271,7 +271,8 @@ def test_timeout_drops_a_request_that_waited(r, engine):
     store(r)
     set_floats(r, "a", [1, 2])
     busy = RawClient(engine.sock)
-    busy.send("AI.SCRIPTEXECUTE", "s", "slow", "INPUTS", 0, "ARGS", 1, "400", "OUTPUTS", 1, "slow_out")
+    busy.send("AI.SCRIPTEXECUTE", "s", "slow", "INPUTS", 0, "ARGS", 1, "50", "OUTPUTS", 1, "slow_out")
+    wait_for(lambda: r.info("clients")["blocked_clients"] == 1, "the slow run queued")
     late = RawClient(engine.sock)
     # queued behind the slow run on the one CPU worker: waits more than 1 ms
     late.send("AI.SCRIPTEXECUTE", "s", "mul", "INPUTS", 2, "a", "a", "OUTPUTS", 1, "c", "TIMEOUT", 1)
@@ -282,6 +283,23 @@ def test_timeout_drops_a_request_that_waited(r, engine):
     late.close()
     assert r.execute_command("AI.SCRIPTEXECUTE", "s", "mul", "INPUTS", 2, "a", "a", "OUTPUTS", 1, "c",
                              "TIMEOUT", 60000) == b"OK"
+
+
+def test_script_deleted_while_its_run_is_queued(r, engine):
+    store(r)
+    set_floats(r, "a", [1, 2])
+    busy = RawClient(engine.sock)
+    busy.send("AI.SCRIPTEXECUTE", "s", "slow", "INPUTS", 0, "ARGS", 1, "50", "OUTPUTS", 1, "slow_out")
+    queued = RawClient(engine.sock)
+    queued.send("AI.SCRIPTEXECUTE", "s", "split", "INPUTS", 1, "a", "OUTPUTS", 2, "up", "down")
+    wait_for(lambda: r.info("clients")["blocked_clients"] == 2, "both runs queued")
+    # the main thread is free meanwhile; the runs keep the script alive
+    assert r.execute_command("AI.SCRIPTDEL", "s") == b"OK"
+    assert store(r, entry_points=["mul"], source=SOURCE.replace("+ 1", "+ 100")) == b"OK"
+    assert busy.read() == b"OK" and queued.read() == b"OK"
+    assert floats(r, "up") == [2, 3]
+    busy.close()
+    queued.close()
 
 
 def test_concurrent_clients_get_their_own_results(server_factory):
