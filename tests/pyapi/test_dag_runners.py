@@ -7,11 +7,14 @@ import threading
 import pytest
 
 from support.flows import gears_error, ok
-from support.runner_flows import (aev, aok, info, onnx_model, register_aev, set_ab, store_script,
-                                  store_tf_mul, values)
+from support.runner_flows import (aev, aok, info, onnx_model, register_aev, set_ab, shared_server,
+                                  store_script, store_tf_mul, values)
 
 R = "import redisAI as ai\n"
 FLAT = "[ai.tensorToFlatList(x) for x in await d.Run()]"
+
+
+shared = pytest.fixture(scope="module")(shared_server)
 
 
 @pytest.fixture
@@ -197,8 +200,8 @@ RUN_SYNC_ERRORS = [
 
 
 @pytest.mark.parametrize("build,msg", RUN_SYNC_ERRORS)
-def test_run_sync_errors_consume_the_dag(dg, build, msg):
-    _, c = dg
+def test_run_sync_errors_consume_the_dag(shared, build, msg):
+    _, c = shared
     code = R + "t = ai.getTensorFromKey('a{1}')\nd = ai.createDAGRunner()\n" + build + "\n"
     assert aev(c, code + "async def main():\n    return await d.Run()") == "GE:" + msg
     assert aev(c, code + "async def main():\n"
@@ -210,8 +213,8 @@ def test_run_sync_errors_consume_the_dag(dg, build, msg):
     "Input('a', t)", "TensorSet('a', t)", "TensorGet('a')", "OpsFromString('|> AI.TENSORGET a')",
     "ModelRun(name='my_model{1}', inputs=['a', 'a'], outputs=['c'])",
     "ScriptRun(name='my_script{1}', func='multiply')", "Run()"])
-def test_single_use(dg, call):
-    _, c = dg
+def test_single_use(shared, call):
+    _, c = shared
     assert aev(c, R + "t = ai.getTensorFromKey('a{1}')\n"
                       "d = ai.createDAGRunner().TensorSet('a', t).TensorGet('a')\n"
                       "async def main():\n    await d.Run()\n    d." + call) == "GE:PyDAGRunner is invalid"
@@ -277,8 +280,8 @@ METHOD_ERRORS = [
 
 
 @pytest.mark.parametrize("call,msg", METHOD_ERRORS)
-def test_method_errors(dg, call, msg):
-    _, c = dg
+def test_method_errors(shared, call, msg):
+    _, c = shared
     assert gears_error(c, R + "t = ai.getTensorFromKey('a{1}')\nd = ai.createDAGRunner()\n" + call) == msg
 
 

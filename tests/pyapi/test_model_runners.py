@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from support.flows import ev, gears_error, ok
-from support.runner_flows import (aev, aok, info, onnx_model, register_aev, set_ab, store_tf_mul,
+from support.runner_flows import (aev, aok, info, onnx_model, register_aev, shared_server, store_tf_mul,
                                   torch_model, values)
 
 R = "import redisAI as ai\n"
@@ -24,6 +24,9 @@ TFMUL = R + ("r = ai.createModelRunner('my_model{1}')\n"
              "b = ai.createTensorFromValues('FLOAT', [2, 2], [2.0, 3.0, 2.0, 3.0])\n"
              "ai.modelRunnerAddInput(r, 'a', a)\n"
              "ai.modelRunnerAddInput(r, 'b', b)\n")
+
+
+shared = pytest.fixture(scope="module")(shared_server)
 
 
 @pytest.fixture
@@ -140,15 +143,14 @@ CREATE_ERRORS = [
     ("b'lin{1}'", "key argument must be a string"),
     ("'missing{1}'", "given key do not contain RedisAI model"),
     ("'str{1}'", "given key do not contain RedisAI model"),
-    ("'tensor{1}'", "given key do not contain RedisAI model"),
+    ("'a{1}'", "given key do not contain RedisAI model"),
+    ("'my_script{1}'", "given key do not contain RedisAI model"),
 ]
 
 
 @pytest.mark.parametrize("args,msg", CREATE_ERRORS)
-def test_create_errors(mr, args, msg):
-    _, c = mr
-    c.set("str{1}", "x")
-    c.execute_command("AI.TENSORSET", "tensor{1}", "FLOAT", 1, "VALUES", 1)
+def test_create_errors(shared, args, msg):
+    _, c = shared
     assert gears_error(c, R + f"ai.createModelRunner({args})") == msg
 
 
@@ -166,8 +168,8 @@ INPUT_ERRORS = [
 
 
 @pytest.mark.parametrize("args,msg", INPUT_ERRORS)
-def test_add_input_errors(mr, args, msg):
-    _, c = mr
+def test_add_input_errors(shared, args, msg):
+    _, c = shared
     assert gears_error(c, R + "r = ai.createModelRunner('lin{1}')\n"
                               "t = ai.createTensorFromValues('FLOAT', [1, 3], [1.0, 2.0, 3.0])\n"
                               f"ai.modelRunnerAddInput({args})") == msg
@@ -183,8 +185,8 @@ OUTPUT_ERRORS = [
 
 
 @pytest.mark.parametrize("args,msg", OUTPUT_ERRORS)
-def test_add_output_errors(mr, args, msg):
-    _, c = mr
+def test_add_output_errors(shared, args, msg):
+    _, c = shared
     assert gears_error(c, R + f"r = ai.createModelRunner('lin{{1}}')\nai.modelRunnerAddOutput({args})") == msg
 
 
@@ -201,16 +203,16 @@ RUN_ERRORS = [
 
 
 @pytest.mark.parametrize("call,msg", RUN_ERRORS)
-def test_run_errors(mr, call, msg):
-    _, c = mr
+def test_run_errors(shared, call, msg):
+    _, c = shared
     assert gears_error(c, LINEAR + "ai." + call) == msg
 
 
 @pytest.mark.parametrize("after", [
     "ai.modelRunnerAddInput(r, 'x', t)", "ai.modelRunnerAddOutput(r, 'y')",
     "ai.modelRunnerRun(r)", "ai.modelRunnerRunAsync(r)"])
-def test_async_run_consumes_the_runner(mr, after):
-    _, c = mr
+def test_async_run_consumes_the_runner(shared, after):
+    _, c = shared
     assert aev(c, LINEAR + "async def main():\n"
                            "    f = ai.modelRunnerRunAsync(r)\n"
                            f"    try:\n        {after}\n"

@@ -5,7 +5,7 @@ Exception through the future) and AI.INFO counting of async runs only."""
 import pytest
 
 from support.flows import ev, gears_error, ok
-from support.runner_flows import aev, aok, info, register_aev, set_ab, store_script, values
+from support.runner_flows import aev, aok, info, register_aev, set_ab, shared_server, store_script, values
 
 R = "import redisAI as ai\n"
 
@@ -20,6 +20,9 @@ def runner(fn="multiply", outputs=1):
 
 SYNC = "result = [ai.tensorToFlatList(x) for x in ai.scriptRunnerRun(r)]"
 ASYNC = "async def main():\n    return [ai.tensorToFlatList(x) for x in await ai.scriptRunnerRunAsync(r)]"
+
+
+shared = pytest.fixture(scope="module")(shared_server)
 
 
 @pytest.fixture
@@ -129,16 +132,13 @@ CREATE_ERRORS = [
     ("'missing{1}', 'multiply'", "given key do not contain RedisAI script"),
     ("'str{1}', 'multiply'", "given key do not contain RedisAI script"),
     ("'a{1}', 'multiply'", "given key do not contain RedisAI script"),
-    ("'model{1}', 'multiply'", "given key do not contain RedisAI script"),
+    ("'my_model{1}', 'multiply'", "given key do not contain RedisAI script"),
 ]
 
 
 @pytest.mark.parametrize("args,msg", CREATE_ERRORS)
-def test_create_errors(sr, args, msg):
-    _, c = sr
-    c.set("str{1}", "x")
-    from support.runner_flows import onnx_model
-    c.execute_command("AI.MODELSTORE", "model{1}", "ONNX", "CPU", "BLOB", onnx_model("linear"))
+def test_create_errors(shared, args, msg):
+    _, c = shared
     assert gears_error(c, R + f"ai.createScriptRunner({args})") == msg
 
 
@@ -179,8 +179,8 @@ METHOD_ERRORS = [
 
 
 @pytest.mark.parametrize("call,msg", METHOD_ERRORS)
-def test_method_errors(sr, call, msg):
-    _, c = sr
+def test_method_errors(shared, call, msg):
+    _, c = shared
     assert gears_error(c, SETUP + "ai." + call) == msg
 
 

@@ -16,7 +16,8 @@ import subprocess
 import sys
 import tempfile
 
-from support.server import ROOT
+from support.flows import host_module, register_ev
+from support.server import ENGINE, ROOT, RedisServer
 
 BACKENDS_TESTS = os.path.join(ROOT, "tests", "backends")
 if BACKENDS_TESTS not in sys.path:
@@ -120,3 +121,23 @@ def set_ab(c):
     """The spec's inputs: a = [1,2,3,4], b = [2,3,2,3], FLOAT [2,2], on {1} keys."""
     c.execute_command("AI.TENSORSET", "a{1}", "FLOAT", 2, 2, "VALUES", 1, 2, 3, 4)
     c.execute_command("AI.TENSORSET", "b{1}", "FLOAT", 2, 2, "VALUES", 2, 3, 2, 3)
+
+
+def shared_server():
+    """A server for a whole test module (generator, for a module-scoped
+    fixture) with `ev` and `aev` registered, the spec's TF model and script,
+    a{1}, b{1}, the ONNX linear model lin{1} and a string key str{1}.  For
+    tests that do not change what is stored."""
+    srv = RedisServer(modules=[host_module(), (ENGINE, [])]).start()
+    try:
+        c = srv.client(protocol=2)
+        register_ev(c)
+        register_aev(c)
+        store_tf_mul(c)
+        store_script(c)
+        set_ab(c)
+        assert c.execute_command("AI.MODELSTORE", "lin{1}", "ONNX", "CPU", "BLOB", onnx_model("linear")) == b"OK"
+        c.set("str{1}", "x")
+        yield srv, c
+    finally:
+        srv.stop()
