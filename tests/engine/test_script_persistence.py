@@ -213,6 +213,12 @@ def test_restore_refuses_bad_payloads(r):
     no_entry = [("s", b"CPU\0"), ("s", b""), ("s", SMALL.encode() + b"\0"), ("u", 1), ("s", b"nope\0")]
     with pytest.raises(Exception):
         r.restore("k", 0, payload(4, no_entry))
+    truncated = [("s", b"CPU\0"), ("s", b""), ("s", SMALL.encode() + b"\0"), ("u", 2), ("s", b"twice\0")]
+    with pytest.raises(Exception):
+        r.restore("k", 0, payload(4, truncated))  # two entry points announced, one saved
+    wrong_kind = [("s", b"CPU\0"), ("u", 7), ("s", SMALL.encode() + b"\0"), ("u", 0)]
+    with pytest.raises(Exception):
+        r.restore("k", 0, payload(4, wrong_kind))  # a number where the tag should be
     assert r.exists("k") == 0
     assert r.ping()
 
