@@ -37,15 +37,52 @@ static void model_rdb_save(RedisModuleIO *io, void *value) {
     }
 }
 
+/* Loads `n` names; NULL entries when the stream ends early (IsIOError). */
 static char **load_names(RedisModuleIO *io, size_t n) {
     char **names = RedisModule_Calloc(n ? n : 1, sizeof(char *));
-    for (size_t i = 0; i < n; i++) names[i] = RedisModule_LoadStringBuffer(io, NULL);
+    for (size_t i = 0; i < n && !RedisModule_IsIOError(io); i++)
+        names[i] = RedisModule_LoadStringBuffer(io, NULL);
     return names;
 }
 
 static void free_loaded_names(char **names, size_t n) {
-    for (size_t i = 0; i < n; i++) RedisModule_Free(names[i]);
+    for (size_t i = 0; i < n; i++)
+        if (names[i]) RedisModule_Free(names[i]);
     RedisModule_Free(names);
+}
+
+/* More names than any model has: the value is corrupt, and a huge count
+ * must not turn into a huge allocation. */
+#define MAX_LOADED_NAMES 65536
+
+/* The blob grows with the chunks actually read, so a corrupt total can not
+ * make us allocate more than the payload holds.  Returns NULL on a short
+ * or inconsistent stream. */
+static char *load_blob(RedisModuleIO *io, size_t total, size_t nchunks) {
+    char *blob = NULL;
+    size_t at = 0;
+    for (size_t i = 0; i < nchunks; i++) {
+        size_t n = 0;
+        char *chunk = RedisModule_IsIOError(io) ? NULL : RedisModule_LoadStringBuffer(io, &n);
+        if (!chunk || n > total - at) {
+            if (chunk) RedisModule_Free(chunk);
+            if (blob) RedisModule_Free(blob);
+            return NULL;
+        }
+        if (!blob) { /* the first chunk's own buffer becomes the blob: no copy */
+            blob = chunk;
+        } else {
+            blob = RedisModule_Realloc(blob, at + n); /* one copy per extra chunk */
+            memcpy(blob + at, chunk, n);
+            RedisModule_Free(chunk);
+        }
+        at += n;
+    }
+    if (at != total || !blob) {
+        if (blob) RedisModule_Free(blob);
+        return NULL;
+    }
+    return blob;
 }
 
 static void *model_rdb_load(RedisModuleIO *io, int encver) {
@@ -55,7 +92,7 @@ static void *model_rdb_load(RedisModuleIO *io, int encver) {
     }
     RAI_Backend backend = (RAI_Backend)RedisModule_LoadUnsigned(io);
     char *device = RedisModule_LoadStringBuffer(io, NULL);
-    RedisModuleString *tag = RedisModule_LoadString(io);
+    RedisModuleString *tag = RedisModule_IsIOError(io) ? NULL : RedisModule_LoadString(io);
     RAI_ModelOpts opts = {
         .batchsize = RedisModule_LoadUnsigned(io),
         .minbatchsize = RedisModule_LoadUnsigned(io),
@@ -64,22 +101,16 @@ static void *model_rdb_load(RedisModuleIO *io, int encver) {
         .backends_inter_op_parallelism = RAI_config.inter_op_parallelism,
     };
     size_t ninputs = RedisModule_LoadUnsigned(io);
+    if (ninputs > MAX_LOADED_NAMES) ninputs = 0;
     char **inputs = load_names(io, ninputs);
     size_t noutputs = RedisModule_LoadUnsigned(io);
+    if (noutputs > MAX_LOADED_NAMES) noutputs = 0;
     char **outputs = load_names(io, noutputs);
     size_t total = RedisModule_LoadUnsigned(io), nchunks = RedisModule_LoadUnsigned(io);
-    char *blob = RedisModule_Alloc(total ? total : 1);
-    size_t at = 0;
-    for (size_t i = 0; i < nchunks; i++) {
-        size_t n;
-        char *chunk = RedisModule_LoadStringBuffer(io, &n);
-        if (at + n <= total) memcpy(blob + at, chunk, n);
-        at += n;
-        RedisModule_Free(chunk);
-    }
+    char *blob = RedisModule_IsIOError(io) ? NULL : load_blob(io, total, nchunks);
     RAI_Model *m = NULL;
     RAI_Error err = {0};
-    if (at != total || backend >= RAI_BACKEND_COUNT) {
+    if (!blob || !device || !tag || backend >= RAI_BACKEND_COUNT || RedisModule_IsIOError(io)) {
         RedisModule_LogIOError(io, "warning", "AI__MODEL: corrupt model in RDB");
     } else {
         if (RAI_LoadDefaultBackend(NULL, backend) != REDISMODULE_OK)
@@ -95,11 +126,11 @@ static void *model_rdb_load(RedisModuleIO *io, int encver) {
         if (key) m->stats = RAI_StatsCreate((RedisModuleString *)key, RAI_RUN_MODEL, backend, device, m->tag);
     }
     RAI_ClearError(&err);
-    RedisModule_FreeString(NULL, tag);
-    RedisModule_Free(device);
+    if (tag) RedisModule_FreeString(NULL, tag);
+    if (device) RedisModule_Free(device);
     free_loaded_names(inputs, ninputs);
     free_loaded_names(outputs, noutputs);
-    RedisModule_Free(blob);
+    if (blob) RedisModule_Free(blob);
     return m;
 }
 

@@ -1,0 +1,58 @@
+"""AI__MODEL values restored from hand-built DUMP payloads (v4 layout of the
+spec): a good one loads and runs; corrupt ones are refused with an error and
+leave the server up and the key absent."""
+import numpy as np
+import pytest
+
+from backends import models
+from rdb_payload import Writer
+
+ONNX = 3
+
+
+def model_value(blob, chunks=None, total=None, ninputs=None, nchunks=None, tag_as_number=False):
+    w = Writer("AI__MODEL", 4)
+    w.uint(ONNX).string(b"CPU\0")
+    if tag_as_number:
+        w.uint(7)
+    else:
+        w.string(b"restored")
+    w.uint(0).uint(0).uint(0)                 # batchsize, minbatchsize, minbatchtimeout
+    w.uint(1 if ninputs is None else ninputs).string(b"x\0")
+    w.uint(1).string(b"y\0")
+    chunks = [blob] if chunks is None else chunks
+    w.uint(len(blob) if total is None else total)
+    w.uint(len(chunks) if nchunks is None else nchunks)
+    for c in chunks:
+        w.string(c)
+    return w.payload()
+
+
+def test_hand_built_model_restores_and_runs(r):
+    blob = models.linear()
+    half = len(blob) // 2
+    assert r.restore("m", 0, model_value(blob, chunks=[blob[:half], blob[half:]])) == b"OK"
+    meta = r.execute_command("AI.MODELGET", "m", "META")
+    assert meta[:6] == [b"backend", b"ONNX", b"device", b"CPU", b"tag", b"restored"]
+    x = np.array([[1, 2, 3]], dtype=np.float32)
+    r.execute_command("AI.TENSORSET", "x", "FLOAT", 1, 3, "BLOB", x.tobytes())
+    r.execute_command("AI.MODELEXECUTE", "m", "INPUTS", 1, "x", "OUTPUTS", 1, "y")
+    y = np.frombuffer(r.execute_command("AI.TENSORGET", "y", "BLOB"), dtype=np.float32)
+    assert y.tolist() == (x @ models.LINEAR_W + models.LINEAR_B).ravel().tolist()
+
+
+@pytest.mark.parametrize("case", [
+    dict(tag_as_number=True),                 # a number where the tag string should be
+    dict(nchunks=2),                          # two chunks announced, one saved
+    dict(total=10**6),                        # total larger than the chunks
+    dict(total=2**50),                        # absurd total: no huge allocation
+    dict(ninputs=2**40),                      # absurd name count: no huge allocation
+    dict(chunks=[b"not an onnx model"]),      # the backend refuses the blob
+])
+def test_corrupt_model_payloads_are_refused(r, case):
+    blob = case.pop("chunks", [models.linear()])
+    value = model_value(blob[0], chunks=blob, **case)
+    with pytest.raises(Exception):
+        r.restore("bad", 0, value)
+    assert r.exists("bad") == 0
+    assert r.ping()
