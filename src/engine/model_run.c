@@ -75,21 +75,6 @@ static int run_one(RAI_ModelRunCtx *m, RAI_Error *err) {
     return REDISMODULE_OK;
 }
 
-int RAI_ModelRun(RAI_ModelRunCtx **mctxs, long long n, RAI_Error *err) {
-    if (n <= 0 || !mctxs) {
-        RAI_SetError(err, RAI_EMODELRUN, "ERR Nothing to run");
-        return REDISMODULE_ERR;
-    }
-    if (mctxs[0]->model->backend == RAI_BACKEND_ONNX && !RAI_OnWorkerThread()) {
-        RAI_SetError(err, RAI_EMODELRUN,
-                     "Cannot execute onnxruntime model synchronously, use async execution instead");
-        return REDISMODULE_ERR;
-    }
-    for (long long i = 0; i < n; i++)
-        if (run_one(mctxs[i], err) != REDISMODULE_OK) return REDISMODULE_ERR;
-    return REDISMODULE_OK;
-}
-
 static long long output_samples(RAI_ModelRunCtx *m) {
     RAI_Tensor *t = m->noutputs ? m->outputs[0] : NULL;
     return t && t->ndims > 0 ? t->dims[0] : 0;
@@ -129,47 +114,81 @@ static void run_single(RAI_OnFinishCtx *f) {
     RAI_StatsAddRun(m->model->stats, ok, now_us() - start, ok ? output_samples(m) : 0);
 }
 
-/* Runs several requests as one: inputs are concatenated along dim 0 (a copy
- * the batch needs), outputs are sliced back per request (a copy each). */
-static void run_batch(RAI_OnFinishCtx **runs, size_t n) {
-    RAI_ModelRunCtx *first = runs[0]->mctx;
+/* Runs n contexts of one model as one backend call: inputs are concatenated
+ * along dim 0 (a copy the batch needs) and each context gets its own rows of
+ * every output back (a copy each). */
+static int run_concatenated(RAI_ModelRunCtx **ms, size_t n, RAI_Error *err) {
+    RAI_ModelRunCtx *first = ms[0];
     RAI_ModelRunCtx *batch = RAI_ModelRunCtxCreate(first->model);
-    RAI_Error err = {0};
-    RAI_Tensor *parts[n];
-    for (size_t i = 0; i < first->ninputs; i++) {
-        for (size_t r = 0; r < n; r++) parts[r] = runs[r]->mctx->inputs[i];
+    RAI_Tensor **parts = RedisModule_Alloc(sizeof(*parts) * n);
+    long long *rows = RedisModule_Alloc(sizeof(*rows) * n), total = 0;
+    int ok = 1;
+    for (size_t r = 0; r < n; r++) {
+        rows[r] = (long long)batch_rows(ms[r]);
+        total += rows[r];
+        ok = ok && rows[r] > 0 && ms[r]->model == first->model && ms[r]->ninputs == first->ninputs &&
+             ms[r]->noutputs == first->noutputs;
+    }
+    for (size_t i = 0; ok && i < first->ninputs; i++) {
+        for (size_t r = 0; r < n; r++) parts[r] = ms[r]->inputs[i];
         RAI_Tensor *joined = RAI_TensorCreateByConcatenatingTensors(parts, (long long)n);
-        RAI_ModelRunCtxAddInput(batch, NULL, joined);
+        ok = joined != NULL;
+        if (joined) RAI_ModelRunCtxAddInput(batch, NULL, joined);
         RAI_TensorFree(joined);
     }
+    if (!ok) RAI_SetError(err, RAI_EMODELRUN, "ERR could not batch the inputs");
     for (size_t o = 0; o < first->noutputs; o++) RAI_ModelRunCtxAddOutput(batch, NULL);
-    long long start = now_us();
-    int ok = batch->ninputs == first->ninputs && run_one(batch, &err) == REDISMODULE_OK;
-    if (!ok && err.code == RAI_OK) RAI_SetError(&err, RAI_EMODELRUN, "ERR could not batch the inputs");
-    long long rows_total = 0;
-    for (size_t r = 0; r < n; r++) rows_total += (long long)batch_rows(runs[r]->mctx);
+    ok = ok && run_one(batch, err) == REDISMODULE_OK;
     for (size_t o = 0; ok && o < batch->noutputs; o++) {
         RAI_Tensor *out = batch->outputs[o];
-        if (!out || out->ndims == 0 || out->dims[0] != rows_total) {
-            RAI_SetError(&err, RAI_EMODELRUN,
+        if (!out || out->ndims == 0 || out->dims[0] != total) {
+            RAI_SetError(err, RAI_EMODELRUN,
                          batch->model->backend == RAI_BACKEND_TF
                              ? "ERR Tensorflow batching error: model did not generate the expected batch size"
                              : "ERR Model did not generate the expected batch size");
             ok = 0;
         }
     }
-    long long duration = now_us() - start, offset = 0;
+    long long offset = 0;
+    for (size_t r = 0; ok && r < n; r++) {
+        for (size_t o = 0; o < ms[r]->noutputs; o++) {
+            RAI_TensorFree(ms[r]->outputs[o]);
+            ms[r]->outputs[o] = RAI_TensorCreateBySlicingTensor(batch->outputs[o], offset, rows[r]);
+        }
+        offset += rows[r];
+    }
+    RedisModule_Free(rows);
+    RedisModule_Free(parts);
+    RAI_ModelRunCtxFree(batch);
+    return ok ? REDISMODULE_OK : REDISMODULE_ERR;
+}
+
+int RAI_ModelRun(RAI_ModelRunCtx **mctxs, long long n, RAI_Error *err) {
+    if (n <= 0 || !mctxs) {
+        RAI_SetError(err, RAI_EMODELRUN, "ERR Nothing to run");
+        return REDISMODULE_ERR;
+    }
+    if (mctxs[0]->model->backend == RAI_BACKEND_ONNX && !RAI_OnWorkerThread()) {
+        RAI_SetError(err, RAI_EMODELRUN,
+                     "Cannot execute onnxruntime model synchronously, use async execution instead");
+        return REDISMODULE_ERR;
+    }
+    return n == 1 ? run_one(mctxs[0], err) : run_concatenated(mctxs, (size_t)n, err);
+}
+
+/* Queued requests gathered by the worker: one run, counted per request. */
+static void run_batch(RAI_OnFinishCtx **runs, size_t n) {
+    RAI_ModelRunCtx *ms[n];
+    for (size_t r = 0; r < n; r++) ms[r] = runs[r]->mctx;
+    RAI_Error err = {0};
+    long long start = now_us();
+    int ok = run_concatenated(ms, n, &err) == REDISMODULE_OK;
+    long long duration = now_us() - start;
     for (size_t r = 0; r < n; r++) {
-        RAI_ModelRunCtx *m = runs[r]->mctx;
-        long long rows = (long long)batch_rows(m);
-        for (size_t o = 0; ok && o < m->noutputs; o++)
-            m->outputs[o] = RAI_TensorCreateBySlicingTensor(batch->outputs[o], offset, rows);
-        offset += rows;
         if (!ok) RAI_CloneError(&runs[r]->err, &err);
-        RAI_StatsAddRun(m->model->stats, ok, duration, ok ? rows : 0);
+        RAI_StatsAddRun(ms[r]->model->stats, ok, duration, ok ? (long long)batch_rows(ms[r]) : 0);
     }
     RAI_ClearError(&err);
-    RAI_ModelRunCtxFree(batch);
 }
 
 static void execute_jobs(RAI_Job **jobs, size_t n) {
