@@ -639,6 +639,343 @@ static int register_dag_commands(RedisModuleCtx *ctx) {
     return REDISMODULE_OK;
 }
 
+/* ---- models: the REDISAI_API_LIST_MODELS entries ----
+ *   LLAPI.MODEL_BIND                  -> number of model entries resolved
+ *   LLAPI.MODEL_RUN key nctx nout t...-> runs the model at `key` with
+ *        RedisAI_ModelRun (synchronous) on nctx run contexts that share the
+ *        tensors at t... evenly (nctx > 1: one batch); replies, per context,
+ *        with the values of its nout outputs, or with the error text
+ *   LLAPI.MODEL_RUN_ASYNC key nout t...
+ *        -> one context through RedisAI_ModelRunAsync: the on-finish callback
+ *        (an engine worker) takes the context back, keeps its outputs, frees
+ *        it and unblocks the client, who gets the outputs' values or the
+ *        run's error text
+ *   LLAPI.MODEL_CREATE_RUN SYNC|ASYNC backend device blob out t...
+ *        -> RedisAI_ModelCreate (TF input names: the tensor keys, output
+ *        name: out), checks ModelSerialize and GetShallowCopy, frees the model
+ *        (its run context keeps it alive), runs it as above; a create or run
+ *        error replies [code, text]
+ *   LLAPI.MODEL_SERIALIZE key         -> the blob RedisAI_ModelSerialize gives
+ *   LLAPI.MODEL_ERRORS onnx_key tensor_key missing_key
+ *        -> OK, or the first failed check of the synchronous error paths */
+#define DECLARE_MODEL_ENTRY(ret, name, params) static ret(*RedisAI_##name) params;
+REDISAI_API_LIST_MODELS(DECLARE_MODEL_ENTRY)
+#undef DECLARE_MODEL_ENTRY
+
+static int models_bound = 0;
+
+static int bind_models(RedisModuleCtx *ctx) {
+    if (models_bound) return 1;
+    if (!bind_api(ctx)) return 0;
+    int n = 0;
+#define RESOLVE_MODEL_ENTRY(ret, name, params)                                     \
+    RedisAI_##name = RedisModule_GetSharedAPI(ctx, "RedisAI_" #name);              \
+    if (!RedisAI_##name) return 0;                                                 \
+    n++;
+    REDISAI_API_LIST_MODELS(RESOLVE_MODEL_ENTRY)
+#undef RESOLVE_MODEL_ENTRY
+    models_bound = n;
+    return 1;
+}
+
+#define BIND_MODELS(ctx)                                                                            \
+    do {                                                                                            \
+        if (!bind_models(ctx)) return RedisModule_ReplyWithError(ctx, "ERR RedisAI shared API not available"); \
+    } while (0)
+
+static int cmd_model_bind(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
+    (void)argv;
+    if (argc != 1) return RedisModule_WrongArity(ctx);
+    BIND_MODELS(ctx);
+    return RedisModule_ReplyWithLongLong(ctx, models_bound);
+}
+
+static int backend_id(const char *name) {
+    static const char *names[] = {"TF", "TFLITE", "TORCH", "ONNX"}; /* REDISAI_BACKEND_* order */
+    for (int i = 0; i < 4; i++)
+        if (strcmp(name, names[i]) == 0) return i;
+    return -1;
+}
+
+/* Adds the tensors at argv[first..last) as inputs (names are ignored by the
+ * engine: order counts) and nout outputs.  0 if a key holds no tensor. */
+static int fill_run_ctx(RedisModuleCtx *ctx, RAI_ModelRunCtx *mctx, RedisModuleString **argv, int first,
+                        int last, long long nout) {
+    for (int i = first; i < last; i++) {
+        RAI_Tensor *t = tensor_at(ctx, argv[i]);
+        if (!t || RedisAI_ModelRunCtxAddInput(mctx, "ignored", t) != 1) return 0;
+    }
+    for (long long o = 0; o < nout; o++)
+        if (RedisAI_ModelRunCtxAddOutput(mctx, "ignored") != 1) return 0;
+    return 1;
+}
+
+static void reply_outputs(RedisModuleCtx *ctx, RAI_Tensor **outs, size_t n) {
+    RedisModule_ReplyWithArray(ctx, (long)n);
+    for (size_t i = 0; i < n; i++) {
+        if (outs[i]) reply_values(ctx, outs[i]);
+        else RedisModule_ReplyWithNull(ctx);
+    }
+}
+
+static void reply_ctx_outputs(RedisModuleCtx *ctx, RAI_ModelRunCtx *mctx) {
+    size_t n = RedisAI_ModelRunCtxNumOutputs(mctx);
+    RAI_Tensor *outs[16] = {0};
+    for (size_t i = 0; i < n && i < 16; i++) outs[i] = RedisAI_ModelRunCtxOutputTensor(mctx, i);
+    reply_outputs(ctx, outs, n < 16 ? n : 16);
+}
+
+static int cmd_model_run(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
+    long long nctx, nout;
+    if (argc < 4) return RedisModule_WrongArity(ctx);
+    BIND_MODELS(ctx);
+    if (RedisModule_StringToLongLong(argv[2], &nctx) != REDISMODULE_OK || nctx <= 0 || nctx > 16 ||
+        RedisModule_StringToLongLong(argv[3], &nout) != REDISMODULE_OK || nout < 0 || (argc - 4) % nctx)
+        return RedisModule_ReplyWithError(ctx, "ERR bad counts");
+    RAI_Error *err;
+    RedisAI_InitError(&err);
+    RAI_Model *model;
+    if (RedisAI_GetModelFromKeyspace(ctx, argv[1], &model, REDISMODULE_READ, err) != REDISMODULE_OK) {
+        RedisModule_ReplyWithError(ctx, RedisAI_GetErrorOneLine(err));
+        RedisAI_FreeError(err);
+        return REDISMODULE_OK;
+    }
+    RAI_ModelRunCtx *ms[16];
+    int per = (argc - 4) / (int)nctx, filled = 1;
+    for (long long c = 0; c < nctx; c++) {
+        ms[c] = RedisAI_ModelRunCtxCreate(model);
+        filled = filled && fill_run_ctx(ctx, ms[c], argv, 4 + (int)c * per, 4 + (int)(c + 1) * per, nout);
+    }
+    if (!filled) {
+        RedisModule_ReplyWithError(ctx, "ERR not a tensor");
+    } else if (RedisAI_ModelRun(ms, nctx, err) != REDISMODULE_OK) {
+        RedisModule_ReplyWithError(ctx, RedisAI_GetErrorOneLine(err));
+    } else {
+        RedisModule_ReplyWithArray(ctx, nctx);
+        for (long long c = 0; c < nctx; c++) reply_ctx_outputs(ctx, ms[c]);
+    }
+    for (long long c = 0; c < nctx; c++) RedisAI_ModelRunCtxFree(ms[c]);
+    RedisAI_FreeError(err);
+    return REDISMODULE_OK;
+}
+
+typedef struct {
+    RedisModuleBlockedClient *bc;
+    RAI_Error *err;
+    int with_code; /* reply [code, text] on error */
+    size_t nout;
+    RAI_Tensor **outs; /* shallow copies taken by the callback */
+} ModelAsync;
+
+/* Engine worker thread, no engine lock held: take the context back, keep
+ * its outputs, free it (for a model made through the API this drops the
+ * model's last reference), then wake the client. */
+static void on_model_done(RAI_OnFinishCtx *finish, void *private_data) {
+    ModelAsync *run = private_data;
+    RAI_ModelRunCtx *mctx = RedisAI_GetAsModelRunCtx(finish, run->err);
+    if (mctx && RedisAI_GetErrorCode(run->err) == RedisAI_ErrorCode_OK) {
+        run->nout = RedisAI_ModelRunCtxNumOutputs(mctx);
+        run->outs = RedisModule_Calloc(run->nout ? run->nout : 1, sizeof(RAI_Tensor *));
+        for (size_t i = 0; i < run->nout; i++) {
+            RAI_Tensor *t = RedisAI_ModelRunCtxOutputTensor(mctx, i);
+            run->outs[i] = t ? RedisAI_TensorGetShallowCopy(t) : NULL;
+        }
+    }
+    RedisAI_ModelRunCtxFree(mctx);
+    RedisModule_UnblockClient(run->bc, run);
+}
+
+static int reply_model_async(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
+    (void)argv;
+    (void)argc;
+    ModelAsync *run = RedisModule_GetBlockedClientPrivateData(ctx);
+    if (RedisAI_GetErrorCode(run->err) != RedisAI_ErrorCode_OK)
+        return run->with_code ? reply_code_and_text(ctx, run->err)
+                              : RedisModule_ReplyWithError(ctx, RedisAI_GetErrorOneLine(run->err));
+    reply_outputs(ctx, run->outs, run->nout);
+    return REDISMODULE_OK;
+}
+
+static void free_model_async(RedisModuleCtx *ctx, void *privdata) {
+    (void)ctx;
+    ModelAsync *run = privdata;
+    for (size_t i = 0; i < run->nout; i++) RedisAI_TensorFree(run->outs[i]);
+    RedisModule_Free(run->outs);
+    RedisAI_FreeError(run->err);
+    RedisModule_Free(run);
+}
+
+/* Blocks the client and queues mctx; the callback owns it from then on. */
+static int start_async(RedisModuleCtx *ctx, RAI_ModelRunCtx *mctx, int with_code) {
+    ModelAsync *run = RedisModule_Calloc(1, sizeof(*run));
+    RedisAI_InitError(&run->err);
+    run->with_code = with_code;
+    run->bc = RedisModule_BlockClient(ctx, reply_model_async, NULL, free_model_async, 0);
+    if (RedisAI_ModelRunAsync(mctx, on_model_done, run) != REDISMODULE_OK) {
+        RedisModule_AbortBlock(run->bc);
+        RedisAI_ModelRunCtxFree(mctx);
+        free_model_async(ctx, run);
+        return RedisModule_ReplyWithError(ctx, "ERR could not queue the run");
+    }
+    return REDISMODULE_OK;
+}
+
+static int cmd_model_run_async(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
+    long long nout;
+    if (argc < 3) return RedisModule_WrongArity(ctx);
+    BIND_MODELS(ctx);
+    if (RedisModule_StringToLongLong(argv[2], &nout) != REDISMODULE_OK || nout < 0)
+        return RedisModule_ReplyWithError(ctx, "ERR bad counts");
+    RAI_Error *err;
+    RedisAI_InitError(&err);
+    RAI_Model *model;
+    int found = RedisAI_GetModelFromKeyspace(ctx, argv[1], &model, REDISMODULE_READ, err) == REDISMODULE_OK;
+    if (!found) RedisModule_ReplyWithError(ctx, RedisAI_GetErrorOneLine(err));
+    RedisAI_FreeError(err);
+    if (!found) return REDISMODULE_OK;
+    RAI_ModelRunCtx *mctx = RedisAI_ModelRunCtxCreate(model);
+    if (!fill_run_ctx(ctx, mctx, argv, 3, argc, nout)) {
+        RedisAI_ModelRunCtxFree(mctx);
+        return RedisModule_ReplyWithError(ctx, "ERR not a tensor");
+    }
+    return start_async(ctx, mctx, 0);
+}
+
+static int cmd_model_create_run(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
+    if (argc < 7) return RedisModule_WrongArity(ctx);
+    BIND_MODELS(ctx);
+    int async = strcmp(RedisModule_StringPtrLen(argv[1], NULL), "ASYNC") == 0;
+    int backend = backend_id(RedisModule_StringPtrLen(argv[2], NULL));
+    size_t bloblen;
+    const char *blob = RedisModule_StringPtrLen(argv[4], &bloblen);
+    const char *out_name = RedisModule_StringPtrLen(argv[5], NULL);
+    const char *in_names[16];
+    int nin = argc - 6;
+    if (nin > 16) return RedisModule_ReplyWithError(ctx, "ERR too many inputs");
+    for (int i = 0; i < nin; i++) in_names[i] = RedisModule_StringPtrLen(argv[6 + i], NULL);
+    RAI_Error *err;
+    RedisAI_InitError(&err);
+    RAI_ModelOpts opts = {0};
+    /* The header declares char *; the tag really is a RedisModuleString. */
+    RedisModuleString *tag = RedisModule_CreateString(NULL, "api", 3);
+    RAI_Model *model = RedisAI_ModelCreate(backend, (char *)RedisModule_StringPtrLen(argv[3], NULL), (char *)tag,
+                                           opts, (size_t)nin, in_names, 1, &out_name, blob, bloblen, err);
+    RedisModule_FreeString(NULL, tag);
+    if (!model) {
+        reply_code_and_text(ctx, err);
+        RedisAI_FreeError(err);
+        return REDISMODULE_OK;
+    }
+    char *copy;
+    size_t len;
+    CHECK(RedisAI_ModelSerialize(model, &copy, &len, err) == REDISMODULE_OK);
+    int same = len == bloblen && memcmp(copy, blob, len) == 0;
+    RedisModule_Free(copy);
+    CHECK(same);
+    CHECK(RedisAI_ModelGetShallowCopy(model) == model);
+    RedisAI_ModelFree(model, err); /* the shallow copy's reference */
+    RAI_ModelRunCtx *mctx = RedisAI_ModelRunCtxCreate(model);
+    RedisAI_ModelFree(model, err); /* the run context holds the last reference */
+    if (!fill_run_ctx(ctx, mctx, argv, 6, argc, 1)) {
+        RedisAI_ModelRunCtxFree(mctx);
+        RedisAI_FreeError(err);
+        return RedisModule_ReplyWithError(ctx, "ERR not a tensor");
+    }
+    if (async) {
+        RedisAI_FreeError(err);
+        return start_async(ctx, mctx, 1);
+    }
+    if (RedisAI_ModelRun(&mctx, 1, err) != REDISMODULE_OK) reply_code_and_text(ctx, err);
+    else reply_ctx_outputs(ctx, mctx);
+    RedisAI_ModelRunCtxFree(mctx); /* frees the model too */
+    RedisAI_FreeError(err);
+    return REDISMODULE_OK;
+}
+
+static int cmd_model_serialize(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
+    if (argc != 2) return RedisModule_WrongArity(ctx);
+    BIND_MODELS(ctx);
+    RAI_Error *err;
+    RedisAI_InitError(&err);
+    RAI_Model *model;
+    char *blob;
+    size_t len;
+    if (RedisAI_GetModelFromKeyspace(ctx, argv[1], &model, REDISMODULE_READ, err) != REDISMODULE_OK ||
+        RedisAI_ModelSerialize(model, &blob, &len, err) != REDISMODULE_OK) {
+        RedisModule_ReplyWithError(ctx, RedisAI_GetErrorOneLine(err));
+    } else {
+        RedisModule_ReplyWithStringBuffer(ctx, blob, len);
+        RedisModule_Free(blob);
+    }
+    RedisAI_FreeError(err);
+    return REDISMODULE_OK;
+}
+
+/* A failed call must leave exactly this code and text; the error is then cleared. */
+static int failed_with(RAI_Error *err, RedisAI_ErrorCode code, const char *text) {
+    int ok = RedisAI_GetErrorCode(err) == code && strcmp(RedisAI_GetErrorOneLine(err), text) == 0;
+    RedisAI_ClearError(err);
+    return ok;
+}
+
+static int model_error_checks(RedisModuleCtx *ctx, RedisModuleString **argv, RAI_Error *err) {
+    RAI_Model *m = NULL;
+    CHECK(RedisAI_GetModelFromKeyspace(ctx, argv[3], &m, REDISMODULE_READ, err) == REDISMODULE_ERR);
+    CHECK(failed_with(err, (RedisAI_ErrorCode)19, "ERR model key is empty")); /* RAI_EKEYEMPTY */
+    CHECK(RedisAI_GetModelFromKeyspace(ctx, argv[2], &m, REDISMODULE_READ, err) == REDISMODULE_ERR);
+    CHECK(failed_with(err, RedisAI_ErrorCode_EMODELRUN, "WRONGTYPE Operation against a key holding the wrong kind of value"));
+    CHECK(RedisAI_GetModelFromKeyspace(ctx, argv[1], &m, REDISMODULE_READ, err) == REDISMODULE_OK && m);
+    RedisModuleKey *key = RedisModule_OpenKey(ctx, argv[1], REDISMODULE_READ);
+    int typed = RedisModule_ModuleTypeGetType(key) == RedisAI_ModelRedisType();
+    RedisModule_CloseKey(key);
+    CHECK(typed && RedisAI_ModelRedisType() != RedisAI_TensorRedisType());
+
+    RAI_ModelRunCtx *mctx = RedisAI_ModelRunCtxCreate(m);
+    CHECK(RedisAI_ModelRun(&mctx, 0, err) == REDISMODULE_ERR && failed_with(err, RedisAI_ErrorCode_EMODELRUN, "ERR Nothing to run"));
+    CHECK(fill_run_ctx(ctx, mctx, argv, 2, 3, 1));
+    CHECK(RedisAI_ModelRunCtxNumOutputs(mctx) == 1);
+    CHECK(RedisAI_ModelRunCtxOutputTensor(mctx, 0) == NULL && RedisAI_ModelRunCtxOutputTensor(mctx, 1) == NULL);
+    /* ONNX runs only on engine workers: Redis's thread gets the spec's text */
+    CHECK(RedisAI_ModelRun(&mctx, 1, err) == REDISMODULE_ERR);
+    CHECK(failed_with(err, RedisAI_ErrorCode_EMODELRUN,
+                      "Cannot execute onnxruntime model synchronously, use async execution instead"));
+    RedisAI_ModelRunCtxFree(mctx);
+
+    const char *out = "y";
+    CHECK(RedisAI_ModelCreate(REDISAI_BACKEND_TFLITE, "CPU", NULL, (RAI_ModelOpts){0}, 0, NULL, 1, &out, "x", 1, err) == NULL);
+    CHECK(failed_with(err, RedisAI_ErrorCode_EBACKENDNOTLOADED, "ERR Backend not loaded: TFLITE"));
+    CHECK(RedisAI_ModelCreate(REDISAI_BACKEND_ONNXRUNTIME, "GPU:0", NULL, (RAI_ModelOpts){0}, 0, NULL, 0, NULL, "x", 1, err) == NULL);
+    CHECK(RedisAI_GetErrorCode(err) != RedisAI_ErrorCode_OK && strstr(RedisAI_GetError(err), "GPU"));
+    RedisAI_ClearError(err);
+    CHECK(RedisAI_ModelCreate(REDISAI_BACKEND_ONNXRUNTIME, "CPU", NULL, (RAI_ModelOpts){0}, 0, NULL, 0, NULL, "junk", 4, err) == NULL);
+    CHECK(RedisAI_GetErrorCode(err) == RedisAI_ErrorCode_EMODELCREATE);
+    RedisAI_ClearError(err);
+    RedisAI_ModelFree(NULL, err);
+    RedisAI_ModelRunCtxFree(NULL);
+    return RedisModule_ReplyWithSimpleString(ctx, "OK");
+}
+
+static int cmd_model_errors(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
+    if (argc != 4) return RedisModule_WrongArity(ctx);
+    BIND_MODELS(ctx);
+    RAI_Error *err;
+    RedisAI_InitError(&err);
+    int rc = model_error_checks(ctx, argv, err);
+    RedisAI_FreeError(err);
+    return rc;
+}
+
+static int register_model_commands(RedisModuleCtx *ctx) {
+    if (RedisModule_CreateCommand(ctx, "llapi.model_bind", cmd_model_bind, "readonly", 0, 0, 0) ||
+        RedisModule_CreateCommand(ctx, "llapi.model_run", cmd_model_run, "readonly", 1, 1, 1) ||
+        RedisModule_CreateCommand(ctx, "llapi.model_run_async", cmd_model_run_async, "readonly", 1, 1, 1) ||
+        RedisModule_CreateCommand(ctx, "llapi.model_create_run", cmd_model_create_run, "readonly", 0, 0, 0) ||
+        RedisModule_CreateCommand(ctx, "llapi.model_serialize", cmd_model_serialize, "readonly", 1, 1, 1) ||
+        RedisModule_CreateCommand(ctx, "llapi.model_errors", cmd_model_errors, "readonly", 1, 3, 1))
+        return REDISMODULE_ERR;
+    return REDISMODULE_OK;
+}
+
 RM_EXPORT int RedisModule_OnLoad(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
     (void)argv;
     (void)argc;
@@ -650,5 +987,6 @@ RM_EXPORT int RedisModule_OnLoad(RedisModuleCtx *ctx, RedisModuleString **argv, 
         return REDISMODULE_ERR;
     if (register_script_commands(ctx) != REDISMODULE_OK) return REDISMODULE_ERR;
     if (register_dag_commands(ctx) != REDISMODULE_OK) return REDISMODULE_ERR;
+    if (register_model_commands(ctx) != REDISMODULE_OK) return REDISMODULE_ERR;
     return REDISMODULE_OK;
 }
