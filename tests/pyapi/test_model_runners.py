@@ -3,6 +3,7 @@ example 1): success paths on ONNX, TF and TORCH models, sync and async, every
 argument check with its exact text, single-shot runners, AI.INFO counting
 (async runs only) and many concurrent async runs."""
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -339,3 +340,40 @@ def test_100_concurrent_async_runs(mr):
         assert y == expected.tolist()
     assert info(c, "lin{1}")["calls"] == 100
     assert c.ping()
+
+
+def test_unawaited_async_run_still_runs(mr):
+    """A plain step that calls modelRunnerRunAsync without awaiting it still
+    queues the run (spec §7.2); the result is thrown away."""
+    _, c = mr
+    r = ev(c, LINEAR + "f = ai.modelRunnerRunAsync(r)\nresult = type(f).__name__")
+    assert r == "OK:'GearsFuture'"
+    deadline = time.time() + 30
+    while info(c, "lin{1}")["calls"] != 1 and time.time() < deadline:
+        time.sleep(0.05)
+    assert info(c, "lin{1}")["calls"] == 1
+    assert c.ping()
+
+
+@pytest.mark.parametrize("dtype,blob,expected", [
+    ("BOOL", "[1, 0, 1]", [0, 1, 0]),
+    ("INT8", "[1, 255, 3]", [1, -1, 3]),
+    ("UINT8", "[1, 255, 3]", [1, 255, 3]),
+    ("INT16", "[1, 0, 255, 255, 3, 0]", [1, -1, 3]),
+    ("UINT16", "[1, 0, 255, 255, 3, 0]", [1, 65535, 3]),
+])
+def test_output_dtypes(mr, dtype, blob, expected):
+    """Outputs carry their dtype (derived through the shared API)."""
+    _, c = mr
+    model = onnx_model("bool_logic") if dtype == "BOOL" else onnx_model("identity", dtype)
+    c.execute_command("AI.MODELSTORE", "m{1}", "ONNX", "CPU", "BLOB", model)
+    n_in = 2 if dtype == "BOOL" else 1
+    got = aok(c, R + "r = ai.createModelRunner('m{1}')\n"
+                     f"t = ai.createTensorFromBlob({dtype!r}, [3], bytes({blob}))\n"
+                     f"for _ in range({n_in}): ai.modelRunnerAddInput(r, 'x', t)\n"
+                     "ai.modelRunnerAddOutput(r, 'y')\n"
+                     f"for _ in range({n_in} - 1): ai.modelRunnerAddOutput(r, 'z')\n"
+                     "async def main():\n"
+                     "    y = (await ai.modelRunnerRunAsync(r))[0]\n"
+                     "    return ai.tensorGetDataType(y), ai.tensorToFlatList(y)")
+    assert got == (dtype, expected)

@@ -102,9 +102,10 @@ def torch_model(name="TwoOutputs"):
 
 
 @functools.lru_cache(maxsize=None)
-def onnx_model(name="linear"):
+def onnx_model(name="linear", *args):
+    """An ONNX model of tests/backends/models.py: models.<name>(*args)."""
     import models
-    return getattr(models, name)()
+    return getattr(models, name)(*args)
 
 
 def store_tf_mul(c, key="my_model{1}"):
