@@ -341,3 +341,20 @@ def test_100_concurrent_dag_flows(dg):
         assert results[k] == [repr([float(k * x * x) for x in b]).encode()], (k, results[k])
     assert info(c, "my_model{1}")["calls"] == 100
     assert c.ping()
+
+
+def test_failed_and_dropped_dags_give_their_memory_back(dg):
+    """A DAG whose Run() fails at once is freed (the original leaked it), and
+    so is a DAG that is never run.  Each holds a fresh 1 MB tensor: a leak
+    would grow used_memory by ~400 MB."""
+    _, c = dg
+    code = R + ("blob = bytes(1 << 20)\n"
+                "for i in range(200):\n"
+                "    d = ai.createDAGRunner().Input('x', ai.createTensorFromBlob('UINT8', [1 << 20], blob))\n"
+                "    try:\n        d.Run()\n    except redisgears.GearsError as e:\n        msg = str(e)\n"
+                "    ai.createDAGRunner().Input('x', ai.createTensorFromBlob('UINT8', [1 << 20], blob))\n"
+                "result = msg")
+    ok(c, code)  # warm-up: allocator arenas, code paths
+    before = c.info("memory")["used_memory"]
+    assert ok(c, code) == "ERR DAG is empty"
+    assert c.info("memory")["used_memory"] - before < 50 << 20

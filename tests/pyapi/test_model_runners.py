@@ -377,3 +377,29 @@ def test_output_dtypes(mr, dtype, blob, expected):
                      "    y = (await ai.modelRunnerRunAsync(r))[0]\n"
                      "    return ai.tensorGetDataType(y), ai.tensorToFlatList(y)")
     assert got == (dtype, expected)
+
+
+def test_runner_contexts_give_their_memory_back(mr):
+    """Contexts of run, failed and never-run runners are freed: each holds a
+    fresh 1 MB input, so a leak would grow used_memory by ~600 MB."""
+    _, c = mr
+    store_tf_mul(c)
+    code = R + ("blob = bytes(1 << 20)\n"
+                "def runner():\n"
+                "    r = ai.createModelRunner('my_model{1}')\n"
+                "    t = ai.createTensorFromBlob('FLOAT', [1 << 18], blob)\n"
+                "    ai.modelRunnerAddInput(r, 'a', t)\n"
+                "    ai.modelRunnerAddInput(r, 'b', t)\n"
+                "    return r\n"
+                "async def main():\n"
+                "    for i in range(200):\n"
+                "        ai.modelRunnerAddOutput(runner(), 'c')\n"  # dropped, never run
+                "        try:\n            ai.modelRunnerRun(runner())\n"  # fails: no output
+                "        except redisgears.GearsError:\n            pass\n"
+                "        r = runner()\n        ai.modelRunnerAddOutput(r, 'c')\n"
+                "        out = await ai.modelRunnerRunAsync(r)\n"
+                "    return len(out)")
+    aok(c, code)  # warm-up
+    before = c.info("memory")["used_memory"]
+    assert aok(c, code) == 1
+    assert c.info("memory")["used_memory"] - before < 50 << 20
