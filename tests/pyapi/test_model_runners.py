@@ -403,3 +403,11 @@ def test_runner_contexts_give_their_memory_back(mr):
     before = c.info("memory")["used_memory"]
     assert aok(c, code) == 1
     assert c.info("memory")["used_memory"] - before < 50 << 20
+
+
+def test_engine_loaded_before_the_host(start_ai):
+    srv, c = start_ai(order=("engine", "host"))
+    register_aev(c)
+    c.execute_command("AI.MODELSTORE", "lin{1}", "ONNX", "CPU", "BLOB", onnx_model("linear"))
+    assert aok(c, LINEAR + "async def main():\n"
+                           "    return ai.tensorToFlatList((await ai.modelRunnerRunAsync(r))[0])") == LINEAR_Y
