@@ -56,6 +56,25 @@ static int parse_args(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
     return REDISMODULE_OK;
 }
 
+/* Runaway flows: how a flow that never ends is stopped.
+ *
+ * Nothing interrupts a running step from outside (CPython can not stop a
+ * thread).  What that costs depends on where the step runs:
+ * - async / async_local steps run on a pool thread.  A step that loops or
+ *   blocks keeps that thread (one of THREADS) for good; the server goes on
+ *   serving every client (the main thread never waits for a flow, and the
+ *   GIL is handed over every few ms), other flows run on the other threads,
+ *   and `async def` steps keep running on the loop thread.  Once all THREADS
+ *   are stuck, new async executions queue and their clients stay blocked.
+ * - sync steps run on Redis's main thread, and `with atomic():` holds the
+ *   Redis lock: a step that never ends there stops the whole server.
+ * To stop it, restart the server.  SHUTDOWN (or SIGTERM) exits at once
+ * even with pool threads busy: they are not joined and the interpreter is
+ * not finalized.  When the main thread is stuck (sync step, atomic block),
+ * SHUTDOWN can not be read: send SIGTERM, then SIGINT (Redis's "You
+ * insist... exiting now"), or SIGKILL.  Then fix the flow, and re-register it
+ * (RG.PYEXECUTE with ID ... UPGRADE replaces a session's registrations). */
+
 /* SHUTDOWN: stop handing out work.  Running flows are not joined, so a
  * runaway flow cannot keep the server from exiting; the interpreter is not
  * finalized either (threads may still be inside it when the process ends). */
@@ -87,4 +106,12 @@ RM_EXPORT int RedisModule_OnLoad(RedisModuleCtx *ctx, RedisModuleString **argv, 
                     host_config.python_home, host_config.venv ? host_config.venv : "-",
                     host_config.threads);
     return REDISMODULE_OK;
+}
+
+/* MODULE UNLOAD is refused: the interpreter, its threads and the flows keep
+ * pointers into this library, and CPython can not be finalized and started
+ * again in one process. */
+RM_EXPORT int RedisModule_OnUnload(RedisModuleCtx *ctx) {
+    RedisModule_Log(ctx, "warning", "rg: the Python host can not be unloaded; restart the server");
+    return REDISMODULE_ERR;
 }

@@ -5,6 +5,7 @@
 #include <Python.h>
 #include <dlfcn.h>
 #include <stdio.h>
+#include <sys/stat.h>
 
 #include "host.h"
 
@@ -85,7 +86,49 @@ static int run_bootstrap(void) {
     return rt_trigger && rt_pyexecute ? 0 : -1;
 }
 
+/* Checks the directories before Python starts: a failed Py_Initialize
+ * leaves the interpreter half set up for the life of the process, so a bad
+ * path must be refused while a later MODULE LOAD can still succeed. */
+static int has(const char *dir, const char *rel, int want_dir) {
+    char path[4096];
+    struct stat st;
+    if (snprintf(path, sizeof(path), "%s/%s", dir, rel) >= (int)sizeof(path)) return 0;
+    if (stat(path, &st) != 0) return 0;
+    return want_dir ? S_ISDIR(st.st_mode) : S_ISREG(st.st_mode);
+}
+
+static const char *check_paths(void) {
+    static char msg[4200];
+    char rel[64];
+    snprintf(rel, sizeof(rel), "lib/python%d.%d/os.py", PY_MAJOR_VERSION, PY_MINOR_VERSION);
+    if (!has(host_config.python_home, rel, 0)) {
+        snprintf(msg, sizeof(msg), "PYTHON_HOME %s has no Python %d.%d standard library",
+                 host_config.python_home, PY_MAJOR_VERSION, PY_MINOR_VERSION);
+        return msg;
+    }
+    if (!has(host_config.runtime_dir, "gears_runtime.py", 0)) {
+        snprintf(msg, sizeof(msg), "RUNTIME %s has no gears_runtime.py", host_config.runtime_dir);
+        return msg;
+    }
+    snprintf(rel, sizeof(rel), "lib/python%d.%d/site-packages", PY_MAJOR_VERSION, PY_MINOR_VERSION);
+    if (host_config.venv && *host_config.venv && !has(host_config.venv, rel, 1)) {
+        snprintf(msg, sizeof(msg), "VENV %s has no %s", host_config.venv, rel);
+        return msg;
+    }
+    return NULL;
+}
+
+/* Once Python has started it holds pointers into this library (the
+ * redisgears module, its threads), so the library must never be unmapped,
+ * not even when OnLoad fails later and Redis dlcloses it. */
+static void pin_self(void) {
+    Dl_info info;
+    if (dladdr((void *)pin_self, &info) && info.dli_fname)
+        dlopen(info.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE);
+}
+
 int PyHost_Start(const char **err) {
+    if ((*err = check_paths()) != NULL) return REDISMODULE_ERR;
     /* Redis dlopens modules RTLD_LOCAL; extension modules (math, numpy)
      * need the interpreter's symbols in the global namespace. */
     if (!dlopen(RG_LIBPYTHON, RTLD_NOW | RTLD_NOLOAD | RTLD_GLOBAL)) {
@@ -100,6 +143,7 @@ int PyHost_Start(const char **err) {
         *err = "could not register the redisgears module";
         return REDISMODULE_ERR;
     }
+    pin_self();
     PyConfig config;
     PyConfig_InitIsolatedConfig(&config);
     config.install_signal_handlers = 0;
