@@ -34,6 +34,20 @@
 #define RAI_BACKEND_ABI_VERSION 1
 #define RAI_ERRLEN 1024
 
+/* A Redis command's reply as handed to a backend (redis.execute in
+ * TorchScript).  RESP2 shapes: status and bulk replies are both STRING
+ * (binary-safe, NUL-terminated for convenience), a null bulk or array is NIL.
+ * Error replies never reach the backend: execute() returns them as errors. */
+typedef enum { RAI_REPLY_NIL = 0, RAI_REPLY_STRING, RAI_REPLY_INTEGER, RAI_REPLY_ARRAY } RAI_CommandReplyType;
+
+typedef struct RAI_CommandReply {
+    RAI_CommandReplyType type;
+    long long integer;                 /* INTEGER */
+    char *str;                         /* STRING */
+    size_t len;                        /* STRING: bytes; ARRAY: elements */
+    struct RAI_CommandReply *elements; /* ARRAY */
+} RAI_CommandReply;
+
 /* Engine functions a backend may call. */
 typedef struct RAI_EngineOps {
     RAI_Tensor *(*tensor_new)(RAI_DTypeId dt, const long long *dims, int ndims);
@@ -43,6 +57,19 @@ typedef struct RAI_EngineOps {
     void *(*alloc)(size_t bytes); /* RedisModule_Alloc: counted in used_memory */
     void (*free)(void *ptr);
     void (*log)(const char *level, const char *msg);
+
+    /* TorchScript extensions, called from inside a script run on the thread
+     * running the script (script_ext.c).  execute runs argv[0] with the other
+     * arguments as a Redis command, taking the Redis lock unless the caller
+     * is Redis's main thread, and returns its reply (free with reply_free), or
+     * NULL with `err` set to the error reply.  model_execute runs the model
+     * stored at `key` on the calling thread (the lock is held only to find
+     * it) and fills `outputs` with `noutputs` new tensors owned by the
+     * caller; 0 on success, -1 with `err` set. */
+    RAI_CommandReply *(*execute)(const char *const *argv, const size_t *lens, size_t argc, char *err);
+    void (*reply_free)(RAI_CommandReply *reply);
+    int (*model_execute)(const char *key, size_t keylen, RAI_Tensor *const *inputs, size_t ninputs,
+                         RAI_Tensor **outputs, size_t noutputs, char *err);
 } RAI_EngineOps;
 
 /* Settings handed over at init (module arguments / AI.CONFIG). */

@@ -6,6 +6,7 @@
 
 #include "backends.h"
 #include "config.h"
+#include "script_ext.h"
 
 static const struct {
     const char *name; /* as in commands and INFO */
@@ -43,6 +44,9 @@ static const RAI_EngineOps engine_ops = {
     .alloc = engine_alloc,
     .free = engine_free,
     .log = engine_log,
+    .execute = RAI_ScriptExtExecute,
+    .reply_free = RAI_ScriptExtReplyFree,
+    .model_execute = RAI_ScriptExtModelExecute,
 };
 
 int RAI_LoadBackend(RedisModuleCtx *ctx, RAI_Backend b, const char *path) {

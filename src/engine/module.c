@@ -12,6 +12,7 @@
 #include "run_queue.h"
 #include "script.h"
 #include "script_commands.h"
+#include "script_ext.h"
 #include "shared_api.h"
 #include "tensor_commands.h"
 #include "tensor_type.h"
@@ -93,6 +94,7 @@ RM_EXPORT int RedisModule_OnLoad(RedisModuleCtx *ctx, RedisModuleString **argv, 
         return REDISMODULE_ERR;
     }
     if (RAI_QueueEnsure("CPU") != REDISMODULE_OK) return REDISMODULE_ERR;
+    RAI_ScriptExtInit(ctx);
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
         if (RedisModule_CreateCommand(ctx, commands[i].name, commands[i].fn, commands[i].flags,
                                       commands[i].first, commands[i].last, commands[i].step) ==

@@ -108,7 +108,8 @@ int main(int argc, char **argv) {
         return 1;
     }
     const RAI_BackendOps *ops = get_ops();
-    RAI_EngineOps engine = {RAI_TensorNew, RAI_TensorNewBorrowed, RAI_TensorFree, malloc, free, log_msg};
+    RAI_EngineOps engine = {.tensor_new = RAI_TensorNew, .tensor_wrap = RAI_TensorNewBorrowed,
+                            .tensor_free = RAI_TensorFree, .alloc = malloc, .free = free, .log = log_msg};
     RAI_BackendConfig cfg = {0, 0, 0, 5000};
     char err[RAI_ERRLEN] = "";
     if (ops->abi_version != RAI_BACKEND_ABI_VERSION || ops->init(&engine, &cfg, err) != 0) {

@@ -4,7 +4,7 @@
 # not installed the backend is skipped so the other parts still build.
 TORCH_DIR := $(shell $(PYTHON) -c "import importlib.util as u,os;s=u.find_spec('torch');print(os.path.dirname(s.origin) if s else '')" 2>/dev/null)
 TORCH_SO := $(BUILD)/backends/redisai_torch/redisai_torch.so
-TORCH_OBJS := $(BUILD)/obj/src/backends/torch/backend_torch.o
+TORCH_OBJS := $(BUILD)/obj/src/backends/torch/backend_torch.o $(BUILD)/obj/src/backends/torch/torch_ext.o
 
 ifneq ($(TORCH_DIR),)
 ALL += $(TORCH_SO)

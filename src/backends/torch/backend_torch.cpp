@@ -20,10 +20,12 @@
  * Memory: inputs are wrapped with torch::from_blob over the engine tensor's
  * data (no copy).  Outputs are made contiguous on the CPU and handed to the
  * engine with tensor_wrap, borrowing the at::Tensor's storage (owner = a heap
- * at::Tensor, release deletes it).  Copies happen only where noted below. */
+ * at::Tensor, release deletes it).  Copies happen only where noted below.
+ *
+ * Scripts compile with RedisAI's extensions (redis.execute, redis.asList,
+ * redisAI.model_execute): see torch_ext.cpp. */
 #include <ATen/Parallel.h>
 #include <c10/core/InferenceMode.h>
-#include <torch/jit.h>
 #include <torch/script.h>
 #include <torch/version.h>
 
@@ -34,18 +36,13 @@
 #include <unordered_set>
 #include <vector>
 
-extern "C" {
-#include "../../engine/backend_api.h"
-}
+#include "torch_backend.h"
 
-namespace {
+/* Helpers, shared with torch_ext.cpp through torch_backend.h. */
+namespace rai_torch {
 
 const RAI_EngineOps *g_engine = nullptr;
 int g_default_intra = 0; /* threads per run when a model asks for 0 */
-
-struct BackendError : std::runtime_error {
-    using std::runtime_error::runtime_error;
-};
 
 void set_err(char *err, const std::string &msg) {
     if (!err) return;
@@ -204,6 +201,12 @@ void collect_outputs(const c10::IValue &result, const std::unordered_set<const v
     if (nwritten) *nwritten = ts.size();
 }
 
+} // namespace rai_torch
+
+namespace {
+
+using namespace rai_torch;
+
 /* ---- models ---- */
 
 struct TorchModel {
@@ -295,7 +298,7 @@ void *script_create(const char *device, const char *source, const char *const *e
     bool ok = guarded(err, [&] {
         check_device(device);
         auto script = std::make_unique<TorchScript>();
-        script->cu = torch::jit::compile(source ? source : "");
+        script->cu = compile_script(source ? source : "");
         char buf[RAI_ERRLEN];
         for (size_t i = 0; i < n_entry_points; i++) {
             const char *name = entry_points[i];
@@ -332,6 +335,7 @@ int script_run(void *script, const char *fn_name, RAI_Tensor *const *inputs, siz
                RAI_Tensor **outputs, size_t max_outputs, size_t *noutputs, char *err) {
     TorchScript *s = static_cast<TorchScript *>(script);
     if (noutputs) *noutputs = 0;
+    ext_error_reset();
     bool ok = guarded(err, [&] {
         torch::jit::Function *fn = fn_name ? s->cu->find_function(fn_name) : nullptr;
         if (!fn) throw BackendError(std::string("Function does not exist: ") + (fn_name ? fn_name : ""));
@@ -362,6 +366,10 @@ int script_run(void *script, const char *fn_name, RAI_Tensor *const *inputs, siz
         c10::IValue result = (*fn)(std::move(stack));
         collect_outputs(result, in_storages, outputs, max_outputs, noutputs, false);
     });
+    /* An extension's own text (e.g. the Redis error reply) rather than the
+     * interpreter's traceback around it. */
+    std::string ext_msg;
+    if (!ok && ext_error_take(ext_msg)) set_err(err, ext_msg);
     return ok ? 0 : -1;
 }
 
@@ -385,6 +393,7 @@ int init(const RAI_EngineOps *engine, const RAI_BackendConfig *config, char *err
                 }
             }
         }
+        ext_register();
     });
     return ok ? 0 : -1;
 }

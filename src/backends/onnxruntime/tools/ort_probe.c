@@ -142,7 +142,8 @@ int main(int argc, char **argv) {
         return 1;
     }
     ops = get_ops();
-    RAI_EngineOps engine = {RAI_TensorNew, RAI_TensorNewBorrowed, RAI_TensorFree, malloc, free, log_msg};
+    RAI_EngineOps engine = {.tensor_new = RAI_TensorNew, .tensor_wrap = RAI_TensorNewBorrowed,
+                            .tensor_free = RAI_TensorFree, .alloc = malloc, .free = free, .log = log_msg};
     RAI_BackendConfig cfg = {1, 1, 0, timeout_ms};
     char err[RAI_ERRLEN] = "";
     size_t len;

@@ -81,7 +81,8 @@ int main(int argc, char **argv) {
     const char *mode = argv[3];
     void *lib = dlopen(argv[1], RTLD_NOW | RTLD_LOCAL);
     ops = ((RAI_BackendGetOpsFn)dlsym(lib, "RAI_BackendGetOps"))();
-    RAI_EngineOps engine = {RAI_TensorNew, RAI_TensorNewBorrowed, RAI_TensorFree, malloc, free, log_msg};
+    RAI_EngineOps engine = {.tensor_new = RAI_TensorNew, .tensor_wrap = RAI_TensorNewBorrowed,
+                            .tensor_free = RAI_TensorFree, .alloc = malloc, .free = free, .log = log_msg};
     RAI_BackendConfig cfg = {0, 0, 0, 5000};
     RAI_ModelOpts opts = {0};
     if (!strcmp(mode, "config")) cfg.intra_op_parallelism = atoll(argv[4]), cfg.inter_op_parallelism = atoll(argv[5]);

@@ -1,0 +1,206 @@
+/* script_ext.c -- the engine side of the TorchScript extensions.  Inside a
+ * script, redis.execute(cmd, ...) runs a Redis command and
+ * redisAI.model_execute(key, [tensors], n) runs a stored model; the TORCH
+ * backend reaches these functions through RAI_EngineOps.
+ *
+ * They run on the thread that runs the script: an engine worker
+ * (AI.SCRIPTEXECUTE, DAGs, RedisAI_ScriptRunAsync), a consumer's thread
+ * (RedisAI_ScriptRun from a flow) or Redis's main thread (RedisAI_ScriptRun
+ * from a command).  The Redis lock is taken around keyspace access only, and
+ * never while a model runs.  The main thread already holds it (it runs module
+ * code only under the lock), so there it is not taken again.
+ *
+ * Commands and model lookups use one detached context, used only by the
+ * thread that holds the lock.  Its keyspace is db 0, as with the thread-safe
+ * contexts of RedisAI. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "model_run.h"
+#include "script_ext.h"
+
+static RedisModuleCtx *shared_ctx;
+static pthread_t main_thread;
+
+void RAI_ScriptExtInit(RedisModuleCtx *ctx) {
+    shared_ctx = RedisModule_GetDetachedThreadSafeContext(ctx);
+    main_thread = pthread_self();
+}
+
+static RedisModuleCtx *lock_redis(void) {
+    if (!pthread_equal(pthread_self(), main_thread)) RedisModule_ThreadSafeContextLock(shared_ctx);
+    return shared_ctx;
+}
+
+static void unlock_redis(void) {
+    if (!pthread_equal(pthread_self(), main_thread)) RedisModule_ThreadSafeContextUnlock(shared_ctx);
+}
+
+static void set_err(char *err, const char *msg) { snprintf(err, RAI_ERRLEN, "%s", msg ? msg : "ERR failed"); }
+
+/* ---- redis.execute ---- */
+
+/* Frees what `r` holds, not `r` itself. */
+static void reply_clear(RAI_CommandReply *r) {
+    if (r->type == RAI_REPLY_STRING) RedisModule_Free(r->str);
+    if (r->type == RAI_REPLY_ARRAY) {
+        for (size_t i = 0; i < r->len; i++) reply_clear(&r->elements[i]);
+        RedisModule_Free(r->elements);
+    }
+    memset(r, 0, sizeof(*r));
+}
+
+void RAI_ScriptExtReplyFree(RAI_CommandReply *reply) {
+    if (!reply) return;
+    reply_clear(reply);
+    RedisModule_Free(reply);
+}
+
+/* Copies a call reply into `out` (the call reply lives only under the lock).
+ * An error reply anywhere in it fails the whole call with the error's text. */
+static int reply_copy(RedisModuleCallReply *r, RAI_CommandReply *out, char *err) {
+    memset(out, 0, sizeof(*out));
+    size_t len = 0;
+    const char *s;
+    switch (RedisModule_CallReplyType(r)) {
+    case REDISMODULE_REPLY_STRING:
+        s = RedisModule_CallReplyStringPtr(r, &len);
+        out->type = RAI_REPLY_STRING;
+        out->str = RedisModule_Alloc(len + 1);
+        if (len) memcpy(out->str, s, len);
+        out->str[len] = '\0';
+        out->len = len;
+        return REDISMODULE_OK;
+    case REDISMODULE_REPLY_INTEGER:
+        out->type = RAI_REPLY_INTEGER;
+        out->integer = RedisModule_CallReplyInteger(r);
+        return REDISMODULE_OK;
+    case REDISMODULE_REPLY_NULL:
+        out->type = RAI_REPLY_NIL;
+        return REDISMODULE_OK;
+    case REDISMODULE_REPLY_ARRAY:
+        len = RedisModule_CallReplyLength(r);
+        out->type = RAI_REPLY_ARRAY;
+        out->elements = RedisModule_Calloc(len ? len : 1, sizeof(*out->elements));
+        for (size_t i = 0; i < len; i++) {
+            out->len = i; /* what reply_clear frees if this element fails */
+            if (reply_copy(RedisModule_CallReplyArrayElement(r, i), &out->elements[i], err) != REDISMODULE_OK)
+                return REDISMODULE_ERR;
+        }
+        out->len = len;
+        return REDISMODULE_OK;
+    case REDISMODULE_REPLY_ERROR:
+        s = RedisModule_CallReplyStringPtr(r, &len);
+        snprintf(err, RAI_ERRLEN, "%.*s", (int)(len < RAI_ERRLEN ? len : RAI_ERRLEN - 1), s ? s : "");
+        return REDISMODULE_ERR;
+    default: /* RESP3 types: not asked for */
+        set_err(err, "ERR redis.execute: unsupported reply type");
+        return REDISMODULE_ERR;
+    }
+}
+
+/* RedisModule_Call fails without a reply for errors it detects before the
+ * command runs (with the "E" flag most come back as error replies). */
+static void call_failed(const char *cmd, int code, char *err) {
+    switch (code) {
+    case ENOENT: snprintf(err, RAI_ERRLEN, "ERR unknown command '%s'", cmd); break;
+    case EINVAL: snprintf(err, RAI_ERRLEN, "ERR wrong number of arguments for '%s' command", cmd); break;
+    default: snprintf(err, RAI_ERRLEN, "ERR redis.execute: %s failed: %s", cmd, strerror(code)); break;
+    }
+}
+
+RAI_CommandReply *RAI_ScriptExtExecute(const char *const *argv, const size_t *lens, size_t argc, char *err) {
+    if (!shared_ctx) {
+        set_err(err, "ERR redis.execute: the engine is not initialized");
+        return NULL;
+    }
+    if (argc == 0 || lens[0] == 0 || memchr(argv[0], '\0', lens[0])) {
+        set_err(err, "ERR redis.execute: missing or invalid command name");
+        return NULL;
+    }
+    /* Copies of the arguments as Redis strings: Redis may keep them (SET
+     * stores its value argument), so they are released under the lock. */
+    char *cmd = RedisModule_Alloc(lens[0] + 1);
+    memcpy(cmd, argv[0], lens[0]);
+    cmd[lens[0]] = '\0';
+    size_t nargs = argc - 1;
+    RedisModuleString **args = RedisModule_Alloc(sizeof(*args) * (nargs ? nargs : 1));
+    for (size_t i = 0; i < nargs; i++) args[i] = RedisModule_CreateString(NULL, argv[i + 1], lens[i + 1]);
+
+    RAI_CommandReply *out = NULL;
+    RedisModuleCtx *ctx = lock_redis();
+    /* "!": replicated and in the AOF (the script's command is not);
+     * "E": errors found before the command runs come back as replies. */
+    errno = 0;
+    RedisModuleCallReply *reply = RedisModule_Call(ctx, cmd, "!vE", args, nargs);
+    if (!reply) {
+        call_failed(cmd, errno, err);
+    } else {
+        out = RedisModule_Calloc(1, sizeof(*out));
+        if (reply_copy(reply, out, err) != REDISMODULE_OK) {
+            RAI_ScriptExtReplyFree(out);
+            out = NULL;
+        }
+        RedisModule_FreeCallReply(reply);
+    }
+    for (size_t i = 0; i < nargs; i++) RedisModule_FreeString(NULL, args[i]);
+    unlock_redis();
+
+    RedisModule_Free(args);
+    RedisModule_Free(cmd);
+    return out;
+}
+
+/* ---- redisAI.model_execute ---- */
+
+int RAI_ScriptExtModelExecute(const char *key, size_t keylen, RAI_Tensor *const *inputs, size_t ninputs,
+                              RAI_Tensor **outputs, size_t noutputs, char *err) {
+    for (size_t i = 0; i < noutputs; i++) outputs[i] = NULL;
+    if (!shared_ctx) {
+        set_err(err, "ERR redisAI.model_execute: the engine is not initialized");
+        return -1;
+    }
+    RAI_Error e = {0};
+    RAI_Model *model = NULL;
+    RAI_ModelRunCtx *mctx = NULL;
+    RedisModuleString *name = RedisModule_CreateString(NULL, key, keylen);
+    RedisModuleCtx *ctx = lock_redis();
+    /* The run context holds its own reference: the key may be deleted or
+     * replaced as soon as the lock is released. */
+    if (RAI_GetModelFromKeyspace(ctx, name, &model, REDISMODULE_READ, &e) == REDISMODULE_OK)
+        mctx = RAI_ModelRunCtxCreate(model);
+    RedisModule_FreeString(NULL, name);
+    unlock_redis();
+    if (!mctx) {
+        set_err(err, RAI_GetErrorOneLine(&e));
+        RAI_ClearError(&e);
+        return -1;
+    }
+    for (size_t i = 0; i < ninputs; i++) RAI_ModelRunCtxAddInput(mctx, NULL, inputs[i]);
+    for (size_t i = 0; i < noutputs; i++) RAI_ModelRunCtxAddOutput(mctx, NULL);
+
+    /* On this thread, without the lock: synchronous like RedisAI_ModelRun
+     * (not counted in AI.INFO). */
+    int rc = RAI_ModelRun(&mctx, 1, &e) == REDISMODULE_OK ? 0 : -1;
+    if (rc == 0) {
+        for (size_t i = 0; i < noutputs; i++) {
+            outputs[i] = mctx->outputs[i]; /* handed over, not copied */
+            mctx->outputs[i] = NULL;
+            if (!outputs[i]) rc = -1;
+        }
+        if (rc != 0) {
+            for (size_t i = 0; i < noutputs; i++) {
+                RAI_TensorFree(outputs[i]);
+                outputs[i] = NULL;
+            }
+            set_err(err, "ERR redisAI.model_execute: the model returned fewer outputs than requested");
+        }
+    } else {
+        set_err(err, RAI_GetErrorOneLine(&e));
+    }
+    RAI_ClearError(&e);
+    RAI_ModelRunCtxFree(mctx);
+    return rc;
+}
