@@ -136,8 +136,10 @@ int RAI_QueuePush(const char *device, RAI_Job *job) {
     if (q->tail) q->tail->next = job;
     else q->head = job;
     q->tail = job;
-    pthread_cond_signal(&q->ready);
     pthread_mutex_unlock(&q->lock);
+    /* Signalled after the unlock: a worker woken while the lock is still
+     * held would only block again on the mutex (one more context switch). */
+    pthread_cond_signal(&q->ready);
     return REDISMODULE_OK;
 }
 
