@@ -57,7 +57,11 @@ const char *RAI_DAGOpDevice(const RAI_DAGRunOp *op) {
     return NULL;
 }
 
-RAI_DAGRunCtx *RAI_DAGNew(void) { return RedisModule_Calloc(1, sizeof(RAI_DAGRunCtx)); }
+RAI_DAGRunCtx *RAI_DAGNew(void) {
+    RAI_DAGRunCtx *dag = RedisModule_Calloc(1, sizeof(RAI_DAGRunCtx));
+    pthread_mutex_init(&dag->lock, NULL);
+    return dag;
+}
 
 void RAI_DAGFreeAll(RAI_DAGRunCtx *dag) {
     if (!dag) return;
@@ -72,6 +76,7 @@ void RAI_DAGFreeAll(RAI_DAGRunCtx *dag) {
         dag->finish->dag = NULL;
         RAI_OnFinishCtxFree(dag->finish);
     }
+    pthread_mutex_destroy(&dag->lock);
     RedisModule_Free(dag);
 }
 
