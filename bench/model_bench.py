@@ -62,18 +62,36 @@ def mlp():
     return model.SerializeToString()
 
 
+def server_cpu_ns(srv):
+    """CPU time used so far by every thread of the server (ns, schedstat)."""
+    with open(srv.pidfile) as f:
+        pid = f.read().strip()
+    total = 0
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
+                total += int(f.read().split()[0])
+        except OSError:  # a thread that just ended
+            pass
+    return total
+
+
 def redis_benchmark(srv, clients, requests, cmd):
-    """(requests/s, p50 us, p99 us) of `cmd` with `clients` connections."""
+    """(requests/s, p50 us, p99 us, server CPU us per request) of `cmd` with
+    `clients` connections."""
+    cpu = server_cpu_ns(srv)
     out = subprocess.run(["redis-benchmark", "-s", srv.sock, "-c", str(clients), "-n", str(requests), "--csv",
                           *[str(a) for a in cmd]], capture_output=True, text=True, check=True).stdout
+    cpu = (server_cpu_ns(srv) - cpu) / 1000 / requests
     row = list(csv.DictReader(io.StringIO(out)))[-1]
-    return float(row["rps"]), float(row["p50_latency_ms"]) * 1000, float(row["p99_latency_ms"]) * 1000
+    return float(row["rps"]), float(row["p50_latency_ms"]) * 1000, float(row["p99_latency_ms"]) * 1000, cpu
 
 
 def paired(n, fn_a, fn_b):
     """Runs fn_a and fn_b alternately n times (so both see the same machine
-    load); returns the median of each field of each, and the median of the
-    per-round ratios b/a of field `0` (throughput) and of field `1` (p50)."""
+    load); returns the median of each field of each, the median of the
+    per-round ratios b/a of field 0 (throughput) and of field 1 (p50), and
+    the median per-round difference of field 1."""
     a, b = [], []
     for _ in range(n):
         a.append(fn_a())
@@ -197,15 +215,19 @@ def main():
 
     print(f"tiny MLP 32->256->8 (ONNX), {n} requests x {k} rounds (medians), redis-benchmark on a unix socket,"
           f" engine arguments: {a.engine_args or '(none)'}, load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
-    print(f"  1 client   PING             p50 {ping1[1]:6.1f} us  p99 {ping1[2]:6.1f} us  {ping1[0]:9.0f} req/s")
-    print(f"  1 client   AI.MODELEXECUTE  p50 {exec1[1]:6.1f} us  p99 {exec1[2]:6.1f} us  {exec1[0]:9.0f} req/s")
+    print(f"  1 client   PING             p50 {ping1[1]:6.1f} us  p99 {ping1[2]:6.1f} us  {ping1[0]:9.0f} req/s"
+          f"  server CPU {ping1[3]:5.1f} us/req")
+    print(f"  1 client   AI.MODELEXECUTE  p50 {exec1[1]:6.1f} us  p99 {exec1[2]:6.1f} us  {exec1[0]:9.0f} req/s"
+          f"  server CPU {exec1[3]:5.1f} us/req")
     print(f"  in-process model run: onnxruntime Python p50 {ort_py:.1f} us"
           + (f", engine backend library mean {lib:.1f} us" if lib is not None else ""))
     print(f"  MODELEXECUTE p50 - PING p50      = {over:6.1f} us   (target <= 35)   {'ok' if over <= 35 else 'MISSED'}")
-    print(f"  8 clients  PING {ping8[0]:9.0f} req/s  MODELEXECUTE {exec8[0]:9.0f} req/s")
+    print(f"  8 clients  PING {ping8[0]:9.0f} req/s  MODELEXECUTE {exec8[0]:9.0f} req/s"
+          f"  (server CPU {ping8[3]:.1f} vs {exec8[3]:.1f} us/req)")
     print(f"  8-client throughput MODELEXECUTE / PING = {ratio8:5.2f}  (target >= 0.85) "
           f"{'ok' if ratio8 >= 0.85 else 'MISSED'}")
-    print(f"  32 clients unbatched {plain32[0]:9.0f} req/s  BATCHSIZE 16 {batch32[0]:9.0f} req/s")
+    print(f"  32 clients unbatched {plain32[0]:9.0f} req/s  BATCHSIZE 16 {batch32[0]:9.0f} req/s"
+          f"  (server CPU {plain32[3]:.1f} vs {batch32[3]:.1f} us/req)")
     print(f"  BATCHSIZE 16 / unbatched throughput = {gain:5.2f}  (target >= 1.3)  {'ok' if gain >= 1.3 else 'MISSED'}")
     if flow:
         print(f"  flow ({mode}) p50 {flow[1]:.1f} us vs AI.MODELEXECUTE p50 {flow_exec[1]:.1f} us on that server")
