@@ -5,6 +5,7 @@
 #include <Python.h>
 #include <dlfcn.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <sys/stat.h>
 
 #include "host.h"
@@ -144,6 +145,11 @@ int PyHost_Start(const char **err) {
         return REDISMODULE_ERR;
     }
     pin_self();
+    /* numpy's OpenBLAS starts worker threads and joins them in a fork
+     * handler; Redis forks for BGSAVE, AOF rewrite and full syncs, and a fork
+     * while a flow is inside a BLAS call then deadlocks the server.  One BLAS
+     * thread has nothing to join.  A value the user set is kept. */
+    setenv("OPENBLAS_NUM_THREADS", "1", 0);
     PyConfig config;
     PyConfig_InitIsolatedConfig(&config);
     config.install_signal_handlers = 0;
