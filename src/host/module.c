@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "host.h"
 
@@ -75,6 +76,14 @@ static int parse_args(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
  * insist... exiting now"), or SIGKILL.  Then fix the flow, and re-register it
  * (RG.PYEXECUTE with ID ... UPGRADE replaces a session's registrations). */
 
+/* Redis fires the shutdown event once its data is saved, then exits with
+ * exit(0).  exit() would run the destructors of every loaded library while
+ * flows still run on pool threads, and some wait for threads that never end
+ * (OpenBLAS joins its workers while a flow's matmul holds them: the process
+ * hung there).  The last atexit handler registered runs first, so this one
+ * ends the process before any destructor, after Redis's own clean-up. */
+static void exit_now(void) { _exit(0); }
+
 /* SHUTDOWN: stop handing out work.  Running flows are not joined, so a
  * runaway flow cannot keep the server from exiting; the interpreter is not
  * finalized either (threads may still be inside it when the process ends). */
@@ -84,6 +93,7 @@ static void on_shutdown(RedisModuleCtx *ctx, RedisModuleEvent e, uint64_t sub, v
     (void)sub;
     (void)data;
     Pool_Stop();
+    atexit(exit_now);
 }
 
 RM_EXPORT int RedisModule_OnLoad(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {

@@ -89,12 +89,18 @@ def test_module_unload_is_refused(host):
 
 RUNAWAY = r'''
 import asyncio, time
+import numpy as np
 def mark(name):
     execute('SET', 'running:' + name, 1)
 def spin(r):
     mark('spin')
     while True:
         pass
+def matmul(r):
+    mark('matmul')
+    a = np.random.rand(200, 200)
+    while True:
+        a = (a @ a) / 200.0
 def doze(r):
     mark('doze')
     time.sleep(3600)
@@ -105,6 +111,7 @@ def fail(r):
     raise RuntimeError('flow failed')
 GB('CommandReader').map(spin).register(trigger='spin')
 GB('CommandReader').map(doze).register(trigger='doze')
+GB('CommandReader').map(matmul).register(trigger='matmul')
 GB('CommandReader').map(adoze).register(trigger='adoze')
 GB('CommandReader').map(fail).register(trigger='fail')
 GB('CommandReader').map(fail).register(trigger='fail_sync', mode='sync')
@@ -150,12 +157,14 @@ def test_runaway_flows_do_not_stop_the_server(start_host):
 
 @pytest.mark.parametrize("how", ["SHUTDOWN", "SIGTERM"])
 def test_shutdown_with_flows_running(start_host, how):
-    srv, c = start_host(host_args=["THREADS", "2"])
+    srv, c = start_host(host_args=["THREADS", "3"])
     pyexecute(c, RUNAWAY)
     socks = [fire(srv, "adoze")]  # paused on the loop: gives its pool thread back
     wait_running(c, ["adoze"])
-    socks += [fire(srv, "spin"), fire(srv, "doze")]  # both pool threads busy for good
-    wait_running(c, ["spin", "doze"])
+    # every pool thread busy for good; numpy's BLAS threads are busy too (at
+    # exit, OpenBLAS's destructor waits for them: the process used to hang)
+    socks += [fire(srv, "spin"), fire(srv, "doze"), fire(srv, "matmul")]
+    wait_running(c, ["spin", "doze", "matmul"])
     socks.append(fire(srv, "fine"))  # queued behind them
     pid = srv.proc.pid
     if how == "SHUTDOWN":
