@@ -1,6 +1,7 @@
 /* pool.c -- the execution pool: C threads that wait on a condition variable
  * (without the GIL) and run jobs in FIFO order.  The main thread hands a job
  * over with one mutex/condvar round trip and never touches Python for it. */
+#include <Python.h>
 #include <stdlib.h>
 
 #include "host.h"
@@ -13,6 +14,10 @@ static int idle; /* threads waiting: signal only when someone can take it */
 
 static void *pool_main(void *arg) {
     (void)arg;
+    /* Keep one Python thread state for the thread's whole life: otherwise
+     * each job's PyGILState_Ensure/Release pair creates and destroys one. */
+    PyGILState_Ensure();
+    PyEval_SaveThread();
     for (;;) {
         pthread_mutex_lock(&mu);
         while (!head && !stopping) {

@@ -128,7 +128,8 @@ class Execution:
         self.errors = []
         self.index = 0       # current step
         self.pos = 0         # next input record of the current step
-        self.out = []        # output slots of the current step (lists)
+        self.out = []        # output of the current step: records and AsyncRecords
+        self.waited = False  # self.out holds AsyncRecords
         self.acc = {}        # accumulate's running values, by key
         self.pending = 0
         self.paused = False
@@ -161,8 +162,15 @@ class Execution:
                     return  # paused; one_done() queues us again
                 if kind == "accumulate":
                     result, self.acc = fn.records(self.acc), {}
+                elif self.waited:  # put each coroutine's records in its place
+                    result, self.waited = [], False
+                    for r in self.out:
+                        if type(r) is AsyncRecord:
+                            result.extend(r.out)
+                        else:
+                            result.append(r)
                 else:
-                    result = [r for slot in self.out for r in slot]
+                    result = self.out
             else:
                 try:
                     result = fn(self.records)
@@ -201,12 +209,14 @@ class Execution:
 
     # -- per-record steps --------------------------------------------------
     def _record_step(self, kind, fn):
-        """Returns False when the execution paused."""
+        """Returns False when the execution paused.  `pending` only grows on
+        this thread, so reading it without the mutex is a safe first check."""
         limit = MAX_PENDING[kind]
-        while self.pos < len(self.records):
-            if self._pause_if_pending(limit):
+        records, out, n = self.records, self.out, len(self.records)
+        while self.pos < n:
+            if self.pending >= limit and self._pause_if_pending(limit):
                 return False
-            record = self.records[self.pos]
+            record = records[self.pos]
             self.pos += 1
             key = None
             try:
@@ -214,19 +224,17 @@ class Execution:
                     key, v = fn.call(self.acc, record)
                 else:
                     v = fn(record)
+                if type(v) is types.CoroutineType:
+                    self._start_async(kind, record, key, v)
+                elif kind == "map":
+                    out.append(v)
+                elif kind == "accumulate":
+                    self.acc[key] = v
+                else:
+                    out.extend(self.apply(kind, record, v))
             except BaseException as e:
                 self.errors.append(step_error(e))
-                continue
-            if type(v) is types.CoroutineType:
-                self._start_async(kind, record, key, v)
-            elif kind == "accumulate":
-                self.acc[key] = v
-            else:
-                try:
-                    self.out.append(self.apply(kind, record, v))
-                except BaseException as e:
-                    self.errors.append(step_error(e))
-        return not self._pause_if_pending(1)
+        return not (self.pending and self._pause_if_pending(1))
 
     def _start_async(self, kind, record, key, coro):
         if not self.allow_async:
@@ -234,7 +242,8 @@ class Execution:
             self.errors.append("Creating async record is not allowed")
             return
         placeholder = AsyncRecord(self, kind, record, key)
-        self.out.append(placeholder.out)
+        self.out.append(placeholder)
+        self.waited = True
         with self.mutex:
             self.pending += 1
         gears_loop.runCoroutine(drive(coro, placeholder))

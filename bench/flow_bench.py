@@ -1,0 +1,108 @@
+#!/usr/bin/env python3
+"""A trivial flow through RG.TRIGGER against PING, on the same connection.
+
+Starts its own redis-server with the Python host and the engine
+(tests/support/server.py: private directory, unix socket, stopped by PID),
+registers
+
+    GB('CommandReader').map(lambda x: 'ok').register(trigger=...)
+
+once per execution mode (async, the default, and sync), then times
+RG.TRIGGER and PING call by call, alternating them so drift hits both alike,
+and prints the median (p50) of each, the difference in microseconds and the
+ratio.  Target (issue 3): the async trivial flow costs at most 40 us more
+than PING at p50.
+
+The client is a minimal RESP writer/reader over the socket (requests encoded
+once), so it costs the same for both commands and as little as possible.
+
+    .venv/bin/python bench/flow_bench.py [--calls N] [--threads N]
+"""
+import argparse
+import os
+import socket
+import statistics
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "tests"))
+from support.flows import HOST  # noqa: E402
+from support.server import ENGINE, RedisServer  # noqa: E402
+
+TARGET_US = 40.0
+FLOWS = (
+    "GB('CommandReader').map(lambda x: 'ok').register(trigger='t_async')\n"
+    "GB('CommandReader').map(lambda x: 'ok').register(trigger='t_sync', mode='sync')\n"
+)
+
+
+def encode(*args):
+    out = b"*%d\r\n" % len(args)
+    for a in args:
+        a = a if isinstance(a, bytes) else str(a).encode()
+        out += b"$%d\r\n%s\r\n" % (len(a), a)
+    return out
+
+
+class Conn:
+    def __init__(self, path):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.connect(path)
+        self.buf = bytearray(1 << 16)
+
+    def call(self, req, expect):
+        """Sends one request and reads until the reply ends with `expect`."""
+        self.sock.sendall(req)
+        got = self.sock.recv_into(self.buf)
+        while not self.buf[:got].endswith(expect):
+            if self.buf[0:1] == b"-":
+                raise RuntimeError(bytes(self.buf[:got]).decode())
+            got += self.sock.recv_into(memoryview(self.buf)[got:])
+        return got
+
+
+def timed(conn, req, expect):
+    t0 = time.perf_counter_ns()
+    conn.call(req, expect)
+    return time.perf_counter_ns() - t0
+
+
+def measure(conn, trigger, calls):
+    ping, trig = encode("PING"), encode("RG.TRIGGER", trigger)
+    pong, ok = b"+PONG\r\n", b"*1\r\n$2\r\nok\r\n"
+    for _ in range(max(50, calls // 10)):  # warm-up
+        conn.call(ping, pong)
+        conn.call(trig, ok)
+    tp, tt = [], []
+    for _ in range(calls):
+        tp.append(timed(conn, ping, pong))
+        tt.append(timed(conn, trig, ok))
+    return statistics.median(tp) / 1000, statistics.median(tt) / 1000
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--calls", type=int, default=20000)
+    ap.add_argument("--threads", type=int, default=0, help="THREADS module argument (0: default)")
+    args = ap.parse_args()
+    host_args = ["THREADS", args.threads] if args.threads else []
+    srv = RedisServer(modules=[(HOST, host_args), (ENGINE, [])]).start()
+    try:
+        conn = Conn(srv.sock)
+        conn.call(encode("RG.PYEXECUTE", FLOWS), b"+OK\r\n")
+        print("%-6s %10s %12s %10s %8s" % ("mode", "PING p50", "TRIGGER p50", "diff", "ratio"))
+        results = {}
+        for mode in ("async", "sync"):
+            p, t = measure(conn, "t_" + mode, args.calls)
+            results[mode] = t - p
+            print("%-6s %8.1fus %10.1fus %8.1fus %7.2fx" % (mode, p, t, t - p, t / p))
+        verdict = "meets" if results["async"] <= TARGET_US else "MISSES"
+        print("target: async trivial flow <= %.0f us over PING at p50: %s (%.1f us)"
+              % (TARGET_US, verdict, results["async"]))
+    finally:
+        srv.stop()
+
+
+if __name__ == "__main__":
+    main()
