@@ -188,6 +188,23 @@ async def await_in_atomic(r):
     except Exception as e:
         return '%s: %s' % (type(e).__name__, e)
 
+async def sleep_in_atomic(r):
+    try:
+        with atomic():
+            execute('SET', 'in_atomic', 'before')
+            await asyncio.sleep(0.05)
+            execute('SET', 'in_atomic', 'after')
+        return 'no error'
+    except Exception as e:
+        return '%s: %s' % (type(e).__name__, e)
+
+async def atomic_then_await(r):
+    with atomic():
+        execute('INCR', 'n')
+    await asyncio.sleep(0.001)
+    with atomic():
+        return execute('INCR', 'n')
+
 def nested(r):
     try:
         with atomic():
@@ -204,6 +221,8 @@ def atomic_writes(r):
         return execute('GET', 'a1')
 
 GB('CommandReader').map(await_in_atomic).register(trigger='await')
+GB('CommandReader').map(sleep_in_atomic).register(trigger='sleep')
+GB('CommandReader').map(atomic_then_await).register(trigger='between')
 GB('CommandReader').map(nested).register(trigger='nested')
 GB('CommandReader').map(nested).register(trigger='nested_sync', mode='sync')
 GB('CommandReader').map(atomic_writes).register(trigger='writes')
@@ -214,6 +233,10 @@ def test_atomic(host):
     _, c = host
     pyexecute(c, ATOMIC)
     assert trigger(c, "await") == ["Exception: await is not allow inside atomic block"]
+    # any await, not only of a GearsFuture: the block holds the Redis lock
+    assert trigger(c, "sleep") == ["Exception: await is not allow inside atomic block"]
+    assert c.get("in_atomic") == "before"
+    assert trigger(c, "between") == ["2"]
     assert trigger(c, "nested") == ["error: Already inside an atomic block"]
     assert trigger(c, "nested_sync") == ["error: Already inside an atomic block"]
     assert trigger(c, "writes") == ["2"]

@@ -110,7 +110,7 @@ class AsyncRecord:
 
 async def drive(coro, placeholder):
     try:
-        value = await coro
+        value = await gears_loop.NoAwaitInAtomic(coro)
     except BaseException as e:  # SystemExit too: it would stop the loop thread
         placeholder.continueFailed(e)
         return

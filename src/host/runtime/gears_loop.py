@@ -21,6 +21,41 @@ _atomic = threading.local()  # .depth: inside `with atomic():` on this thread
 loop = asyncio.new_event_loop()
 
 
+ATOMIC_AWAIT = "await is not allow inside atomic block"
+
+
+def in_atomic():
+    return getattr(_atomic, "depth", 0) > 0
+
+
+class NoAwaitInAtomic:
+    """Awaits `coro`, but never lets it stay suspended inside `with atomic():`.
+    The block holds the Redis lock on the loop thread, so any await there
+    (not only of a GearsFuture) would stall the server and run the other
+    coroutines under the lock; the await raises instead."""
+
+    def __init__(self, coro):
+        self.coro = coro
+
+    def __await__(self):
+        send, error = None, None
+        while True:
+            try:
+                if error is None:
+                    waiting_on = self.coro.send(send)
+                else:
+                    waiting_on = self.coro.throw(error)
+            except StopIteration as stop:
+                return stop.value
+            if in_atomic():
+                send, error = None, Exception(ATOMIC_AWAIT)
+                continue
+            try:
+                send, error = (yield waiting_on), None
+            except BaseException as e:  # cancellation: hand it to the coroutine
+                send, error = None, e
+
+
 class GearsFuture(asyncio.Future):
     """The future that redisAI's *RunAsync calls return (spec §7.1)."""
 
@@ -29,8 +64,8 @@ class GearsFuture(asyncio.Future):
         self.gearsSession = gearsSession
 
     def __await__(self):
-        if getattr(_atomic, "depth", 0):
-            raise Exception("await is not allow inside atomic block")
+        if in_atomic():
+            raise Exception(ATOMIC_AWAIT)
         return (yield from super().__await__())
 
     __iter__ = __await__
