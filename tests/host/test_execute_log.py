@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from support.flows import ENGINE, error_of, host_module, pyexecute, trigger
+from support.flows import ENGINE, host_module, pyexecute, trigger
 
 EV = r'''
 import redisgears

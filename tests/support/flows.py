@@ -8,6 +8,7 @@ redisgears.GearsError, or `EX:<type>:<msg>` for any other exception."""
 import os
 
 import pytest
+import redis
 
 from support.server import BUILD, ENGINE, ROOT
 
@@ -75,7 +76,6 @@ def trigger(c, name, *args):
 
 def error_of(c, *cmd):
     """The text of the error reply `cmd` gets (redis-py drops a leading 'ERR ')."""
-    import redis
     with pytest.raises(redis.ResponseError) as e:
         c.execute_command(*cmd)
     return str(e.value)
