@@ -252,26 +252,10 @@ int RAI_ModelDelCommand(RedisModuleCtx *ctx, RedisModuleString **argv, int argc)
     return RedisModule_ReplyWithSimpleString(ctx, "OK");
 }
 
-static void reply_scan_entry(RAI_RunStats *s, void *arg) {
-    RedisModuleCtx *ctx = arg;
-    RedisModule_ReplyWithArray(ctx, 2);
-    RedisModule_ReplyWithString(ctx, s->key);
-    if (s->tag) RedisModule_ReplyWithString(ctx, s->tag);
-    else RedisModule_ReplyWithCString(ctx, "");
-}
-
-static void count_entry(RAI_RunStats *s, void *arg) {
-    (void)s;
-    (*(long *)arg)++;
-}
-
 int RAI_ModelScanCommand(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
     (void)argv;
     if (argc != 1) return RedisModule_WrongArity(ctx);
     RedisModule_Log(ctx, "warning", "MODELSCAN is experimental and might be removed in future versions");
-    long n = 0;
-    RAI_StatsForEach(RAI_RUN_MODEL, count_entry, &n);
-    RedisModule_ReplyWithArray(ctx, n);
-    RAI_StatsForEach(RAI_RUN_MODEL, reply_scan_entry, ctx);
+    RAI_StatsReplyScan(ctx, RAI_RUN_MODEL);
     return REDISMODULE_OK;
 }

@@ -173,26 +173,10 @@ int RAI_ScriptDelCommand(RedisModuleCtx *ctx, RedisModuleString **argv, int argc
     return RedisModule_ReplyWithSimpleString(ctx, "OK");
 }
 
-static void reply_scan_entry(RAI_RunStats *st, void *arg) {
-    RedisModuleCtx *ctx = arg;
-    RedisModule_ReplyWithArray(ctx, 2);
-    RedisModule_ReplyWithString(ctx, st->key);
-    if (st->tag) RedisModule_ReplyWithString(ctx, st->tag);
-    else RedisModule_ReplyWithCString(ctx, "");
-}
-
-static void count_entry(RAI_RunStats *st, void *arg) {
-    (void)st;
-    (*(long *)arg)++;
-}
-
 int RAI_ScriptScanCommand(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
     (void)argv;
     if (argc != 1) return RedisModule_WrongArity(ctx);
     RedisModule_Log(ctx, "warning", "SCRIPTSCAN is experimental and might be removed in future versions");
-    long n = 0;
-    RAI_StatsForEach(RAI_RUN_SCRIPT, count_entry, &n);
-    RedisModule_ReplyWithArray(ctx, n);
-    RAI_StatsForEach(RAI_RUN_SCRIPT, reply_scan_entry, ctx);
+    RAI_StatsReplyScan(ctx, RAI_RUN_SCRIPT);
     return REDISMODULE_OK;
 }

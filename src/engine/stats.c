@@ -97,3 +97,23 @@ void RAI_StatsForEach(RAI_RunType type, void (*fn)(RAI_RunStats *s, void *arg), 
     for (size_t i = 0; i < nentries; i++)
         if (entries[i]->type == type) fn(entries[i], arg);
 }
+
+static void reply_scan_entry(RAI_RunStats *s, void *arg) {
+    RedisModuleCtx *ctx = arg;
+    RedisModule_ReplyWithArray(ctx, 2);
+    RedisModule_ReplyWithString(ctx, s->key);
+    if (s->tag) RedisModule_ReplyWithString(ctx, s->tag);
+    else RedisModule_ReplyWithCString(ctx, "");
+}
+
+static void count_entry(RAI_RunStats *s, void *arg) {
+    (void)s;
+    (*(long *)arg)++;
+}
+
+void RAI_StatsReplyScan(RedisModuleCtx *ctx, RAI_RunType type) {
+    long n = 0;
+    RAI_StatsForEach(type, count_entry, &n);
+    RedisModule_ReplyWithArray(ctx, n);
+    RAI_StatsForEach(type, reply_scan_entry, ctx);
+}

@@ -33,5 +33,7 @@ void RAI_StatsAddRun(RAI_RunStats *s, int ok, long long duration_us, long long s
 void RAI_StatsReset(RAI_RunStats *s);
 /* Calls fn for each entry of `type`, in insertion order. */
 void RAI_StatsForEach(RAI_RunType type, void (*fn)(RAI_RunStats *s, void *arg), void *arg);
+/* The reply of AI._MODELSCAN / AI._SCRIPTSCAN: [[key, tag], ...] of one type. */
+void RAI_StatsReplyScan(RedisModuleCtx *ctx, RAI_RunType type);
 
 #endif
