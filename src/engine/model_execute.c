@@ -4,58 +4,12 @@
 #include <stdio.h>
 
 #include "command_args.h"
+#include "execute_call.h"
 #include "model_commands.h"
 #include "model_run.h"
 #include "tensor_type.h"
 
 #define ERR_ARGS "ERR wrong number of arguments for 'AI.MODELEXECUTE' command"
-
-typedef struct {
-    RedisModuleBlockedClient *bc;
-    RAI_OnFinishCtx *run;
-    size_t noutputs;
-    RedisModuleString **output_keys; /* held */
-} ExecuteCall;
-
-static void execute_call_free(RedisModuleCtx *ctx, void *privdata) {
-    (void)ctx;
-    ExecuteCall *call = privdata;
-    for (size_t i = 0; i < call->noutputs; i++) RedisModule_FreeString(NULL, call->output_keys[i]);
-    RedisModule_Free(call->output_keys);
-    RAI_OnFinishCtxFree(call->run);
-    RedisModule_Free(call);
-}
-
-/* Worker thread: hand the call back to the main thread. */
-static void on_run_finished(RAI_OnFinishCtx *run, void *private_data) {
-    ExecuteCall *call = private_data;
-    call->run = run;
-    RedisModule_UnblockClient(call->bc, call);
-}
-
-/* Main thread: write outputs (replicated as AI.TENSORSET), then reply. */
-static int reply_execute(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
-    (void)argv;
-    (void)argc;
-    ExecuteCall *call = RedisModule_GetBlockedClientPrivateData(ctx);
-    RAI_OnFinishCtx *run = call->run;
-    if (run->timed_out) return RedisModule_ReplyWithSimpleString(ctx, "TIMEDOUT");
-    if (run->err.code != RAI_OK) return RedisModule_ReplyWithError(ctx, RAI_GetErrorOneLine(&run->err));
-    RAI_ModelRunCtx *m = run->mctx;
-    for (size_t i = 0; i < call->noutputs; i++) {
-        RAI_Tensor *t = m->outputs[i];
-        RAI_Error err = {0};
-        if (!t) return RedisModule_ReplyWithError(ctx, "ERR model did not produce the requested output");
-        if (RAI_TensorStore(ctx, call->output_keys[i], RAI_TensorGetShallowCopy(t), &err) != REDISMODULE_OK) {
-            RAI_TensorFree(t);
-            RedisModule_ReplyWithError(ctx, RAI_GetErrorOneLine(&err));
-            RAI_ClearError(&err);
-            return REDISMODULE_OK;
-        }
-        RAI_TensorReplicate(ctx, call->output_keys[i], t);
-    }
-    return RedisModule_ReplyWithSimpleString(ctx, "OK");
-}
 
 /* Reports the key positions: inputs after INPUTS n, outputs after OUTPUTS m. */
 static int report_keys(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
@@ -127,17 +81,10 @@ int RAI_ModelExecuteCommand(RedisModuleCtx *ctx, RedisModuleString **argv, int a
         if (RedisModule_StringToLongLong(argv[i], &timeout) != REDISMODULE_OK || timeout <= 0)
             return reply_err(ctx, m, "ERR Invalid value for TIMEOUT");
     }
-    ExecuteCall *call = RedisModule_Calloc(1, sizeof(*call));
-    call->noutputs = (size_t)nout;
-    call->output_keys = RedisModule_Alloc(sizeof(RedisModuleString *) * nout);
-    for (long long k = 0; k < nout; k++) {
-        RAI_ModelRunCtxAddOutput(m, NULL);
-        call->output_keys[k] = RedisModule_HoldString(NULL, argv[first_output + k]);
-    }
-    call->bc = RedisModule_BlockClient(ctx, reply_execute, NULL, execute_call_free, 0);
-    if (!RAI_ModelRunQueue(m, timeout, on_run_finished, call)) {
-        RedisModule_AbortBlock(call->bc);
-        execute_call_free(ctx, call);
+    for (long long k = 0; k < nout; k++) RAI_ModelRunCtxAddOutput(m, NULL);
+    ExecuteCall *call = RAI_ExecuteCallBlock(ctx, argv + first_output, (size_t)nout);
+    if (!RAI_ModelRunQueue(m, timeout, RAI_ExecuteCallFinished, call)) {
+        RAI_ExecuteCallAbort(ctx, call);
         return reply_err(ctx, m, "ERR Could not initialize queue on requested device");
     }
     return REDISMODULE_OK;

@@ -5,16 +5,10 @@
 #include <stdio.h>
 
 #include "command_args.h"
+#include "execute_call.h"
 #include "script_commands.h"
 #include "script_run.h"
 #include "tensor_type.h"
-
-typedef struct {
-    RedisModuleBlockedClient *bc;
-    RAI_OnFinishCtx *run;
-    size_t noutputs;
-    RedisModuleString **output_keys; /* held */
-} ExecuteCall;
 
 /* What the parsers produce. */
 typedef struct {
@@ -24,57 +18,12 @@ typedef struct {
     long long timeout;
 } ParsedRun;
 
-static void execute_call_free(RedisModuleCtx *ctx, void *privdata) {
-    (void)ctx;
-    ExecuteCall *call = privdata;
-    for (size_t i = 0; i < call->noutputs; i++) RedisModule_FreeString(NULL, call->output_keys[i]);
-    RedisModule_Free(call->output_keys);
-    RAI_OnFinishCtxFree(call->run);
-    RedisModule_Free(call);
-}
-
-/* Worker thread: hand the call back to the main thread. */
-static void on_run_finished(RAI_OnFinishCtx *run, void *private_data) {
-    ExecuteCall *call = private_data;
-    call->run = run;
-    RedisModule_UnblockClient(call->bc, call);
-}
-
-/* Main thread: write outputs (replicated as AI.TENSORSET), then reply. */
-static int reply_execute(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
-    (void)argv;
-    (void)argc;
-    ExecuteCall *call = RedisModule_GetBlockedClientPrivateData(ctx);
-    RAI_OnFinishCtx *run = call->run;
-    if (run->timed_out) return RedisModule_ReplyWithSimpleString(ctx, "TIMEDOUT");
-    if (run->err.code != RAI_OK) return RedisModule_ReplyWithError(ctx, RAI_GetErrorOneLine(&run->err));
-    for (size_t i = 0; i < call->noutputs; i++) {
-        RAI_Tensor *t = RAI_ScriptRunCtxOutputTensor(run->sctx, i);
-        RAI_Error err = {0};
-        if (RAI_TensorStore(ctx, call->output_keys[i], RAI_TensorGetShallowCopy(t), &err) != REDISMODULE_OK) {
-            RAI_TensorFree(t);
-            RedisModule_ReplyWithError(ctx, RAI_GetErrorOneLine(&err));
-            RAI_ClearError(&err);
-            return REDISMODULE_OK;
-        }
-        RAI_TensorReplicate(ctx, call->output_keys[i], t);
-    }
-    return RedisModule_ReplyWithSimpleString(ctx, "OK");
-}
-
 /* Blocks the client and queues the run; takes over p->sctx. */
 static int queue_run(RedisModuleCtx *ctx, ParsedRun *p) {
-    ExecuteCall *call = RedisModule_Calloc(1, sizeof(*call));
-    call->noutputs = p->noutputs;
-    call->output_keys = RedisModule_Alloc(sizeof(RedisModuleString *) * (p->noutputs ? p->noutputs : 1));
-    for (size_t k = 0; k < p->noutputs; k++) {
-        RAI_ScriptRunCtxAddOutput(p->sctx);
-        call->output_keys[k] = RedisModule_HoldString(NULL, p->output_keys[k]);
-    }
-    call->bc = RedisModule_BlockClient(ctx, reply_execute, NULL, execute_call_free, 0);
-    if (!RAI_ScriptRunQueue(p->sctx, p->timeout, on_run_finished, call)) {
-        RedisModule_AbortBlock(call->bc);
-        execute_call_free(ctx, call);
+    for (size_t k = 0; k < p->noutputs; k++) RAI_ScriptRunCtxAddOutput(p->sctx);
+    ExecuteCall *call = RAI_ExecuteCallBlock(ctx, p->output_keys, p->noutputs);
+    if (!RAI_ScriptRunQueue(p->sctx, p->timeout, RAI_ExecuteCallFinished, call)) {
+        RAI_ExecuteCallAbort(ctx, call);
         RAI_ScriptRunCtxFree(p->sctx);
         return RedisModule_ReplyWithError(ctx, "ERR Could not initialize queue on requested device");
     }
