@@ -75,6 +75,7 @@ static void call_trigger(Reg *reg, PyObject *args, Waiter *w, int allow_async) {
     Py_XDECREF(cap);
 }
 
+/* On a pool thread, or on the loop thread (LoopQ_Drain, GIL already held). */
 static void trigger_job_run(PoolJob *job) {
     TriggerJob *j = (TriggerJob *)job;
     PyGILState_STATE g = PyGILState_Ensure();
@@ -96,7 +97,10 @@ static void trigger_job_run(PoolJob *job) {
     trigger_job_free(j);
 }
 
-static int run_async(RedisModuleCtx *ctx, Reg *reg, RedisModuleString **argv, int argc) {
+/* Queues the execution on the pool, or with `submit` = LoopQ_Submit on the
+ * loop thread; either way without the GIL. */
+static int run_async(RedisModuleCtx *ctx, Reg *reg, RedisModuleString **argv, int argc,
+                     int (*submit)(PoolJob *)) {
     TriggerJob *j = calloc(1, sizeof(*j));
     if (!j) abort();
     j->base.run = trigger_job_run;
@@ -113,7 +117,7 @@ static int run_async(RedisModuleCtx *ctx, Reg *reg, RedisModuleString **argv, in
         j->args[i][j->lens[i]] = '\0';
     }
     j->waiter = Waiter_New(Waiter_Block(ctx));
-    if (Pool_Submit(&j->base) != REDISMODULE_OK) {
+    if (submit(&j->base) != REDISMODULE_OK) {
         Waiter_Complete(j->waiter, CReply_Error("ERR the server is shutting down"));
         Waiter_Release(j->waiter);
         PyGILState_STATE g = PyGILState_Ensure();
@@ -157,14 +161,20 @@ static int trigger_command(RedisModuleCtx *ctx, RedisModuleString **argv, int ar
     const char *name = RedisModule_StringPtrLen(argv[1], &len);
     Reg *reg = Registry_Find(name, len);
     if (!reg) return RedisModule_ReplyWithError(ctx, "ERR no such trigger");
+    int may_block = async_allowed(ctx);
+    /* A first step that is `async def` runs on the loop thread in every
+     * mode: a sync execution would only make the coroutine here and go on
+     * in the background.  Without blocking, sync runs here and refuses the
+     * coroutine. */
+    if (reg->on_loop && may_block) return run_async(ctx, reg, argv + 1, argc - 1, LoopQ_Submit);
     if (reg->mode == MODE_SYNC) return run_sync(ctx, reg, argv + 1, argc - 1);
-    if (!async_allowed(ctx)) {
+    if (!may_block) {
         PyGILState_STATE g = PyGILState_Ensure();
         Registry_Release(reg);
         PyGILState_Release(g);
         return RedisModule_ReplyWithError(ctx, NO_ASYNC_ERR);
     }
-    return run_async(ctx, reg, argv + 1, argc - 1);
+    return run_async(ctx, reg, argv + 1, argc - 1, Pool_Submit);
 }
 
 /* ---- RG.PYEXECUTE "<code>" [ID id] [DESCRIPTION d] [UPGRADE] ... ---- */

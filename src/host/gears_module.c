@@ -204,14 +204,16 @@ static PyObject *gears_register_trigger(PyObject *self, PyObject *args) {
     (void)self;
     const char *id, *trigger, *mode, *desc = NULL;
     PyObject *handler;
-    if (!PyArg_ParseTuple(args, "sssO|z", &id, &trigger, &mode, &handler, &desc)) return NULL;
+    int on_loop = 0;
+    if (!PyArg_ParseTuple(args, "sssO|zp", &id, &trigger, &mode, &handler, &desc, &on_loop))
+        return NULL;
     int m = Mode_Parse(mode);
     if (m < 0) {
         PyErr_SetString(GearsError, "unknown execution mode");
         return NULL;
     }
     const char *err = NULL;
-    if (Registry_Add(id, trigger, m, desc, handler, &err) != REDISMODULE_OK) {
+    if (Registry_Add(id, trigger, m, on_loop, desc, handler, &err) != REDISMODULE_OK) {
         PyErr_SetString(GearsError, err);
         return NULL;
     }
@@ -275,6 +277,21 @@ static PyObject *gears_submit(PyObject *self, PyObject *args) {
         if (!PyErr_Occurred()) PyErr_SetString(GearsError, "the host is shutting down");
         return NULL;
     }
+    Py_RETURN_NONE;
+}
+
+/* ---- the loop thread's job queue (loopq.c) ---- */
+
+static PyObject *gears_loop_fd(PyObject *self, PyObject *unused) {
+    (void)self;
+    (void)unused;
+    return PyLong_FromLong(LoopQ_Fd());
+}
+
+static PyObject *gears_loop_drain(PyObject *self, PyObject *unused) {
+    (void)self;
+    (void)unused;
+    LoopQ_Drain();
     Py_RETURN_NONE;
 }
 
@@ -346,6 +363,8 @@ static PyMethodDef methods[] = {
     {"_unregister", gears_unregister, METH_VARARGS, NULL},
     {"_is_registered", gears_is_registered, METH_VARARGS, NULL},
     {"_submit", gears_submit, METH_VARARGS, NULL},
+    {"_loop_fd", gears_loop_fd, METH_NOARGS, NULL},
+    {"_loop_drain", gears_loop_drain, METH_NOARGS, NULL},
     {"_complete", gears_complete, METH_VARARGS, NULL},
     {NULL, NULL, 0, NULL},
 };

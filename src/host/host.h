@@ -55,6 +55,13 @@ int Pool_Start(int nthreads);
 int Pool_Submit(PoolJob *job); /* REDISMODULE_ERR once stopped */
 void Pool_Stop(void);          /* no join: a runaway flow must not hang SHUTDOWN */
 
+/* ---- loopq.c: jobs for the loop thread, queued without the GIL ---- */
+int LoopQ_Start(void);          /* before Python starts: makes the eventfd */
+int LoopQ_Fd(void);             /* the eventfd the loop watches */
+int LoopQ_Submit(PoolJob *job); /* REDISMODULE_ERR once stopped */
+void LoopQ_Drain(void);         /* loop thread, GIL held: runs every queued job */
+void LoopQ_Stop(void);
+
 /* ---- waiter.c: the client waiting for one execution ---- */
 typedef struct Waiter Waiter;
 Waiter *Waiter_New(RedisModuleBlockedClient *bc); /* bc may be NULL: reply inline */
@@ -73,12 +80,13 @@ enum { MODE_ASYNC, MODE_ASYNC_LOCAL, MODE_SYNC };
 typedef struct Reg {
     char *id, *trigger, *desc;
     int mode;
+    int on_loop;       /* the first step is `async def`: start on the loop thread */
     PyObject *handler; /* the runtime's registration object */
     int refs;          /* under the registry mutex */
 } Reg;
 int Mode_Parse(const char *s);
 const char *Mode_Name(int mode);
-int Registry_Add(const char *id, const char *trigger, int mode, const char *desc,
+int Registry_Add(const char *id, const char *trigger, int mode, int on_loop, const char *desc,
                  PyObject *handler, const char **err); /* GIL held */
 Reg *Registry_Find(const char *trigger, size_t len);     /* a new reference */
 void Registry_Release(Reg *reg);                         /* GIL held */

@@ -93,6 +93,7 @@ static void on_shutdown(RedisModuleCtx *ctx, RedisModuleEvent e, uint64_t sub, v
     (void)sub;
     (void)data;
     Pool_Stop();
+    LoopQ_Stop();
     atexit(exit_now);
 }
 
@@ -101,6 +102,10 @@ RM_EXPORT int RedisModule_OnLoad(RedisModuleCtx *ctx, RedisModuleString **argv, 
         return REDISMODULE_ERR;
     if (parse_args(ctx, argv, argc) != REDISMODULE_OK) return REDISMODULE_ERR;
     HostAPI_Init(ctx);
+    if (LoopQ_Start() != REDISMODULE_OK) {
+        RedisModule_Log(ctx, "warning", "rg: could not make the loop thread's eventfd");
+        return REDISMODULE_ERR;
+    }
     const char *err = NULL;
     if (PyHost_Start(&err) != REDISMODULE_OK) {
         RedisModule_Log(ctx, "warning", "rg: %s (PYTHON_HOME=%s)", err, host_config.python_home);

@@ -21,7 +21,7 @@ int Mode_Parse(const char *s) {
 
 const char *Mode_Name(int mode) { return mode_names[mode]; }
 
-int Registry_Add(const char *id, const char *trigger, int mode, const char *desc,
+int Registry_Add(const char *id, const char *trigger, int mode, int on_loop, const char *desc,
                  PyObject *handler, const char **err) {
     pthread_mutex_lock(&mu);
     for (size_t i = 0; i < nregs; i++) {
@@ -44,6 +44,7 @@ int Registry_Add(const char *id, const char *trigger, int mode, const char *desc
     r->trigger = strdup(trigger);
     r->desc = desc ? strdup(desc) : NULL;
     r->mode = mode;
+    r->on_loop = on_loop;
     r->handler = handler;
     Py_INCREF(handler);
     r->refs = 1;

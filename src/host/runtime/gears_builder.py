@@ -124,7 +124,7 @@ class GearsBuilder:
         steps = list(self.steps)
         if convertToStr:
             steps.append(("map", str))
-        return steps
+        return ge.plan(steps)
 
     def register(self, prefix="*", convertToStr=True, collect=True, mode="async",
                  onRegistered=None, trigger=None, hook=None, keyprefix=None, inorder=False,
@@ -187,8 +187,10 @@ class Registration:
         self.session, self.desc = session, desc
 
     def install(self):
-        """Puts the registration in the C registry (again, after a failed UPGRADE)."""
-        redisgears._register_trigger(self.id, self.trigger, self.mode, self, self.desc)
+        """Puts the registration in the C registry (again, after a failed UPGRADE).
+        A flow whose first step is `async def` is started on the loop thread."""
+        on_loop = bool(self.steps) and self.steps[0][2] == ge.LOOP
+        redisgears._register_trigger(self.id, self.trigger, self.mode, self, self.desc, on_loop)
 
     def unregister(self):
         return redisgears._unregister(self.id)

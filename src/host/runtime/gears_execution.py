@@ -2,11 +2,21 @@
 
 An execution walks its steps in order over the whole record list.  A step
 function that returns a coroutine gets an async placeholder: the coroutine
-goes to the loop thread and the execution pauses, giving its pool thread
-back.  When the last pending coroutine of the step ends, the execution is
-queued on the pool again and picks up where it stopped.  A sync execution
-that pauses this way goes on in the background (as async_local).
+goes to the loop thread and the execution pauses, giving its thread back.
+When the last pending coroutine of the step ends, the execution picks up
+where it stopped.  A sync execution that pauses this way goes on in the
+background (as async_local).
+
+Where steps run (each move to another thread costs a wake-up, the main cost
+of a short flow): user code in a plain `def` step runs on the pool (or, for
+sync, on the main thread); coroutine code runs on the loop thread.  So an
+execution that reaches an `async def` step moves to the loop thread as a
+whole (calling the step there only makes the coroutine), and goes on there
+after the coroutines end for as long as the steps allow it: `async def`
+steps and the runtime's own steps (convertToStr's str, count).  It goes
+back to the pool at the next plain `def` step.
 """
+import inspect
 import os
 import threading
 import traceback
@@ -75,6 +85,27 @@ class Fold:
         if self.extractor is None:
             return [accs[None]] if None in accs else []
         return [{"key": k, "value": v} for k, v in accs.items()]
+
+
+LOOP, ANY, POOL = "loop", "any", "pool"
+
+
+def step_thread(kind, fn):
+    """Where a step runs best: an `async def` record step on the loop (its
+    call runs no user code), the runtime's own steps anywhere, and any other
+    step -- user code -- on the pool."""
+    if kind == "accumulate":
+        coro = fn.extractor is None and inspect.iscoroutinefunction(fn.fn)
+    else:
+        coro = kind in MAX_PENDING and inspect.iscoroutinefunction(fn)
+    if coro:
+        return LOOP
+    return ANY if fn is str or fn is step_count else POOL
+
+
+def plan(steps):
+    """(kind, fn) pairs -> (kind, fn, thread) triples, decided once per flow."""
+    return [(kind, fn, step_thread(kind, fn)) for kind, fn in steps]
 
 
 class AsyncRecord:
@@ -155,8 +186,11 @@ class Execution:
             except BaseException as e:
                 self.errors.append(step_error(e))
                 self.records = []
+        on_loop = gears_loop.on_loop()
         while self.index < len(self.steps):
-            kind, fn = self.steps[self.index]
+            kind, fn, where = self.steps[self.index]
+            if self._moved(kind, where, on_loop):
+                return
             if kind in MAX_PENDING:
                 if not self._record_step(kind, fn):
                     return  # paused; one_done() queues us again
@@ -186,19 +220,38 @@ class Execution:
         if done:
             done(self.records or [], self.errors)
 
+    def _moved(self, kind, where, on_loop):
+        """Hands the run to the thread the step needs; True if it did.  A
+        record step with no records left to call needs no thread of its own."""
+        if kind in MAX_PENDING and self.pos >= len(self.records):
+            return False
+        if on_loop:
+            if where != POOL:
+                return False
+            try:
+                redisgears._submit(self.run)
+            except Exception as e:  # shutting down: answer instead of hanging
+                self.errors.append(str(e))
+                self._finish()
+            return True
+        if where != LOOP or not self.allow_async:
+            return False
+        try:
+            gears_loop.loop.call_soon_threadsafe(self.run)
+        except RuntimeError:  # the loop is gone: make the coroutines here
+            return False
+        return True
+
     def one_done(self):
-        """Loop thread: a coroutine ended.  The last one resumes the run."""
+        """Loop thread: a coroutine ended.  The last one resumes the run,
+        right here as long as the steps may run on the loop thread."""
         with self.mutex:
             self.pending -= 1
             resume = self.pending == 0 and self.paused
             if resume:
                 self.paused = False
         if resume:
-            try:
-                redisgears._submit(self.run)
-            except Exception as e:  # shutting down: answer instead of hanging
-                self.errors.append(str(e))
-                self._finish()
+            self.run()
 
     def _pause_if_pending(self, limit):
         with self.mutex:
@@ -246,7 +299,10 @@ class Execution:
         self.waited = True
         with self.mutex:
             self.pending += 1
-        gears_loop.runCoroutine(drive(coro, placeholder))
+        if gears_loop.on_loop():  # no wake-up needed
+            gears_loop.loop.create_task(drive(coro, placeholder))
+        else:
+            gears_loop.runCoroutine(drive(coro, placeholder))
 
     @staticmethod
     def apply(kind, record, v):

@@ -128,8 +128,21 @@ class atomic:
         return False
 
 
+_loop_ident = None
+
+
+def on_loop():
+    """True on the loop thread."""
+    return threading.get_ident() == _loop_ident
+
+
 def _loop_main():
+    global _loop_ident
+    _loop_ident = threading.get_ident()
     asyncio.set_event_loop(loop)
+    # RG.TRIGGER queues flows that start with an `async def` step in C and
+    # wakes this eventfd (src/host/loopq.c); the drain runs them here.
+    loop.add_reader(redisgears._loop_fd(), redisgears._loop_drain)
     loop.run_forever()
 
 
