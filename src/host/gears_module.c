@@ -239,7 +239,7 @@ static PyObject *gears_is_registered(PyObject *self, PyObject *args) {
     return PyBool_FromLong(Registry_Contains(id));
 }
 
-/* ---- continuations on the pool ---- */
+/* ---- calls queued for the pool or the loop thread ---- */
 
 typedef struct {
     PoolJob base;
@@ -258,11 +258,13 @@ static void call_job_run(PoolJob *job) {
     free(j);
 }
 
-static PyObject *gears_submit(PyObject *self, PyObject *args) {
-    (void)self;
+/* Queues fn(*args) with `submit`.  The GIL stays held throughout: a queue
+ * that wakes its thread while we hold it costs one GIL hand-off, releasing
+ * it around the wake-up would cost two. */
+static PyObject *queue_call(PyObject *args, int (*submit)(PoolJob *)) {
     Py_ssize_t n = PyTuple_GET_SIZE(args);
     if (n < 1 || !PyCallable_Check(PyTuple_GET_ITEM(args, 0))) {
-        PyErr_SetString(PyExc_TypeError, "_submit(fn, *args)");
+        PyErr_SetString(PyExc_TypeError, "expected (fn, *args)");
         return NULL;
     }
     CallJob *j = calloc(1, sizeof(*j));
@@ -270,7 +272,7 @@ static PyObject *gears_submit(PyObject *self, PyObject *args) {
     j->base.run = call_job_run;
     j->fn = Py_NewRef(PyTuple_GET_ITEM(args, 0));
     j->args = PyTuple_GetSlice(args, 1, n);
-    if (!j->args || Pool_Submit(&j->base) != REDISMODULE_OK) {
+    if (!j->args || submit(&j->base) != REDISMODULE_OK) {
         Py_DECREF(j->fn);
         Py_XDECREF(j->args);
         free(j);
@@ -278,6 +280,20 @@ static PyObject *gears_submit(PyObject *self, PyObject *args) {
         return NULL;
     }
     Py_RETURN_NONE;
+}
+
+/* _submit(fn, *args): fn(*args) on a pool thread. */
+static PyObject *gears_submit(PyObject *self, PyObject *args) {
+    (void)self;
+    return queue_call(args, Pool_Submit);
+}
+
+/* _loop_call(fn, *args): fn(*args) on the loop thread, from any thread;
+ * cheaper than loop.call_soon_threadsafe, whose socket write lets the GIL
+ * go and lets the woken loop take it in the middle of the caller's work. */
+static PyObject *gears_loop_call(PyObject *self, PyObject *args) {
+    (void)self;
+    return queue_call(args, LoopQ_Submit);
 }
 
 /* ---- the loop thread's job queue (loopq.c) ---- */
@@ -363,6 +379,7 @@ static PyMethodDef methods[] = {
     {"_unregister", gears_unregister, METH_VARARGS, NULL},
     {"_is_registered", gears_is_registered, METH_VARARGS, NULL},
     {"_submit", gears_submit, METH_VARARGS, NULL},
+    {"_loop_call", gears_loop_call, METH_VARARGS, NULL},
     {"_loop_fd", gears_loop_fd, METH_NOARGS, NULL},
     {"_loop_drain", gears_loop_drain, METH_NOARGS, NULL},
     {"_complete", gears_complete, METH_VARARGS, NULL},

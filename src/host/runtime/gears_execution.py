@@ -237,8 +237,8 @@ class Execution:
         if where != LOOP or not self.allow_async:
             return False
         try:
-            gears_loop.loop.call_soon_threadsafe(self.run)
-        except RuntimeError:  # the loop is gone: make the coroutines here
+            redisgears._loop_call(self.run)
+        except Exception:  # shutting down: make the coroutines here
             return False
         return True
 

@@ -94,15 +94,23 @@ def _resolve(fut, setter, value):
         setter(value)
 
 
+def call_on_loop(fn, *args):
+    """fn(*args) on the loop thread, soon (from any thread)."""
+    if on_loop():
+        loop.call_soon(fn, *args)
+    else:
+        redisgears._loop_call(fn, *args)
+
+
 def setFutureResults(fut, results):
     """Called from engine worker threads: hands the result to the loop."""
-    loop.call_soon_threadsafe(_resolve, fut, fut.set_result, results)
+    call_on_loop(_resolve, fut, fut.set_result, results)
 
 
 def setFutureException(fut, exc):
     if not isinstance(exc, BaseException):
         exc = Exception(str(exc))
-    loop.call_soon_threadsafe(_resolve, fut, fut.set_exception, exc)
+    call_on_loop(_resolve, fut, fut.set_exception, exc)
 
 
 def runCoroutine(coro, context=None):
