@@ -193,7 +193,7 @@ class Execution:
                 return
             if kind in MAX_PENDING:
                 if not self._record_step(kind, fn):
-                    return  # paused; one_done() queues us again
+                    return  # paused; the last coroutine to end resumes us (one_done)
                 if kind == "accumulate":
                     result, self.acc = fn.records(self.acc), {}
                 elif self.waited:  # put each coroutine's records in its place
