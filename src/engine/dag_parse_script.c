@@ -4,6 +4,7 @@
  * TIMEOUT is refused. */
 #include "command_args.h"
 #include "dag_parse.h"
+#include "script_args.h"
 
 #define ERR_TIMEOUT "ERR TIMEOUT not allowed within a DAG command"
 
@@ -46,43 +47,25 @@ static RAI_DAGRunOp *script_op(RedisModuleCtx *ctx, RedisModuleString **argv, RA
     return op;
 }
 
-enum { SCOPE_KEYS, SCOPE_INPUTS, SCOPE_ARGS, SCOPE_OUTPUTS, SCOPE_COUNT };
-static const char *const scope_words[SCOPE_COUNT] = {"KEYS", "INPUTS", "ARGS", "OUTPUTS"};
-static const char *const scope_names[SCOPE_COUNT] = {"keys", "inputs", "args", "outputs"};
-
-static int scope_of(RedisModuleString *arg) {
-    for (int s = 0; s < SCOPE_COUNT; s++)
-        if (RAI_ArgIs(arg, scope_words[s])) return s;
-    return -1;
-}
-
-static int ends_scope(int scope, RedisModuleString *arg) {
-    return scope != SCOPE_ARGS && (scope_of(arg) >= 0 || RAI_ArgIs(arg, "TIMEOUT"));
-}
-
-static int parse_scope(RedisModuleString **argv, int argc, int *i, int scope, RAI_DAGRunOp *op, RAI_Error *err) {
-    long long n;
-    if (*i + 1 >= argc) return RAI_SetError(err, RAI_ESCRIPTRUN, "ERR Invalid arguments provided to AI.SCRIPTEXECUTE"), 0;
-    if (RedisModule_StringToLongLong(argv[*i + 1], &n) != REDISMODULE_OK || n < 0) {
-        RAI_SetErrorFormat(err, RAI_ESCRIPTRUN, "ERR Invalid argument for %s count in AI.SCRIPTEXECUTE",
-                           scope_names[scope]);
-        return 0;
-    }
-    int at = *i + 2;
+static int on_scope(void *priv, RAI_ScriptScope scope, RedisModuleString **names, long long n,
+                    RAI_Error *err) {
+    (void)err;
+    RAI_DAGRunOp *op = priv;
     for (long long k = 0; k < n; k++) {
-        if (at + k < argc && !ends_scope(scope, argv[at + k])) continue;
-        RAI_SetErrorFormat(err, RAI_ESCRIPTRUN,
-                           "ERR number of %s to AI.SCRIPTEXECUTE command does not match the number of given arguments",
-                           scope_names[scope]);
-        return 0;
+        if (scope == RAI_SCOPE_KEYS) push_string(&op->keys, &op->nkeys, names[k]);
+        else if (scope == RAI_SCOPE_ARGS) push_string(&op->args, &op->nargs, names[k]);
+        else push_name(op, names[k], scope == RAI_SCOPE_OUTPUTS);
     }
-    for (int k = at; k < at + n; k++) {
-        if (scope == SCOPE_KEYS) push_string(&op->keys, &op->nkeys, argv[k]);
-        else if (scope == SCOPE_ARGS) push_string(&op->args, &op->nargs, argv[k]);
-        else push_name(op, argv[k], scope == SCOPE_OUTPUTS);
-    }
-    *i = at + (int)n;
     return 1;
+}
+
+static int on_timeout(void *priv, RedisModuleString **argv, int argc, int *i, RAI_Error *err) {
+    (void)priv;
+    (void)argv;
+    (void)argc;
+    (void)i;
+    RAI_SetError(err, RAI_ESCRIPTRUN, ERR_TIMEOUT);
+    return 0;
 }
 
 /* AI.SCRIPTEXECUTE <key> <fn> [KEYS n ..] [INPUTS n ..] [ARGS n ..] [OUTPUTS n ..] */
@@ -91,28 +74,8 @@ RAI_DAGRunOp *RAI_DAGParseScriptExecute(RedisModuleCtx *ctx, RedisModuleString *
     if (argc < 3) return fail(NULL, err, "ERR wrong number of arguments for 'AI.SCRIPTEXECUTE' command");
     RAI_DAGRunOp *op = script_op(ctx, argv, err);
     if (!op) return NULL;
-    int first = argc > 3 ? scope_of(argv[3]) : -1;
-    if (first != SCOPE_KEYS && first != SCOPE_INPUTS)
-        return fail(op, err, "ERR KEYS or INPUTS scope must be provided first for AI.SCRIPTEXECUTE command");
-    int seen[SCOPE_COUNT] = {0};
-    for (int i = 3; i < argc;) {
-        int scope = scope_of(argv[i]);
-        if (scope >= 0) {
-            if (seen[scope]) {
-                RAI_SetErrorFormat(err, RAI_ESCRIPTRUN, "ERR Already Encountered %s scope in AI.SCRIPTEXECUTE command",
-                                   scope_words[scope]);
-                return fail(op, err, NULL);
-            }
-            seen[scope] = 1;
-            if (!parse_scope(argv, argc, &i, scope, op, err)) return fail(op, err, NULL);
-        } else if (RAI_ArgIs(argv[i], "TIMEOUT")) {
-            return fail(op, err, ERR_TIMEOUT);
-        } else {
-            RAI_SetErrorFormat(err, RAI_ESCRIPTRUN, "ERR Invalid AI.SCRIPTEXECUTE command. Unexpected argument: %s",
-                               RedisModule_StringPtrLen(argv[i], NULL));
-            return fail(op, err, NULL);
-        }
-    }
+    RAI_ScriptScopeHandler h = {on_scope, on_timeout, op};
+    if (!RAI_ScriptParseScopes(argv, argc, &h, err)) return fail(op, err, NULL);
     return op;
 }
 

@@ -6,6 +6,7 @@
 
 #include "command_args.h"
 #include "execute_call.h"
+#include "script_args.h"
 #include "script_commands.h"
 #include "script_run.h"
 #include "tensor_type.h"
@@ -66,91 +67,50 @@ static int parse_timeout(RedisModuleString **argv, int argc, int *i, const char 
 
 /* ---- AI.SCRIPTEXECUTE key fn [KEYS n ..] [INPUTS n ..] [ARGS n ..] [OUTPUTS n ..] [TIMEOUT ms] ---- */
 
-enum { SCOPE_KEYS, SCOPE_INPUTS, SCOPE_ARGS, SCOPE_OUTPUTS, SCOPE_COUNT };
-static const char *const scope_words[SCOPE_COUNT] = {"KEYS", "INPUTS", "ARGS", "OUTPUTS"};
-static const char *const scope_names[SCOPE_COUNT] = {"keys", "inputs", "args", "outputs"};
+typedef struct {
+    RedisModuleCtx *ctx;
+    ParsedRun *p;
+} ExecuteParse;
 
-static int scope_of(RedisModuleString *arg) {
-    for (int s = 0; s < SCOPE_COUNT; s++)
-        if (RAI_ArgIs(arg, scope_words[s])) return s;
-    return -1;
-}
-
-/* Key names (KEYS, INPUTS, OUTPUTS) end at a keyword, so a short count is
- * reported as such; ARGS values are taken as they are. */
-static int ends_scope(int scope, RedisModuleString *arg) {
-    return scope != SCOPE_ARGS && (scope_of(arg) >= 0 || RAI_ArgIs(arg, "TIMEOUT"));
-}
-
-static int parse_scope(RedisModuleCtx *ctx, RedisModuleString **argv, int argc, int *i, int scope,
-                       ParsedRun *p, RAI_Error *err) {
-    long long n;
-    if (*i + 1 >= argc) return RAI_SetError(err, RAI_ESCRIPTRUN, "ERR Invalid arguments provided to AI.SCRIPTEXECUTE"), 0;
-    if (RedisModule_StringToLongLong(argv[*i + 1], &n) != REDISMODULE_OK || n < 0) {
-        RAI_SetErrorFormat(err, RAI_ESCRIPTRUN, "ERR Invalid argument for %s count in AI.SCRIPTEXECUTE",
-                           scope_names[scope]);
-        return 0;
-    }
-    int at = *i + 2;
-    for (long long k = 0; k < n; k++)
-        if (at + k >= argc || ends_scope(scope, argv[at + k])) {
-            RAI_SetErrorFormat(err, RAI_ESCRIPTRUN,
-                               "ERR number of %s to AI.SCRIPTEXECUTE command does not match the number of given arguments",
-                               scope_names[scope]);
-            return 0;
-        }
-    for (int k = at; k < at + n; k++) {
+static int on_scope(void *priv, RAI_ScriptScope scope, RedisModuleString **names, long long n,
+                    RAI_Error *err) {
+    ExecuteParse *e = priv;
+    ParsedRun *p = e->p;
+    for (long long k = 0; k < n; k++) {
         /* The run context owns its KEYS and ARGS: held (shared) arguments. */
-        if (scope == SCOPE_KEYS) RAI_ScriptRunCtxAddKeyInput(p->sctx, RedisModule_HoldString(NULL, argv[k]));
-        else if (scope == SCOPE_ARGS) RAI_ScriptRunCtxAddArgInput(p->sctx, RedisModule_HoldString(NULL, argv[k]));
-        else if (scope == SCOPE_INPUTS && !add_input(ctx, p, argv[k], err)) return 0;
+        if (scope == RAI_SCOPE_KEYS) RAI_ScriptRunCtxAddKeyInput(p->sctx, RedisModule_HoldString(NULL, names[k]));
+        else if (scope == RAI_SCOPE_ARGS) RAI_ScriptRunCtxAddArgInput(p->sctx, RedisModule_HoldString(NULL, names[k]));
+        else if (scope == RAI_SCOPE_INPUTS && !add_input(e->ctx, p, names[k], err)) return 0;
     }
-    if (scope == SCOPE_OUTPUTS) {
+    if (scope == RAI_SCOPE_OUTPUTS) {
         p->noutputs = (size_t)n;
         p->output_keys = RedisModule_Alloc(sizeof(RedisModuleString *) * (n ? n : 1));
-        for (long long k = 0; k < n; k++) p->output_keys[k] = argv[at + k];
+        for (long long k = 0; k < n; k++) p->output_keys[k] = names[k];
     }
-    *i = at + (int)n;
     return 1;
+}
+
+static int on_timeout(void *priv, RedisModuleString **argv, int argc, int *i, RAI_Error *err) {
+    ExecuteParse *e = priv;
+    return parse_timeout(argv, argc, i, "ERR No value provided for TIMEOUT in AI.SCRIPTEXECUTE", &e->p->timeout, err);
 }
 
 static int parse_execute(RedisModuleCtx *ctx, RedisModuleString **argv, int argc, ParsedRun *p, RAI_Error *err) {
     if (!start_parse(ctx, argv, p, err)) return 0;
-    int first = argc > 3 ? scope_of(argv[3]) : -1;
-    if (first != SCOPE_KEYS && first != SCOPE_INPUTS)
-        return RAI_SetError(err, RAI_ESCRIPTRUN, "ERR KEYS or INPUTS scope must be provided first for AI.SCRIPTEXECUTE command"), 0;
-    int seen[SCOPE_COUNT] = {0};
-    for (int i = 3; i < argc;) {
-        int scope = scope_of(argv[i]);
-        if (scope >= 0) {
-            if (seen[scope]) {
-                RAI_SetErrorFormat(err, RAI_ESCRIPTRUN, "ERR Already Encountered %s scope in AI.SCRIPTEXECUTE command",
-                                   scope_words[scope]);
-                return 0;
-            }
-            seen[scope] = 1;
-            if (!parse_scope(ctx, argv, argc, &i, scope, p, err)) return 0;
-        } else if (RAI_ArgIs(argv[i], "TIMEOUT")) {
-            if (!parse_timeout(argv, argc, &i, "ERR No value provided for TIMEOUT in AI.SCRIPTEXECUTE", &p->timeout, err))
-                return 0;
-        } else {
-            RAI_SetErrorFormat(err, RAI_ESCRIPTRUN, "ERR Invalid AI.SCRIPTEXECUTE command. Unexpected argument: %s",
-                               RedisModule_StringPtrLen(argv[i], NULL));
-            return 0;
-        }
-    }
-    return 1;
+    ExecuteParse e = {ctx, p};
+    RAI_ScriptScopeHandler h = {on_scope, on_timeout, &e};
+    return RAI_ScriptParseScopes(argv, argc, &h, err);
 }
 
 /* Key positions: the script, then the names in KEYS, INPUTS and OUTPUTS. */
 static int report_execute_keys(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
     RedisModule_KeyAtPos(ctx, 1);
     for (int i = 3; i + 1 < argc; i++) {
-        int scope = scope_of(argv[i]);
+        int scope = RAI_ScriptScopeOf(argv[i]);
         long long n;
         if (scope < 0 || RedisModule_StringToLongLong(argv[i + 1], &n) != REDISMODULE_OK || n < 0) continue;
         for (long long k = 0; k < n && i + 2 + k < argc; k++)
-            if (scope != SCOPE_ARGS) RedisModule_KeyAtPos(ctx, (int)(i + 2 + k));
+            if (scope != RAI_SCOPE_ARGS) RedisModule_KeyAtPos(ctx, (int)(i + 2 + k));
         i += 1 + (int)(n < argc ? n : argc);
     }
     return REDISMODULE_OK;
