@@ -162,11 +162,11 @@ static int trigger_command(RedisModuleCtx *ctx, RedisModuleString **argv, int ar
     Reg *reg = Registry_Find(name, len);
     if (!reg) return RedisModule_ReplyWithError(ctx, "ERR no such trigger");
     int may_block = async_allowed(ctx);
-    /* A first step that is `async def` runs on the loop thread in every
-     * mode: a sync execution would only make the coroutine here and go on
-     * in the background.  Without blocking, sync runs here and refuses the
-     * coroutine. */
-    if (reg->on_loop && may_block) return run_async(ctx, reg, argv + 1, argc - 1, LoopQ_Submit);
+    /* An async execution whose first step is `async def` starts on the
+     * loop thread, where that step's coroutine runs.  A sync one runs here
+     * and steps its coroutines here too (gears_loop.MainDriver). */
+    if (reg->on_loop && may_block && reg->mode != MODE_SYNC)
+        return run_async(ctx, reg, argv + 1, argc - 1, LoopQ_Submit);
     if (reg->mode == MODE_SYNC) return run_sync(ctx, reg, argv + 1, argc - 1);
     if (!may_block) {
         PyGILState_STATE g = PyGILState_Ensure();

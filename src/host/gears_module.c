@@ -296,6 +296,13 @@ static PyObject *gears_loop_call(PyObject *self, PyObject *args) {
     return queue_call(args, LoopQ_Submit);
 }
 
+/* _main_call(fn, *args): fn(*args) on Redis's main thread, from any
+ * thread (mainq.c); the main thread holds the Redis lock while it runs. */
+static PyObject *gears_main_call(PyObject *self, PyObject *args) {
+    (void)self;
+    return queue_call(args, MainQ_Submit);
+}
+
 /* ---- the loop thread's job queue (loopq.c) ---- */
 
 static PyObject *gears_loop_fd(PyObject *self, PyObject *unused) {
@@ -380,6 +387,7 @@ static PyMethodDef methods[] = {
     {"_is_registered", gears_is_registered, METH_VARARGS, NULL},
     {"_submit", gears_submit, METH_VARARGS, NULL},
     {"_loop_call", gears_loop_call, METH_VARARGS, NULL},
+    {"_main_call", gears_main_call, METH_VARARGS, NULL},
     {"_loop_fd", gears_loop_fd, METH_NOARGS, NULL},
     {"_loop_drain", gears_loop_drain, METH_NOARGS, NULL},
     {"_complete", gears_complete, METH_VARARGS, NULL},

@@ -62,6 +62,10 @@ int LoopQ_Submit(PoolJob *job); /* REDISMODULE_ERR once stopped */
 void LoopQ_Drain(void);         /* loop thread, GIL held: runs every queued job */
 void LoopQ_Stop(void);
 
+/* ---- mainq.c: jobs for Redis's main thread, from any thread ---- */
+int MainQ_Submit(PoolJob *job); /* REDISMODULE_ERR once stopped */
+void MainQ_Stop(void);
+
 /* ---- waiter.c: the client waiting for one execution ---- */
 typedef struct Waiter Waiter;
 Waiter *Waiter_New(RedisModuleBlockedClient *bc); /* bc may be NULL: reply inline */

@@ -94,6 +94,7 @@ static void on_shutdown(RedisModuleCtx *ctx, RedisModuleEvent e, uint64_t sub, v
     (void)data;
     Pool_Stop();
     LoopQ_Stop();
+    MainQ_Stop();
     atexit(exit_now);
 }
 

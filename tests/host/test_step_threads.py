@@ -1,7 +1,7 @@
 """Where the steps of a flow run (spec §7.4, §9): coroutine code on the loop
 thread, plain `def` steps of async executions on the execution pool, sync
-steps on the main thread until an await.  Flows whose first step is an
-`async def` start on the loop thread; executions stay there after their
+steps on the main thread until an await of anything but their own runs.
+Async flows whose first step is an `async def` start on the loop thread; executions stay there after their
 coroutines end while the next steps allow it.  Errors raised on either
 side become the same error records."""
 import threading
@@ -69,9 +69,10 @@ def test_async_first_step_runs_on_the_loop_and_plain_steps_on_the_pool(host):
 def test_sync_flow_starting_with_async_def(host):
     _, c = host
     pyexecute(c, WHERE)
-    # the coroutine runs on the loop thread, the execution goes on in the
-    # background: the plain step after it runs on the pool (as async_local)
-    assert trigger(c, "chain_sync") == [str(["loop", "loop", "pool", "loop", "loop"])]
+    # the coroutine starts on the main thread; its await of asyncio.sleep
+    # hands the rest of it to the loop thread and the execution goes on in
+    # the background: the plain step after it runs on the pool (as async_local)
+    assert trigger(c, "chain_sync") == [str(["main", "loop", "pool", "loop", "loop"])]
     # where blocking is not allowed the sync flow runs on the main thread,
     # which may not create async records
     p = c.pipeline(transaction=True)
@@ -81,7 +82,7 @@ def test_sync_flow_starting_with_async_def(host):
     assert isinstance(chain, redis.ResponseError) and str(chain) == NO_ASYNC
     assert allow == ["False"]
     assert error_of(c, "EVAL", "return redis.call('RG.TRIGGER', 'chain_sync')", 0).startswith(NO_ASYNC)
-    assert trigger(c, "chain_sync") == [str(["loop", "loop", "pool", "loop", "loop"])]
+    assert trigger(c, "chain_sync") == [str(["main", "loop", "pool", "loop", "loop"])]
 
 
 ERRORS = r'''

@@ -5,11 +5,13 @@ function that returns a coroutine gets an async placeholder: the coroutine
 goes to the loop thread and the execution pauses, giving its thread back.
 When the last pending coroutine of the step ends, the execution picks up
 where it stopped.  A sync execution that pauses this way goes on in the
-background (as async_local).
+background (as async_local), unless it only awaits the runs it started:
+then it stays on the main thread (gears_loop.MainDriver).
 
 Where steps run (each move to another thread costs a wake-up, the main cost
 of a short flow): user code in a plain `def` step runs on the pool (or, for
-sync, on the main thread); coroutine code runs on the loop thread.  So an
+sync, on the main thread); coroutine code runs on the loop thread (for sync,
+on the main thread until it awaits something other than its own runs).  So an
 execution that reaches an `async def` step moves to the loop thread as a
 whole (calling the step there only makes the coroutine), and goes on there
 after the coroutines end for as long as the steps allow it: `async def`
@@ -122,6 +124,13 @@ class AsyncRecord:
     def continueFailed(self, error):
         self._finish(None, str(error))
 
+    def finish(self, value, error):
+        """How a coroutine's driver reports its end (MainDriver, _finish_on_loop)."""
+        if error is not None:
+            self.continueFailed(error)
+        else:
+            self.continueRun(value)
+
     def _finish(self, value, error):
         if self.done:
             raise redisgears.GearsError("Can not continue with the same future twice")
@@ -225,6 +234,8 @@ class Execution:
         record step with no records left to call needs no thread of its own."""
         if kind in MAX_PENDING and self.pos >= len(self.records):
             return False
+        if gears_loop.on_main():  # a sync execution: every step runs here
+            return False
         if on_loop:
             if where != POOL:
                 return False
@@ -299,7 +310,9 @@ class Execution:
         self.waited = True
         with self.mutex:
             self.pending += 1
-        if gears_loop.on_loop():  # no wake-up needed
+        if gears_loop.on_main():  # sync: stepped here, see MainDriver
+            gears_loop.MainDriver(coro, placeholder.finish).step()
+        elif gears_loop.on_loop():  # no wake-up needed
             gears_loop.loop.create_task(drive(coro, placeholder))
         else:
             gears_loop.runCoroutine(drive(coro, placeholder))

@@ -1,8 +1,10 @@
 """gears_loop -- the event-loop thread, sessions and futures (spec §7).
 
-One asyncio loop runs on one Python thread for the whole server.  Every
-coroutine step of every execution runs there, before and after each await,
-inside the session (RG.PYEXECUTE call) that registered it.
+One asyncio loop runs on one Python thread for the whole server.  Coroutine
+steps run there, before and after each await, inside the session
+(RG.PYEXECUTE call) that registered it -- except in sync executions, which
+step their coroutines on Redis's main thread (MainDriver) for as long as
+they await only the futures of runs they started.
 """
 import asyncio
 import contextvars
@@ -57,11 +59,14 @@ class NoAwaitInAtomic:
 
 
 class GearsFuture(asyncio.Future):
-    """The future that redisAI's *RunAsync calls return (spec §7.1)."""
+    """The future that redisAI's *RunAsync calls return (spec §7.1).  One
+    made while a MainDriver steps is resolved on the main thread."""
 
     def __init__(self, *, loop=None, gearsSession=None):
         super().__init__(loop=loop or globals()["loop"])
         self.gearsSession = gearsSession
+        self._on_main = _driving is not None and on_main()
+        self._main_waiter = None  # the MainDriver waiting for it
 
     def __await__(self):
         if in_atomic():
@@ -102,15 +107,133 @@ def call_on_loop(fn, *args):
         redisgears._loop_call(fn, *args)
 
 
+def _hand_over(fut, setter, value):
+    if getattr(fut, "_on_main", False):
+        redisgears._main_call(_resolve_on_main, fut, setter, value)
+    else:
+        call_on_loop(_resolve, fut, setter, value)
+
+
 def setFutureResults(fut, results):
-    """Called from engine worker threads: hands the result to the loop."""
-    call_on_loop(_resolve, fut, fut.set_result, results)
+    """Called from engine worker threads: hands the result to the thread
+    that waits for it (the loop, or the main thread for a MainDriver)."""
+    _hand_over(fut, fut.set_result, results)
 
 
 def setFutureException(fut, exc):
     if not isinstance(exc, BaseException):
         exc = Exception(str(exc))
-    call_on_loop(_resolve, fut, fut.set_exception, exc)
+    _hand_over(fut, fut.set_exception, exc)
+
+
+def _noop():
+    pass
+
+
+def _wake_loop_if_scheduled():
+    """asyncio schedules with loop.call_soon, which does not wake a loop
+    called from another thread: code on the main thread that resolved a
+    future with done callbacks, or started a task, wakes it here."""
+    if loop._ready:
+        redisgears._loop_call(_noop)
+
+
+def _resolve_on_main(fut, setter, value):
+    """Main thread: resolves `fut`, then steps the driver waiting for it."""
+    _resolve(fut, setter, value)
+    driver, fut._main_waiter = fut._main_waiter, None
+    if driver is not None:
+        driver.step()
+    _wake_loop_if_scheduled()
+
+
+MAIN_IDENT = threading.get_ident()  # this module is imported on Redis's main thread
+_driving = None  # the MainDriver stepping right now (main thread only)
+
+
+def on_main():
+    """True on Redis's main thread."""
+    return threading.get_ident() == MAIN_IDENT
+
+
+class MainDriver:
+    """Steps one coroutine of a sync execution on Redis's main thread, under
+    the Redis lock, as the execution itself runs.
+
+    While the coroutine awaits only GearsFutures made as it runs (a redisAI
+    *RunAsync call), it stays here: the worker that ends the run hands the
+    result back with redisgears._main_call, the same two hand-offs as
+    AI.MODELEXECUTE, where the loop thread would add two more.  Awaiting
+    anything else (asyncio.sleep, a task, a foreign future) gives the rest
+    of the coroutine to the loop thread for good.  `done(value, error)` is
+    called once, on the thread where the coroutine ends."""
+
+    def __init__(self, coro, done):
+        self.steps = NoAwaitInAtomic(coro).__await__()
+        self.done = done
+        self.context = contextvars.copy_context()  # the session, across awaits
+
+    def step(self):
+        outcome = self.context.run(self._advance)
+        _wake_loop_if_scheduled()
+        if outcome is not None:  # called here, with no driver marked as stepping
+            self.done(*outcome)
+
+    def _advance(self):
+        """Runs the coroutine to its next pause.  Returns (value, error) when
+        it ended, None when it waits."""
+        global _driving
+        outer_driver, outer_loop = _driving, asyncio._get_running_loop()
+        _driving = self
+        asyncio._set_running_loop(loop)  # asyncio calls made here find the loop
+        try:
+            while True:
+                try:
+                    yielded = self.steps.send(None)
+                except StopIteration as stop:
+                    return stop.value, None
+                except BaseException as e:
+                    return None, e
+                if type(yielded) is GearsFuture and yielded._on_main:
+                    yielded._asyncio_future_blocking = False
+                    if yielded.done():
+                        continue
+                    yielded._main_waiter = self
+                    return None
+                runCoroutine(_finish_on_loop(self.steps, yielded, self.done))
+                return None
+        finally:
+            _driving = outer_driver
+            asyncio._set_running_loop(outer_loop)
+
+
+class _Rest:
+    """The rest of a coroutine begun by a MainDriver: gives the loop's task
+    what the coroutine waits for, then goes on stepping it there."""
+
+    def __init__(self, steps, yielded):
+        self.steps, self.yielded = steps, yielded
+
+    def __await__(self):
+        yielded = self.yielded
+        while True:
+            try:
+                send, error = (yield yielded), None
+            except BaseException as e:  # cancellation: hand it to the coroutine
+                send, error = None, e
+            try:
+                yielded = self.steps.send(send) if error is None else self.steps.throw(error)
+            except StopIteration as stop:
+                return stop.value
+
+
+async def _finish_on_loop(steps, yielded, done):
+    try:
+        value = await _Rest(steps, yielded)
+    except BaseException as e:
+        done(None, e)
+        return
+    done(value, None)
 
 
 def runCoroutine(coro, context=None):

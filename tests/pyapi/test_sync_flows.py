@@ -1,0 +1,134 @@
+"""Sync flows that await engine runs (spec §7, §9): the coroutine begins on
+Redis's main thread and, while it awaits only the runs it started, goes on
+there after each await (gears_loop.MainDriver); anything else it awaits
+hands the rest of it to the loop thread.  Either way the client gets the
+right values, failures become the same errors, and writes made after an
+await are replicated and reach the AOF."""
+import threading
+import time
+
+from support.flows import host_module, pyexecute, trigger
+from support.runner_flows import onnx_model
+from support.server import ENGINE
+
+WHERE = r'''
+import asyncio, threading
+import redisAI as ai
+
+def where():
+    t = threading.current_thread()
+    if t is threading.main_thread():
+        return 'main'
+    return 'loop' if t.name == 'gears-loop' else 'pool'
+
+def runner(key):
+    r = ai.createModelRunner('lin{1}')
+    ai.modelRunnerAddInput(r, 'x', ai.getTensorFromKey(key))
+    ai.modelRunnerAddOutput(r, 'y')
+    return r
+
+async def run_and_store(rec):
+    seen = [where()]
+    out = await ai.modelRunnerRunAsync(runner('x{1}'))
+    seen.append(where())
+    out = await ai.modelRunnerRunAsync(runner('x{1}'))  # a second await, still here
+    seen.append(where())
+    ai.setTensorInKey(rec[1], out[0])
+    return str(seen)
+
+async def gather_two(rec):
+    seen = [where()]
+    a, b = await asyncio.gather(ai.modelRunnerRunAsync(runner('x{1}')),
+                                ai.modelRunnerRunAsync(runner('x{1}')))
+    seen.append(where())
+    return str(seen + ai.tensorToFlatList(a[0]) + ai.tensorToFlatList(b[0]))
+
+async def run_after_sleep(rec):
+    f = ai.modelRunnerRunAsync(runner('x{1}'))   # made on the main thread
+    await asyncio.sleep(0.01)                    # the loop takes over here
+    out = await f                                # resolved on main, awaited on the loop
+    return str([where()] + ai.tensorToFlatList(out[0]))
+
+async def failing(rec):
+    r = ai.createModelRunner('lin{1}')
+    ai.modelRunnerAddInput(r, 'x', ai.createTensorFromValues('FLOAT', [1, 2], [1.0, 2.0]))
+    ai.modelRunnerAddOutput(r, 'y')
+    try:
+        await ai.modelRunnerRunAsync(r)
+    except Exception as e:
+        return 'caught on %s: %s' % (where(), type(e).__name__)
+    return 'no error'
+
+for name in ('run_and_store', 'gather_two', 'run_after_sleep', 'failing'):
+    GB('CommandReader').map(globals()[name]).register(trigger=name, mode='sync')
+'''
+LINEAR_Y = [22.5, 27.0]  # tests/backends/models.py linear, x = [1, 2, 3]
+
+
+def values(c, key):
+    return [float(v) for v in c.execute_command("AI.TENSORGET", key, "VALUES")]
+
+
+def start(server_factory, **kw):
+    srv = server_factory(modules=[host_module(), (ENGINE, [])], **kw)
+    c = srv.client(decode_responses=True)
+    assert c.execute_command("AI.MODELSTORE", "lin{1}", "ONNX", "CPU", "BLOB", onnx_model("linear")) == "OK"
+    assert c.execute_command("AI.TENSORSET", "x{1}", "FLOAT", 1, 3, "VALUES", 1, 2, 3) == "OK"
+    pyexecute(c, WHERE)
+    return srv, c
+
+
+def test_awaits_of_own_runs_stay_on_the_main_thread(server_factory):
+    _, c = start(server_factory)
+    assert trigger(c, "run_and_store", "y{1}") == [str(["main", "main", "main"])]
+    assert values(c, "y{1}") == LINEAR_Y
+
+
+def test_other_awaits_go_on_on_the_loop_thread(server_factory):
+    _, c = start(server_factory)
+    assert trigger(c, "gather_two") == [str(["main", "loop"] + LINEAR_Y + LINEAR_Y)]
+    assert trigger(c, "run_after_sleep") == [str(["loop"] + LINEAR_Y)]
+
+
+def test_a_failed_run_raises_where_it_was_awaited(server_factory):
+    _, c = start(server_factory)
+    assert trigger(c, "failing") == ["caught on main: Exception"]
+    assert c.ping()
+
+
+def test_concurrent_clients_each_get_their_own_result(server_factory):
+    srv, c = start(server_factory)
+    errors = []
+
+    def client(i):
+        ci = srv.client(decode_responses=True)
+        try:
+            for j in range(10):
+                key = "out{1}:%d:%d" % (i, j)
+                assert trigger(ci, "run_and_store", key) == [str(["main", "main", "main"])]
+        except Exception as e:  # reported below: an assert in a thread does not fail the test
+            errors.append(repr(e))
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert errors == []
+    assert all(values(c, "out{1}:%d:%d" % (i, j)) == LINEAR_Y for i in range(20) for j in range(10))
+
+
+def test_writes_after_an_await_reach_the_replica_and_the_aof(server_factory):
+    srv, c = start(server_factory, tcp=True, config=[("appendonly", "yes"), ("appendfsync", "always")])
+    rep = server_factory(modules=[host_module(), (ENGINE, [])],
+                         config=[("replicaof", "127.0.0.1", srv.port)])
+    rc = rep.client(decode_responses=True)
+    deadline = time.time() + 20
+    while rc.info("replication").get("master_link_status") != "up":
+        assert time.time() < deadline, "replica did not sync"
+        time.sleep(0.05)
+    assert trigger(c, "run_and_store", "y{1}") == [str(["main", "main", "main"])]
+    assert c.execute_command("WAIT", 1, 10000) == 1
+    assert values(rc, "y{1}") == LINEAR_Y
+    srv.restart()  # from the AOF alone
+    assert values(srv.client(decode_responses=True), "y{1}") == LINEAR_Y
