@@ -1,7 +1,8 @@
 """Sync flows that await engine runs (spec §7, §9): the coroutine begins on
 Redis's main thread and, while it awaits only the runs it started, goes on
 there after each await (gears_loop.MainDriver); anything else it awaits
-hands the rest of it to the loop thread.  Either way the client gets the
+hands the rest of it to the loop thread.  The plain steps after an await run
+in the background (as async_local), as in RedisGears.  Either way the client gets the
 right values, failures become the same errors, and writes made after an
 await are replicated and reach the AOF."""
 import threading
@@ -34,6 +35,7 @@ async def run_and_store(rec):
     out = await ai.modelRunnerRunAsync(runner('x{1}'))  # a second await, still here
     seen.append(where())
     ai.setTensorInKey(rec[1], out[0])
+    execute('SET', rec[1] + ':done', 'yes')
     return str(seen)
 
 async def gather_two(rec):
@@ -59,8 +61,15 @@ async def failing(rec):
         return 'caught on %s: %s' % (where(), type(e).__name__)
     return 'no error'
 
+async def awaits(rec):
+    out = await ai.modelRunnerRunAsync(runner('x{1}'))
+    return [where()] + ai.tensorToFlatList(out[0])
+
 for name in ('run_and_store', 'gather_two', 'run_after_sleep', 'failing'):
     GB('CommandReader').map(globals()[name]).register(trigger=name, mode='sync')
+GB('CommandReader').map(awaits).map(lambda r: r + [where()]).register(trigger='then_plain', mode='sync')
+GB('CommandReader').map(lambda r: [where()]).map(lambda r: r + [where()])\
+    .register(trigger='plain_only', mode='sync')
 '''
 LINEAR_Y = [22.5, 27.0]  # tests/backends/models.py linear, x = [1, 2, 3]
 
@@ -81,7 +90,15 @@ def start(server_factory, **kw):
 def test_awaits_of_own_runs_stay_on_the_main_thread(server_factory):
     _, c = start(server_factory)
     assert trigger(c, "run_and_store", "y{1}") == [str(["main", "main", "main"])]
-    assert values(c, "y{1}") == LINEAR_Y
+    assert values(c, "y{1}") == LINEAR_Y and c.get("y{1}:done") == "yes"
+
+
+def test_plain_steps_after_an_await_go_on_in_the_background(server_factory):
+    """As in RedisGears: once paused by an await, a sync execution goes on as
+    async_local; with no await, every step stays on the main thread."""
+    _, c = start(server_factory)
+    assert trigger(c, "then_plain") == [str(["main"] + LINEAR_Y + ["pool"])]
+    assert trigger(c, "plain_only") == [str(["main", "main"])]
 
 
 def test_other_awaits_go_on_on_the_loop_thread(server_factory):
@@ -129,6 +146,7 @@ def test_writes_after_an_await_reach_the_replica_and_the_aof(server_factory):
         time.sleep(0.05)
     assert trigger(c, "run_and_store", "y{1}") == [str(["main", "main", "main"])]
     assert c.execute_command("WAIT", 1, 10000) == 1
-    assert values(rc, "y{1}") == LINEAR_Y
+    assert values(rc, "y{1}") == LINEAR_Y and rc.get("y{1}:done") == "yes"
     srv.restart()  # from the AOF alone
-    assert values(srv.client(decode_responses=True), "y{1}") == LINEAR_Y
+    c = srv.client(decode_responses=True)
+    assert values(c, "y{1}") == LINEAR_Y and c.get("y{1}:done") == "yes"

@@ -5,8 +5,8 @@ function that returns a coroutine gets an async placeholder: the coroutine
 goes to the loop thread and the execution pauses, giving its thread back.
 When the last pending coroutine of the step ends, the execution picks up
 where it stopped.  A sync execution that pauses this way goes on in the
-background (as async_local), unless it only awaits the runs it started:
-then it stays on the main thread (gears_loop.MainDriver).
+background (as async_local); its coroutines stay on the main thread as
+long as they await only the runs they started (gears_loop.MainDriver).
 
 Where steps run (each move to another thread costs a wake-up, the main cost
 of a short flow): user code in a plain `def` step runs on the pool (or, for
@@ -173,6 +173,7 @@ class Execution:
         self.acc = {}        # accumulate's running values, by key
         self.pending = 0
         self.paused = False
+        self.resumed = False  # paused once: for sync, in the background since
         self.mutex = threading.Lock()  # pending/paused, touched by the loop thread too
 
     # -- driving ---------------------------------------------------------
@@ -234,17 +235,13 @@ class Execution:
         record step with no records left to call needs no thread of its own."""
         if kind in MAX_PENDING and self.pos >= len(self.records):
             return False
-        if gears_loop.on_main():  # a sync execution: every step runs here
-            return False
+        if gears_loop.on_main():
+            # sync: every step runs here until an await paused the run; then,
+            # as async_local, its plain steps go on in the background (the
+            # coroutines and the runtime's own steps stay: nothing to wait for)
+            return self.resumed and where == POOL and self._to_pool()
         if on_loop:
-            if where != POOL:
-                return False
-            try:
-                redisgears._submit(self.run)
-            except Exception as e:  # shutting down: answer instead of hanging
-                self.errors.append(str(e))
-                self._finish()
-            return True
+            return where == POOL and self._to_pool()
         if where != LOOP or not self.allow_async:
             return False
         try:
@@ -253,14 +250,24 @@ class Execution:
             return False
         return True
 
+    def _to_pool(self):
+        try:
+            redisgears._submit(self.run)
+        except Exception as e:  # shutting down: answer instead of hanging
+            self.errors.append(str(e))
+            self._finish()
+        return True
+
     def one_done(self):
-        """Loop thread: a coroutine ended.  The last one resumes the run,
-        right here as long as the steps may run on the loop thread."""
+        """Loop thread (main thread for a MainDriver): a coroutine ended.
+        The last one resumes the run, right here as long as the steps may
+        run on this thread."""
         with self.mutex:
             self.pending -= 1
             resume = self.pending == 0 and self.paused
             if resume:
                 self.paused = False
+                self.resumed = True
         if resume:
             self.run()
 
