@@ -108,7 +108,11 @@ def test_aof_rewrite_without_rdb_preamble(server_factory, cases):
 def test_plain_aof_replay(server_factory, cases):
     """Writes are logged as sent (MODELSTORE, MODELSET, MODELDEL) and run
     outputs as AI.TENSORSET; replaying the log rebuilds the same data."""
-    srv = server_factory(config=[("appendonly", "yes"), ("aof-use-rdb-preamble", "no")])
+    # appendfsync always: with everysec, Redis may hold the AOF write back
+    # for up to 2 s while a background fsync runs, and the file read below
+    # would miss the last writes.
+    srv = server_factory(config=[("appendonly", "yes"), ("aof-use-rdb-preamble", "no"),
+                                 ("appendfsync", "always")])
     r = srv.client()
     wait_for(lambda: aof_rewrite_done(r), "initial AOF rewrite")
     expected = write_models(r, cases)
