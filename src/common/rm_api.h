@@ -23,7 +23,12 @@
 
 #define REDISMODULE_KEYTYPE_EMPTY 0
 #define REDISMODULE_KEYTYPE_STRING 1
+#define REDISMODULE_KEYTYPE_LIST 2
+#define REDISMODULE_KEYTYPE_HASH 3
+#define REDISMODULE_KEYTYPE_SET 4
+#define REDISMODULE_KEYTYPE_ZSET 5
 #define REDISMODULE_KEYTYPE_MODULE 6
+#define REDISMODULE_KEYTYPE_STREAM 7
 
 #define REDISMODULE_REPLY_UNKNOWN -1
 #define REDISMODULE_REPLY_STRING 0
@@ -51,7 +56,21 @@
 #define REDISMODULE_CTX_FLAGS_DENY_BLOCKING (1 << 21)
 
 #define REDISMODULE_NOTIFY_GENERIC (1 << 2)
+#define REDISMODULE_NOTIFY_STRING (1 << 3)
+#define REDISMODULE_NOTIFY_LIST (1 << 4)
+#define REDISMODULE_NOTIFY_SET (1 << 5)
+#define REDISMODULE_NOTIFY_HASH (1 << 6)
+#define REDISMODULE_NOTIFY_ZSET (1 << 7)
+#define REDISMODULE_NOTIFY_EXPIRED (1 << 8)
+#define REDISMODULE_NOTIFY_EVICTED (1 << 9)
+#define REDISMODULE_NOTIFY_STREAM (1 << 10)
 #define REDISMODULE_NOTIFY_MODULE (1 << 13)
+/* Every class but key misses (and, in 7.x, "new"), as redismodule.h has it. */
+#define REDISMODULE_NOTIFY_ALL                                                             \
+    (REDISMODULE_NOTIFY_GENERIC | REDISMODULE_NOTIFY_STRING | REDISMODULE_NOTIFY_LIST |    \
+     REDISMODULE_NOTIFY_SET | REDISMODULE_NOTIFY_HASH | REDISMODULE_NOTIFY_ZSET |          \
+     REDISMODULE_NOTIFY_EXPIRED | REDISMODULE_NOTIFY_EVICTED | REDISMODULE_NOTIFY_STREAM | \
+     REDISMODULE_NOTIFY_MODULE)
 
 #define REDISMODULE_EVENT_SHUTDOWN 5
 #define REDISMODULE_EVENT_CRON_LOOP 8
@@ -98,6 +117,8 @@ typedef void (*RedisModuleEventCallback)(RedisModuleCtx *ctx, RedisModuleEvent e
                                          uint64_t subevent, void *data);
 typedef void (*RedisModuleFreePrivDataFunc)(RedisModuleCtx *ctx, void *privdata);
 typedef void (*RedisModuleEventLoopOneShotFunc)(void *user_data);
+typedef int (*RedisModuleNotificationFunc)(RedisModuleCtx *ctx, int type, const char *event,
+                                           RedisModuleString *key);
 
 typedef struct RedisModuleTypeMethods {
     uint64_t version;
@@ -204,6 +225,8 @@ typedef struct RedisModuleTypeMethods {
     X(void, ThreadSafeContextLock, (RedisModuleCtx * ctx))                                      \
     X(int, ThreadSafeContextTryLock, (RedisModuleCtx * ctx))                                    \
     X(void, ThreadSafeContextUnlock, (RedisModuleCtx * ctx))                                    \
+    X(int, SubscribeToKeyspaceEvents, (RedisModuleCtx * ctx, int types,                        \
+                                       RedisModuleNotificationFunc callback))                   \
     X(int, SubscribeToServerEvent, (RedisModuleCtx * ctx, RedisModuleEvent event,               \
                                     RedisModuleEventCallback callback))                         \
     X(int, EventLoopAddOneShot, (RedisModuleEventLoopOneShotFunc func, void *user_data))        \

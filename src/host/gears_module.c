@@ -212,12 +212,28 @@ static PyObject *gears_register_trigger(PyObject *self, PyObject *args) {
         PyErr_SetString(GearsError, "unknown execution mode");
         return NULL;
     }
-    const char *err = NULL;
-    if (Registry_Add(id, trigger, m, on_loop, desc, handler, &err) != REDISMODULE_OK) {
+    Reg *r = calloc(1, sizeof(*r));
+    if (!r) return PyErr_NoMemory();
+    r->reader = READER_COMMAND;
+    r->id = strdup(id);
+    r->trigger = strdup(trigger);
+    r->desc = desc ? strdup(desc) : NULL;
+    r->mode = m;
+    r->on_loop = on_loop;
+    r->handler = handler;
+    const char *err = "out of memory";
+    if (!r->id || !r->trigger || (desc && !r->desc) || Registry_Add(r, &err) != REDISMODULE_OK) {
+        Reg_Free(r);
         PyErr_SetString(GearsError, err);
         return NULL;
     }
     Py_RETURN_NONE;
+}
+
+/* _register_keys(id, prefix, mode, handler, desc, on_loop, eventTypes, keyTypes) */
+static PyObject *gears_register_keys(PyObject *self, PyObject *args) {
+    (void)self;
+    return KeyEvents_Register(args);
 }
 
 /* _unregister(id): True if `id` was registered (executions still running
@@ -383,6 +399,7 @@ static PyMethodDef methods[] = {
     {"_lock", gears_lock, METH_NOARGS, NULL},
     {"_unlock", gears_unlock, METH_NOARGS, NULL},
     {"_register_trigger", gears_register_trigger, METH_VARARGS, NULL},
+    {"_register_keys", gears_register_keys, METH_VARARGS, NULL},
     {"_unregister", gears_unregister, METH_VARARGS, NULL},
     {"_is_registered", gears_is_registered, METH_VARARGS, NULL},
     {"_submit", gears_submit, METH_VARARGS, NULL},

@@ -79,24 +79,47 @@ int Waiter_Complete(Waiter *w, CReply *r);
 void Waiter_ReplyOrBlock(RedisModuleCtx *ctx, Waiter *w, int may_block);
 RedisModuleBlockedClient *Waiter_Block(RedisModuleCtx *ctx);
 
-/* ---- registry.c: trigger registrations, readable without the GIL ---- */
+/* ---- registry.c: registrations, readable without the GIL ---- */
 enum { MODE_ASYNC, MODE_ASYNC_LOCAL, MODE_SYNC };
+enum { READER_COMMAND, READER_KEYS };
 typedef struct Reg {
-    char *id, *trigger, *desc;
+    char *id, *desc;
+    int reader;
+    char *trigger;      /* CommandReader: the RG.TRIGGER name */
+    char *prefix;       /* KeysReader: a key name, or a prefix ending in '*' */
+    char **event_types; /* KeysReader: NULL-terminated; NULL for every event */
+    unsigned key_types; /* KeysReader: bit (1 << REDISMODULE_KEYTYPE_x); 0 for every type */
+    long long triggered; /* KeysReader: events that started an execution (main thread) */
+    int running_sync;   /* KeysReader: a sync execution of it is running on the main thread */
     int mode;
-    int on_loop;       /* the first step is `async def`: start on the loop thread */
-    PyObject *handler; /* the runtime's registration object */
-    int refs;          /* under the registry mutex */
+    int on_loop;        /* the first step is `async def`: start on the loop thread */
+    PyObject *handler;  /* the runtime's registration object */
+    int refs;           /* under the registry mutex */
 } Reg;
 int Mode_Parse(const char *s);
 const char *Mode_Name(int mode);
-int Registry_Add(const char *id, const char *trigger, int mode, int on_loop, const char *desc,
-                 PyObject *handler, const char **err); /* GIL held */
-Reg *Registry_Find(const char *trigger, size_t len);     /* a new reference */
-void Registry_Release(Reg *reg);                         /* GIL held */
-Reg *Registry_Remove(const char *id, size_t len);        /* the table's reference */
+/* Takes `r` (calloc'ed, fields set, refs 0) into the table (GIL held: it
+ * takes a reference to r->handler).  On failure frees nothing and sets *err. */
+int Registry_Add(Reg *r, const char **err);
+void Reg_Free(Reg *r);                               /* a Reg never added */
+Reg *Registry_Find(const char *trigger, size_t len); /* a new reference */
+/* The KeysReader registrations that take this event (new references, at
+ * most `max`); `key_type` is REDISMODULE_KEYTYPE_x, or -1 if not looked up
+ * (then registrations that filter on it do not match). */
+size_t Registry_MatchKeys(const char *key, size_t len, const char *event, int key_type, Reg **out,
+                          size_t max);
+int Registry_HasKeys(void);     /* any KeysReader registration at all (cheap) */
+int Registry_HasKeyTypes(void); /* any that filters on the key type (cheap) */
+void Registry_Release(Reg *reg);                  /* GIL held */
+Reg *Registry_Remove(const char *id, size_t len); /* the table's reference */
 int Registry_Contains(const char *id);
 void Registry_Dump(RedisModuleCtx *ctx);
+
+/* ---- key_events.c: keyspace events that start KeysReader executions ---- */
+int KeyEvents_Subscribe(RedisModuleCtx *ctx);
+/* redisgears._register_keys(id, prefix, mode, handler, desc, on_loop,
+ * eventTypes, keyTypes): the lists may be None.  GIL held. */
+PyObject *KeyEvents_Register(PyObject *args);
 
 /* ---- pyhost.c: the interpreter and the runtime's entry points ---- */
 typedef struct HostConfig {
@@ -105,7 +128,7 @@ typedef struct HostConfig {
 } HostConfig;
 extern HostConfig host_config;
 int PyHost_Start(const char **err);
-extern PyObject *rt_trigger, *rt_pyexecute; /* runtime functions */
+extern PyObject *rt_trigger, *rt_pyexecute, *rt_on_key; /* runtime functions */
 PyObject *PyHost_TakeError(void);         /* the pending exception (cleared), or NULL */
 void PyHost_LogError(const char *where);     /* logs and clears the Python error */
 

@@ -117,6 +117,10 @@ RM_EXPORT int RedisModule_OnLoad(RedisModuleCtx *ctx, RedisModuleString **argv, 
         return REDISMODULE_ERR;
     }
     if (Commands_Register(ctx) != REDISMODULE_OK) return REDISMODULE_ERR;
+    if (KeyEvents_Subscribe(ctx) != REDISMODULE_OK) {
+        RedisModule_Log(ctx, "warning", "rg: could not subscribe to keyspace events");
+        return REDISMODULE_ERR;
+    }
     RedisModule_SubscribeToServerEvent(ctx, RedisModuleEvent_Shutdown, on_shutdown);
     RedisModule_Log(ctx, "notice", "rg: Python host ready (home %s, venv %s, %d threads)",
                     host_config.python_home, host_config.venv ? host_config.venv : "-",

@@ -14,7 +14,7 @@
 #define RG_LIBPYTHON "libpython3.11.so.1.0"
 #endif
 
-PyObject *rt_trigger, *rt_pyexecute;
+PyObject *rt_trigger, *rt_pyexecute, *rt_on_key;
 
 PyObject *PyHost_TakeError(void) {
     PyObject *type, *value, *tb;
@@ -83,8 +83,9 @@ static int run_bootstrap(void) {
     PyObject *rt = PyDict_GetItemString(g, "rt"); /* borrowed */
     rt_trigger = rt ? PyObject_GetAttrString(rt, "_trigger") : NULL;
     rt_pyexecute = rt ? PyObject_GetAttrString(rt, "_pyexecute") : NULL;
+    rt_on_key = rt ? PyObject_GetAttrString(rt, "_on_key") : NULL;
     Py_DECREF(g);
-    return rt_trigger && rt_pyexecute ? 0 : -1;
+    return rt_trigger && rt_pyexecute && rt_on_key ? 0 : -1;
 }
 
 /* Checks the directories before Python starts: a failed Py_Initialize

@@ -1,6 +1,7 @@
-/* registry.c -- trigger registrations.  RG.TRIGGER looks a trigger up on the
- * main thread without the GIL, so the table lives in C under a mutex; each
- * entry owns one reference to the runtime's Python registration object. */
+/* registry.c -- registrations: CommandReader triggers and KeysReader
+ * prefixes.  RG.TRIGGER and keyspace events look them up on the main thread
+ * without the GIL, so the table lives in C under a mutex; each entry owns
+ * one reference to the runtime's Python registration object. */
 #include <Python.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,8 @@
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static Reg **regs;
 static size_t nregs, capregs;
+static int nkeys;  /* KeysReader entries; read without the mutex as a hint */
+static int ntyped; /* those of them that filter on the key type */
 
 static const char *mode_names[] = {"async", "async_local", "sync"};
 
@@ -21,11 +24,20 @@ int Mode_Parse(const char *s) {
 
 const char *Mode_Name(int mode) { return mode_names[mode]; }
 
-int Registry_Add(const char *id, const char *trigger, int mode, int on_loop, const char *desc,
-                 PyObject *handler, const char **err) {
+void Reg_Free(Reg *r) {
+    free(r->id);
+    free(r->desc);
+    free(r->trigger);
+    free(r->prefix);
+    for (char **e = r->event_types; e && *e; e++) free(*e);
+    free(r->event_types);
+    free(r);
+}
+
+int Registry_Add(Reg *r, const char **err) {
     pthread_mutex_lock(&mu);
-    for (size_t i = 0; i < nregs; i++) {
-        if (strcmp(regs[i]->trigger, trigger) == 0) {
+    for (size_t i = 0; r->reader == READER_COMMAND && i < nregs; i++) {
+        if (regs[i]->reader == READER_COMMAND && strcmp(regs[i]->trigger, r->trigger) == 0) {
             pthread_mutex_unlock(&mu);
             *err = "trigger already registered";
             return REDISMODULE_ERR;
@@ -38,17 +50,11 @@ int Registry_Add(const char *id, const char *trigger, int mode, int on_loop, con
         regs = n;
         capregs = cap;
     }
-    Reg *r = calloc(1, sizeof(*r));
-    if (!r) abort();
-    r->id = strdup(id);
-    r->trigger = strdup(trigger);
-    r->desc = desc ? strdup(desc) : NULL;
-    r->mode = mode;
-    r->on_loop = on_loop;
-    r->handler = handler;
-    Py_INCREF(handler);
+    Py_INCREF(r->handler);
     r->refs = 1;
     regs[nregs++] = r;
+    if (r->reader == READER_KEYS) __atomic_add_fetch(&nkeys, 1, __ATOMIC_RELAXED);
+    if (r->key_types) __atomic_add_fetch(&ntyped, 1, __ATOMIC_RELAXED);
     pthread_mutex_unlock(&mu);
     return REDISMODULE_OK;
 }
@@ -57,8 +63,10 @@ Reg *Registry_Find(const char *trigger, size_t len) {
     Reg *found = NULL;
     pthread_mutex_lock(&mu);
     for (size_t i = 0; i < nregs; i++) {
-        if (strlen(regs[i]->trigger) == len && memcmp(regs[i]->trigger, trigger, len) == 0) {
-            found = regs[i];
+        Reg *r = regs[i];
+        if (r->reader == READER_COMMAND && strlen(r->trigger) == len &&
+            memcmp(r->trigger, trigger, len) == 0) {
+            found = r;
             found->refs++;
             break;
         }
@@ -67,16 +75,50 @@ Reg *Registry_Find(const char *trigger, size_t len) {
     return found;
 }
 
+/* As RedisGears matches: a prefix ending in '*' takes every key that starts
+ * with what comes before it, anything else only that key. */
+static int prefix_matches(const char *prefix, const char *key, size_t len) {
+    size_t n = strlen(prefix);
+    if (n > 0 && prefix[n - 1] == '*') return len >= n - 1 && memcmp(prefix, key, n - 1) == 0;
+    return len == n && memcmp(prefix, key, n) == 0;
+}
+
+static int event_matches(char **types, const char *event) {
+    if (!types) return 1;
+    for (; *types; types++)
+        if (strcmp(*types, event) == 0) return 1;
+    return 0;
+}
+
+size_t Registry_MatchKeys(const char *key, size_t len, const char *event, int key_type,
+                          Reg **out, size_t max) {
+    size_t n = 0;
+    pthread_mutex_lock(&mu);
+    for (size_t i = 0; i < nregs && n < max; i++) {
+        Reg *r = regs[i];
+        if (r->reader != READER_KEYS || r->running_sync || !prefix_matches(r->prefix, key, len) ||
+            !event_matches(r->event_types, event) ||
+            (r->key_types && (key_type < 0 || !(r->key_types & (1u << key_type)))))
+            continue;
+        r->refs++;
+        r->triggered++;
+        out[n++] = r;
+    }
+    pthread_mutex_unlock(&mu);
+    return n;
+}
+
+int Registry_HasKeys(void) { return __atomic_load_n(&nkeys, __ATOMIC_RELAXED) > 0; }
+
+int Registry_HasKeyTypes(void) { return __atomic_load_n(&ntyped, __ATOMIC_RELAXED) > 0; }
+
 void Registry_Release(Reg *r) {
     pthread_mutex_lock(&mu);
     int left = --r->refs;
     pthread_mutex_unlock(&mu);
     if (left > 0) return;
     Py_DECREF(r->handler);
-    free(r->id);
-    free(r->trigger);
-    free(r->desc);
-    free(r);
+    Reg_Free(r);
 }
 
 Reg *Registry_Remove(const char *id, size_t len) {
@@ -86,6 +128,8 @@ Reg *Registry_Remove(const char *id, size_t len) {
         if (strlen(regs[i]->id) == len && memcmp(regs[i]->id, id, len) == 0) {
             found = regs[i];
             regs[i] = regs[--nregs];
+            if (found->reader == READER_KEYS) __atomic_sub_fetch(&nkeys, 1, __ATOMIC_RELAXED);
+            if (found->key_types) __atomic_sub_fetch(&ntyped, 1, __ATOMIC_RELAXED);
             break;
         }
     }
@@ -106,18 +150,23 @@ void Registry_Dump(RedisModuleCtx *ctx) {
     RedisModule_ReplyWithArray(ctx, (long)nregs);
     for (size_t i = 0; i < nregs; i++) {
         Reg *r = regs[i];
-        RedisModule_ReplyWithArray(ctx, 10);
+        int keys = r->reader == READER_KEYS;
+        RedisModule_ReplyWithArray(ctx, keys ? 12 : 10);
         RedisModule_ReplyWithCString(ctx, "id");
         RedisModule_ReplyWithCString(ctx, r->id);
         RedisModule_ReplyWithCString(ctx, "reader");
-        RedisModule_ReplyWithCString(ctx, "CommandReader");
+        RedisModule_ReplyWithCString(ctx, keys ? "KeysReader" : "CommandReader");
         RedisModule_ReplyWithCString(ctx, "desc");
         if (r->desc) RedisModule_ReplyWithCString(ctx, r->desc);
         else RedisModule_ReplyWithNull(ctx);
-        RedisModule_ReplyWithCString(ctx, "trigger");
-        RedisModule_ReplyWithCString(ctx, r->trigger);
+        RedisModule_ReplyWithCString(ctx, keys ? "prefix" : "trigger");
+        RedisModule_ReplyWithCString(ctx, keys ? r->prefix : r->trigger);
         RedisModule_ReplyWithCString(ctx, "mode");
         RedisModule_ReplyWithCString(ctx, Mode_Name(r->mode));
+        if (keys) {
+            RedisModule_ReplyWithCString(ctx, "numTriggered");
+            RedisModule_ReplyWithLongLong(ctx, r->triggered);
+        }
     }
     pthread_mutex_unlock(&mu);
 }

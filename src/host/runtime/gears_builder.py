@@ -20,28 +20,33 @@ def new_id():
     return "%040x-%d" % (0, next(_ids))
 
 
+def key_record(key, event, with_value):
+    """A KeysReader record: {'key', 'type', 'value', 'event'}; the type as
+    Redis's TYPE names it ('none' once the key is gone).  Takes the lock."""
+    execute = redisgears.executeCommand
+    kind = execute("TYPE", key)
+    value = None
+    if not with_value:
+        pass
+    elif kind == "string":
+        value = execute("GET", key)
+    elif kind == "hash":
+        flat = execute("HGETALL", key)
+        value = dict(zip(flat[::2], flat[1::2]))
+    elif kind == "list":
+        value = execute("LRANGE", key, 0, -1)
+    elif kind == "set":
+        value = execute("SMEMBERS", key)
+    return {"key": key, "type": kind, "value": value, "event": event}
+
+
 def _keys(pattern, with_values):
     """KeysReader records, read with SCAN; each call takes the Redis lock."""
-    execute = redisgears.executeCommand
     cursor = "0"
     while True:
-        cursor, keys = execute("SCAN", cursor, "MATCH", pattern, "COUNT", 1000)
+        cursor, keys = redisgears.executeCommand("SCAN", cursor, "MATCH", pattern, "COUNT", 1000)
         for k in keys:
-            if not with_values:
-                yield k
-                continue
-            kind = execute("TYPE", k)
-            value = None
-            if kind == "string":
-                value = execute("GET", k)
-            elif kind == "hash":
-                flat = execute("HGETALL", k)
-                value = dict(zip(flat[::2], flat[1::2]))
-            elif kind == "list":
-                value = execute("LRANGE", k, 0, -1)
-            elif kind == "set":
-                value = execute("SMEMBERS", k)
-            yield {"key": k, "type": kind, "value": value, "event": None}
+            yield key_record(k, None, True) if with_values else k
         if str(cursor) == "0":
             return
 
@@ -131,9 +136,11 @@ class GearsBuilder:
                  **reader_kwargs):
         if mode not in MODES:
             raise GearsError("unknown execution mode")
+        if self.reader == "KeysReader":
+            return self._register_keys(prefix, convertToStr, mode, onRegistered, **reader_kwargs)
         if self.reader != "CommandReader":
-            raise GearsError("register() supports the CommandReader only here (%s given)"
-                             % self.reader)
+            raise GearsError("register() supports the CommandReader and the KeysReader only "
+                             "here (%s given)" % self.reader)
         if trigger is not None and (hook is not None or keyprefix is not None):
             raise GearsError("trigger argument can not be given with keyprefix or hook")
         if trigger is None and hook is None:
@@ -146,6 +153,29 @@ class GearsBuilder:
         desc = self.desc if self.desc is not None else session.desc
         reg = Registration(new_id(), str(trigger), mode, self._final_steps(convertToStr),
                            session, desc)
+        reg.install()
+        session.registrations.append(reg)
+        if onRegistered is not None:
+            onRegistered()
+        return reg.id
+
+    def _register_keys(self, prefix, convertToStr, mode, onRegistered, eventTypes=None,
+                       keyTypes=None, readValue=True, noScan=False, commands=None, **ignored):
+        """A flow started by each keyspace event on a key that `prefix`
+        matches (a key name, or a prefix ending in '*'), filtered by the
+        event names in `eventTypes` and the key types in `keyTypes`."""
+        if commands is not None:
+            raise GearsError("KeysReader commands= (command hooks) is not supported")
+        for name, names in (("eventTypes", eventTypes), ("keyTypes", keyTypes)):
+            if names is not None and (not isinstance(names, (list, tuple))
+                                      or not all(isinstance(n, str) for n in names)):
+                raise GearsError("%s must be a list of strings" % name)
+        session = current_session.get()
+        if session is None:
+            raise GearsError("register() must be called from RG.PYEXECUTE")
+        desc = self.desc if self.desc is not None else session.desc
+        reg = KeysRegistration(new_id(), str(prefix), mode, self._final_steps(convertToStr),
+                               session, desc, eventTypes, keyTypes, bool(readValue))
         reg.install()
         session.registrations.append(reg)
         if onRegistered is not None:
@@ -194,3 +224,27 @@ class Registration:
 
     def unregister(self):
         return redisgears._unregister(self.id)
+
+
+class KeysRegistration(Registration):
+    """A KeysReader registration: keyspace events start it (src/host/key_events.c)."""
+
+    def __init__(self, id, prefix, mode, steps, session, desc, event_types, key_types, read_value):
+        super().__init__(id, prefix, mode, steps, session, desc)
+        self.event_types = list(event_types) if event_types is not None else None
+        self.key_types = list(key_types) if key_types is not None else None
+        self.read_value = read_value
+
+    def install(self):
+        on_loop = bool(self.steps) and self.steps[0][2] == ge.LOOP
+        try:
+            redisgears._register_keys(self.id, self.trigger, self.mode, self, self.desc, on_loop,
+                                      self.event_types, self.key_types)
+        except ValueError as e:
+            raise GearsError(str(e)) from None
+
+    def done(self, results, errors):
+        """The end of one execution: nobody waits for it, errors go to the log."""
+        if errors:
+            redisgears.log("KeysReader registration %s failed: %s" % (self.id, errors[0]),
+                           level="warning")

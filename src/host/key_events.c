@@ -1,0 +1,178 @@
+/* key_events.c -- keyspace events that start KeysReader executions.
+ *
+ * One subscription covers every event class.  Redis calls it with its lock
+ * held, on whichever thread made the change (the main thread, or a thread
+ * of ours writing under the lock); without a KeysReader registration it
+ * returns at once.  A matching async registration gets a pool job with
+ * copies of the key and event name; a sync one runs right here, as
+ * RedisGears does, and does not see the events its own execution causes
+ * (they would start it again, without end).  Replicas start nothing: the
+ * master's executions already made the writes they receive. */
+#define PY_SSIZE_T_CLEAN /* Py_ssize_t lengths for the "y#" format */
+#include <Python.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "host.h"
+
+#define MAX_HITS 64 /* registrations one event can start */
+
+static const char *key_type_names[] = {"none", "string", "list", "hash", "set", "zset", "module",
+                                       "stream"};
+
+typedef struct {
+    PoolJob base;
+    Reg *reg;
+    char *key, *event;
+    size_t keylen;
+} KeyJob;
+
+/* runtime._on_key(handler, key, event): runs the flow on the one record.
+ * GIL held. */
+static void call_on_key(Reg *reg, const char *key, size_t keylen, const char *event) {
+    PyObject *r = PyObject_CallFunction(rt_on_key, "Oy#s", reg->handler, key, (Py_ssize_t)keylen,
+                                        event);
+    if (!r) PyHost_LogError("KeysReader execution");
+    Py_XDECREF(r);
+}
+
+static void key_job_run(PoolJob *job) {
+    KeyJob *j = (KeyJob *)job;
+    PyGILState_STATE g = PyGILState_Ensure();
+    call_on_key(j->reg, j->key, j->keylen, j->event);
+    Registry_Release(j->reg);
+    PyGILState_Release(g);
+    free(j->key);
+    free(j->event);
+    free(j);
+}
+
+static void start_async(Reg *reg, const char *key, size_t keylen, const char *event) {
+    KeyJob *j = calloc(1, sizeof(*j));
+    char *k = malloc(keylen + 1), *e = strdup(event);
+    if (j && k && e) {
+        memcpy(k, key, keylen);
+        k[keylen] = '\0';
+        *j = (KeyJob){.base.run = key_job_run, .reg = reg, .key = k, .event = e, .keylen = keylen};
+        if (Pool_Submit(&j->base) == REDISMODULE_OK) return;
+    }
+    free(j);
+    free(k);
+    free(e);
+    PyGILState_STATE g = PyGILState_Ensure(); /* not started: out of memory or shutting down */
+    Registry_Release(reg);
+    PyGILState_Release(g);
+}
+
+static void run_sync(RedisModuleCtx *ctx, Reg *reg, const char *key, size_t keylen,
+                     const char *event) {
+    reg->running_sync = 1; /* under the Redis lock, as every read of it */
+    HostCmdScope scope = Host_CommandEnter(ctx);
+    PyGILState_STATE g = PyGILState_Ensure();
+    call_on_key(reg, key, keylen, event);
+    reg->running_sync = 0;
+    Registry_Release(reg); /* may free it: unregistered by its own flow */
+    PyGILState_Release(g);
+    Host_CommandExit(scope);
+}
+
+/* Looked up before the registry's mutex is taken: opening a key that has
+ * expired deletes it and raises an "expired" event, which comes back here. */
+static int key_type_of(RedisModuleCtx *ctx, RedisModuleString *key) {
+    RedisModuleKey *k = RedisModule_OpenKey(ctx, key, REDISMODULE_READ);
+    int type = k ? RedisModule_KeyType(k) : REDISMODULE_KEYTYPE_EMPTY;
+    if (k) RedisModule_CloseKey(k);
+    return type >= 0 && type <= REDISMODULE_KEYTYPE_STREAM ? type : REDISMODULE_KEYTYPE_EMPTY;
+}
+
+static int on_event(RedisModuleCtx *ctx, int class, const char *event, RedisModuleString *key) {
+    (void)class;
+    if (!Registry_HasKeys()) return REDISMODULE_OK;
+    if (RedisModule_GetContextFlags(ctx) & (REDISMODULE_CTX_FLAGS_SLAVE | REDISMODULE_CTX_FLAGS_LOADING))
+        return REDISMODULE_OK;
+    size_t len;
+    const char *name = RedisModule_StringPtrLen(key, &len);
+    Reg *hits[MAX_HITS];
+    int key_type = Registry_HasKeyTypes() ? key_type_of(ctx, key) : -1;
+    size_t n = Registry_MatchKeys(name, len, event, key_type, hits, MAX_HITS);
+    for (size_t i = 0; i < n; i++) {
+        if (hits[i]->mode == MODE_SYNC) run_sync(ctx, hits[i], name, len, event);
+        else start_async(hits[i], name, len, event);
+    }
+    return REDISMODULE_OK;
+}
+
+int KeyEvents_Subscribe(RedisModuleCtx *ctx) {
+    return RedisModule_SubscribeToKeyspaceEvents(ctx, REDISMODULE_NOTIFY_ALL, on_event);
+}
+
+/* A NULL-terminated copy of a list of str, or NULL for None. */
+static int str_list(PyObject *list, char ***out) {
+    *out = NULL;
+    if (list == Py_None) return 0;
+    if (!PyList_Check(list)) {
+        PyErr_SetString(PyExc_TypeError, "expected a list of str or None");
+        return -1;
+    }
+    Py_ssize_t n = PyList_GET_SIZE(list);
+    char **v = calloc((size_t)n + 1, sizeof(*v));
+    if (!v) return PyErr_NoMemory(), -1;
+    *out = v;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        const char *s = PyUnicode_Check(PyList_GET_ITEM(list, i))
+                            ? PyUnicode_AsUTF8(PyList_GET_ITEM(list, i))
+                            : NULL;
+        if (!s) {
+            if (!PyErr_Occurred()) PyErr_SetString(PyExc_TypeError, "expected a list of str");
+            return -1;
+        }
+        if (!(v[i] = strdup(s))) return PyErr_NoMemory(), -1;
+    }
+    return 0;
+}
+
+PyObject *KeyEvents_Register(PyObject *args) {
+    const char *id, *prefix, *mode, *desc = NULL;
+    PyObject *handler, *events, *types;
+    int on_loop = 0;
+    if (!PyArg_ParseTuple(args, "sssOzpOO", &id, &prefix, &mode, &handler, &desc, &on_loop, &events,
+                          &types))
+        return NULL;
+    int m = Mode_Parse(mode);
+    if (m < 0) {
+        PyErr_SetString(PyExc_ValueError, "unknown execution mode");
+        return NULL;
+    }
+    Reg *r = calloc(1, sizeof(*r));
+    if (!r) return PyErr_NoMemory();
+    *r = (Reg){.reader = READER_KEYS, .id = strdup(id), .prefix = strdup(prefix),
+               .desc = desc ? strdup(desc) : NULL, .mode = m, .on_loop = on_loop, .handler = handler};
+    char **type_names = NULL;
+    const char *err = "out of memory";
+    if (!r->id || !r->prefix || (desc && !r->desc)) goto nomem;
+    if (str_list(events, &r->event_types) < 0 || str_list(types, &type_names) < 0) goto fail;
+    for (char **t = type_names; t && *t; t++) {
+        int known = 0;
+        for (int k = 1; k <= REDISMODULE_KEYTYPE_STREAM; k++)
+            if (strcmp(*t, key_type_names[k]) == 0) r->key_types |= 1u << k, known = 1;
+        if (!known) {
+            PyErr_Format(PyExc_ValueError, "unknown key type %s", *t);
+            goto fail;
+        }
+    }
+    for (char **t = type_names; t && *t; t++) free(*t);
+    free(type_names);
+    if (Registry_Add(r, &err) != REDISMODULE_OK) {
+        Reg_Free(r);
+        PyErr_SetString(PyExc_RuntimeError, err);
+        return NULL;
+    }
+    Py_RETURN_NONE;
+nomem:
+    PyErr_NoMemory();
+fail:
+    for (char **t = type_names; t && *t; t++) free(*t);
+    free(type_names);
+    Reg_Free(r);
+    return NULL;
+}
