@@ -81,7 +81,9 @@ RedisModuleBlockedClient *Waiter_Block(RedisModuleCtx *ctx);
 
 /* ---- registry.c: registrations, readable without the GIL ---- */
 enum { MODE_ASYNC, MODE_ASYNC_LOCAL, MODE_SYNC };
-enum { READER_COMMAND, READER_KEYS };
+/* StreamReader registrations are KeysReader ones for `xadd` on streams;
+ * the runtime reads the new entries itself. */
+enum { READER_COMMAND, READER_KEYS, READER_STREAM };
 typedef struct Reg {
     char *id, *desc;
     int reader;
@@ -118,7 +120,8 @@ void Registry_Dump(RedisModuleCtx *ctx);
 /* ---- key_events.c: keyspace events that start KeysReader executions ---- */
 int KeyEvents_Subscribe(RedisModuleCtx *ctx);
 /* redisgears._register_keys(id, prefix, mode, handler, desc, on_loop,
- * eventTypes, keyTypes): the lists may be None.  GIL held. */
+ * eventTypes, keyTypes, stream): the lists may be None; `stream` marks a
+ * StreamReader registration.  GIL held. */
 PyObject *KeyEvents_Register(PyObject *args);
 
 /* ---- pyhost.c: the interpreter and the runtime's entry points ---- */

@@ -1,4 +1,5 @@
-/* key_events.c -- keyspace events that start KeysReader executions.
+/* key_events.c -- keyspace events that start KeysReader (and StreamReader)
+ * executions.
  *
  * One subscription covers every event class.  Redis calls it with its lock
  * held, on whichever thread made the change (the main thread, or a thread
@@ -134,9 +135,9 @@ static int str_list(PyObject *list, char ***out) {
 PyObject *KeyEvents_Register(PyObject *args) {
     const char *id, *prefix, *mode, *desc = NULL;
     PyObject *handler, *events, *types;
-    int on_loop = 0;
-    if (!PyArg_ParseTuple(args, "sssOzpOO", &id, &prefix, &mode, &handler, &desc, &on_loop, &events,
-                          &types))
+    int on_loop = 0, stream = 0;
+    if (!PyArg_ParseTuple(args, "sssOzpOOp", &id, &prefix, &mode, &handler, &desc, &on_loop, &events,
+                          &types, &stream))
         return NULL;
     int m = Mode_Parse(mode);
     if (m < 0) {
@@ -145,7 +146,7 @@ PyObject *KeyEvents_Register(PyObject *args) {
     }
     Reg *r = calloc(1, sizeof(*r));
     if (!r) return PyErr_NoMemory();
-    *r = (Reg){.reader = READER_KEYS, .id = strdup(id), .prefix = strdup(prefix),
+    *r = (Reg){.reader = stream ? READER_STREAM : READER_KEYS, .id = strdup(id), .prefix = strdup(prefix),
                .desc = desc ? strdup(desc) : NULL, .mode = m, .on_loop = on_loop, .handler = handler};
     char **type_names = NULL;
     const char *err = "out of memory";

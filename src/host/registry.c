@@ -1,5 +1,5 @@
-/* registry.c -- registrations: CommandReader triggers and KeysReader
- * prefixes.  RG.TRIGGER and keyspace events look them up on the main thread
+/* registry.c -- registrations: CommandReader triggers, KeysReader and
+ * StreamReader prefixes.  RG.TRIGGER and keyspace events look them up on the main thread
  * without the GIL, so the table lives in C under a mutex; each entry owns
  * one reference to the runtime's Python registration object. */
 #include <Python.h>
@@ -53,7 +53,7 @@ int Registry_Add(Reg *r, const char **err) {
     Py_INCREF(r->handler);
     r->refs = 1;
     regs[nregs++] = r;
-    if (r->reader == READER_KEYS) __atomic_add_fetch(&nkeys, 1, __ATOMIC_RELAXED);
+    if (r->reader != READER_COMMAND) __atomic_add_fetch(&nkeys, 1, __ATOMIC_RELAXED);
     if (r->key_types) __atomic_add_fetch(&ntyped, 1, __ATOMIC_RELAXED);
     pthread_mutex_unlock(&mu);
     return REDISMODULE_OK;
@@ -96,7 +96,7 @@ size_t Registry_MatchKeys(const char *key, size_t len, const char *event, int ke
     pthread_mutex_lock(&mu);
     for (size_t i = 0; i < nregs && n < max; i++) {
         Reg *r = regs[i];
-        if (r->reader != READER_KEYS || r->running_sync || !prefix_matches(r->prefix, key, len) ||
+        if (r->reader == READER_COMMAND || r->running_sync || !prefix_matches(r->prefix, key, len) ||
             !event_matches(r->event_types, event) ||
             (r->key_types && (key_type < 0 || !(r->key_types & (1u << key_type)))))
             continue;
@@ -128,7 +128,7 @@ Reg *Registry_Remove(const char *id, size_t len) {
         if (strlen(regs[i]->id) == len && memcmp(regs[i]->id, id, len) == 0) {
             found = regs[i];
             regs[i] = regs[--nregs];
-            if (found->reader == READER_KEYS) __atomic_sub_fetch(&nkeys, 1, __ATOMIC_RELAXED);
+            if (found->reader != READER_COMMAND) __atomic_sub_fetch(&nkeys, 1, __ATOMIC_RELAXED);
             if (found->key_types) __atomic_sub_fetch(&ntyped, 1, __ATOMIC_RELAXED);
             break;
         }
@@ -150,12 +150,13 @@ void Registry_Dump(RedisModuleCtx *ctx) {
     RedisModule_ReplyWithArray(ctx, (long)nregs);
     for (size_t i = 0; i < nregs; i++) {
         Reg *r = regs[i];
-        int keys = r->reader == READER_KEYS;
+        static const char *reader_names[] = {"CommandReader", "KeysReader", "StreamReader"};
+        int keys = r->reader != READER_COMMAND;
         RedisModule_ReplyWithArray(ctx, keys ? 12 : 10);
         RedisModule_ReplyWithCString(ctx, "id");
         RedisModule_ReplyWithCString(ctx, r->id);
         RedisModule_ReplyWithCString(ctx, "reader");
-        RedisModule_ReplyWithCString(ctx, keys ? "KeysReader" : "CommandReader");
+        RedisModule_ReplyWithCString(ctx, reader_names[r->reader]);
         RedisModule_ReplyWithCString(ctx, "desc");
         if (r->desc) RedisModule_ReplyWithCString(ctx, r->desc);
         else RedisModule_ReplyWithNull(ctx);

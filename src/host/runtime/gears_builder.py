@@ -3,11 +3,14 @@
 records where they are."""
 import copy
 import itertools
+import threading
+import time
 
 import redisgears
 from redisgears import GearsError
 
 import gears_execution as ge
+import gears_loop
 from gears_loop import current_session
 
 MODES = ("async", "async_local", "sync")
@@ -138,9 +141,11 @@ class GearsBuilder:
             raise GearsError("unknown execution mode")
         if self.reader == "KeysReader":
             return self._register_keys(prefix, convertToStr, mode, onRegistered, **reader_kwargs)
+        if self.reader == "StreamReader":
+            return self._register_stream(prefix, convertToStr, mode, onRegistered, **reader_kwargs)
         if self.reader != "CommandReader":
-            raise GearsError("register() supports the CommandReader and the KeysReader only "
-                             "here (%s given)" % self.reader)
+            raise GearsError("register() supports the CommandReader, KeysReader and StreamReader "
+                             "only (%s given)" % self.reader)
         if trigger is not None and (hook is not None or keyprefix is not None):
             raise GearsError("trigger argument can not be given with keyprefix or hook")
         if trigger is None and hook is None:
@@ -170,12 +175,30 @@ class GearsBuilder:
             if names is not None and (not isinstance(names, (list, tuple))
                                       or not all(isinstance(n, str) for n in names)):
                 raise GearsError("%s must be a list of strings" % name)
+        return self._install(KeysRegistration, prefix, convertToStr, mode, onRegistered,
+                             eventTypes, keyTypes, bool(readValue))
+
+    def _register_stream(self, prefix, convertToStr, mode, onRegistered, batch=1, duration=0,
+                         onFailedPolicy="continue", onFailedRetryInterval=1, trimStream=True,
+                         **ignored):
+        """A flow started by new entries of the streams that `prefix` matches:
+        once `batch` of them wait, or `duration` ms after the first one."""
+        if not isinstance(batch, int) or batch < 1:
+            raise GearsError("batch must be a positive integer")
+        if not isinstance(duration, (int, float)) or duration < 0:
+            raise GearsError("duration must be a number of milliseconds, 0 or more")
+        if onFailedPolicy != "continue":
+            raise GearsError("onFailedPolicy %s is not supported (only 'continue')" % onFailedPolicy)
+        return self._install(StreamRegistration, prefix, convertToStr, mode, onRegistered,
+                             batch, duration, bool(trimStream))
+
+    def _install(self, kind, prefix, convertToStr, mode, onRegistered, *args):
         session = current_session.get()
         if session is None:
             raise GearsError("register() must be called from RG.PYEXECUTE")
         desc = self.desc if self.desc is not None else session.desc
-        reg = KeysRegistration(new_id(), str(prefix), mode, self._final_steps(convertToStr),
-                               session, desc, eventTypes, keyTypes, bool(readValue))
+        reg = kind(new_id(), str(prefix), mode, self._final_steps(convertToStr), session, desc,
+                   *args)
         reg.install()
         session.registrations.append(reg)
         if onRegistered is not None:
@@ -239,12 +262,101 @@ class KeysRegistration(Registration):
         on_loop = bool(self.steps) and self.steps[0][2] == ge.LOOP
         try:
             redisgears._register_keys(self.id, self.trigger, self.mode, self, self.desc, on_loop,
-                                      self.event_types, self.key_types)
+                                      self.event_types, self.key_types,
+                                      isinstance(self, StreamRegistration))
         except ValueError as e:
             raise GearsError(str(e)) from None
+
+    def on_event(self, key, event):
+        """Runs the flow on the key's record (runtime._on_key)."""
+        reader = lambda: [key_record(key, event, self.read_value)]  # noqa: E731
+        ge.Execution(self.steps, reader, self.done, True, self.session).run()
 
     def done(self, results, errors):
         """The end of one execution: nobody waits for it, errors go to the log."""
         if errors:
-            redisgears.log("KeysReader registration %s failed: %s" % (self.id, errors[0]),
+            redisgears.log("%s registration %s failed: %s" % (self.READER, self.id, errors[0]),
                            level="warning")
+
+    READER = "KeysReader"
+
+
+def _locked(fn, *args):
+    """fn(*args) with the Redis lock held (the GIL is let go while waiting)."""
+    redisgears._lock()
+    try:
+        return fn(*args)
+    finally:
+        redisgears._unlock()
+
+
+class StreamRegistration(KeysRegistration):
+    """A StreamReader registration: `xadd` events on matching streams.  Each
+    execution reads the entries after the last one read from that stream
+    (the first, those added since the registration), as records
+    {'key', 'id', 'value': {field: value}}, and with trimStream deletes them
+    from the stream once it succeeded."""
+
+    READER = "StreamReader"
+
+    def __init__(self, id, prefix, mode, steps, session, desc, batch, duration, trim):
+        super().__init__(id, prefix, mode, steps, session, desc, ["xadd"], ["stream"], False)
+        self.batch, self.duration, self.trim = batch, duration, trim
+        self.since = "%d" % int(time.time() * 1000)  # entries from the registration on
+        self.last_ids = {}      # stream -> the last entry id read
+        self.timers = set()     # streams with a `duration` timer running
+        self.mutex = threading.Lock()
+
+    def _range_start(self, key):
+        last = self.last_ids.get(key)
+        return "(" + last if last is not None else self.since
+
+    def _take(self, key):
+        """The new entries of `key`, marked read.  Lock held: two executions
+        never read the same entry."""
+        rows = redisgears.executeCommand("XRANGE", key, self._range_start(key), "+")
+        if rows:
+            self.last_ids[key] = rows[-1][0]
+        return [{"key": key, "id": i, "value": dict(zip(f[::2], f[1::2]))} for i, f in rows]
+
+    def _waiting(self, key):
+        """How many new entries wait (at most `batch`).  Lock held."""
+        return len(redisgears.executeCommand("XRANGE", key, self._range_start(key), "+",
+                                             "COUNT", self.batch))
+
+    def on_event(self, key, event):
+        if self.batch > 1 and _locked(self._waiting, key) < self.batch:
+            if self.duration > 0:
+                self._arm_timer(key)
+            return
+        self._run(key)
+
+    def _run(self, key):
+        taken = []
+
+        def reader():
+            taken.extend(_locked(self._take, key))
+            return list(taken)
+
+        def done(results, errors):
+            self.done(results, errors)
+            if self.trim and not errors:  # exactly the entries read: older ones stay
+                ids = [r["id"] for r in taken]
+                for at in range(0, len(ids), 1000):
+                    _locked(redisgears.executeCommand, "XDEL", key, *ids[at:at + 1000])
+
+        ge.Execution(self.steps, reader, done, True, self.session).run()
+
+    def _arm_timer(self, key):
+        with self.mutex:
+            if key in self.timers:
+                return
+            self.timers.add(key)
+        gears_loop.call_on_loop(gears_loop.loop.call_later, self.duration / 1000.0,
+                                self._timer_fired, key)
+
+    def _timer_fired(self, key):
+        """Loop thread: `duration` passed; what waits runs on the pool."""
+        with self.mutex:
+            self.timers.discard(key)
+        redisgears._submit(self._run, key)

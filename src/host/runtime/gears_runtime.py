@@ -157,12 +157,10 @@ def _trigger(reg, args, waiter, allow_async):
 
 
 def _on_key(reg, key, event):
-    """A keyspace event matched the KeysReader registration `reg`: runs its
-    flow on the key's record, on the calling thread (a pool thread, or for
-    sync the thread that changed the key, under the Redis lock)."""
-    key = key.decode("utf-8", "surrogateescape")
-    reader = lambda: [gears_builder.key_record(key, event, reg.read_value)]  # noqa: E731
-    gears_execution.Execution(reg.steps, reader, reg.done, True, reg.session).run()
+    """A keyspace event matched the KeysReader or StreamReader registration
+    `reg`: it runs its flow on the calling thread (a pool thread, or for sync
+    the thread that changed the key, under the Redis lock)."""
+    reg.on_event(key.decode("utf-8", "surrogateescape"), event)
 
 
 gears_loop.start()
