@@ -177,6 +177,11 @@ static int trigger_command(RedisModuleCtx *ctx, RedisModuleString **argv, int ar
     return run_async(ctx, reg, argv + 1, argc - 1, Pool_Submit);
 }
 
+static int triggeronkey_command(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
+    if (argc < 3) return RedisModule_WrongArity(ctx);
+    return trigger_command(ctx, argv, argc);
+}
+
 /* ---- RG.PYEXECUTE "<code>" [ID id] [DESCRIPTION d] [UPGRADE] ... ---- */
 
 static int pyexecute_command(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
@@ -246,6 +251,9 @@ static int unregister_command(RedisModuleCtx *ctx, RedisModuleString **argv, int
 int Commands_Register(RedisModuleCtx *ctx) {
     if (RedisModule_CreateCommand(ctx, "rg.pyexecute", pyexecute_command, "write", 0, 0, 0) ||
         RedisModule_CreateCommand(ctx, "rg.trigger", trigger_command, "write", 0, 0, 0) ||
+        /* The same, with the key declared (ACLs, cluster routing): the
+         * record is [trigger, key, args...] as for RG.TRIGGER. */
+        RedisModule_CreateCommand(ctx, "rg.triggeronkey", triggeronkey_command, "write", 2, 2, 1) ||
         RedisModule_CreateCommand(ctx, "rg.dumpregistrations", dump_command, "readonly", 0, 0, 0) ||
         RedisModule_CreateCommand(ctx, "rg.unregister", unregister_command, "write", 0, 0, 0))
         return REDISMODULE_ERR;

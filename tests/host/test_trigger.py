@@ -80,6 +80,17 @@ def test_records_are_trigger_and_args(host):
         assert raw.execute_command("RG.TRIGGER", "echo", blob) == [blob]  # bytes survive
 
 
+def test_triggeronkey_declares_its_key(host):
+    """RG.TRIGGERONKEY trigger key [args...]: the same record, with the key
+    where ACLs and cluster routing look for it."""
+    _, c = host
+    pyexecute(c, "GB('CommandReader').map(lambda r: repr(r)).register(trigger='rec')")
+    assert c.execute_command("RG.TRIGGERONKEY", "rec", "k1", "a") == ["['rec', 'k1', 'a']"]
+    assert c.command_getkeys("RG.TRIGGERONKEY", "rec", "k1", "a") == ["k1"]
+    assert "wrong number of arguments" in error_of(c, "RG.TRIGGERONKEY", "rec")
+    assert error_of(c, "RG.TRIGGERONKEY", "nope", "k") == "no such trigger"
+
+
 def test_each_record_becomes_a_str(host):
     _, c = host
     pyexecute(c, "GB('CommandReader').flatmap(lambda r: [1, 2.5, None, {'a': 1}, [1, 'x'], b'b', 'é'])"
