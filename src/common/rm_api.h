@@ -72,6 +72,8 @@
      REDISMODULE_NOTIFY_EXPIRED | REDISMODULE_NOTIFY_EVICTED | REDISMODULE_NOTIFY_STREAM | \
      REDISMODULE_NOTIFY_MODULE)
 
+#define REDISMODULE_EVENT_LOADING 3
+#define REDISMODULE_SUBEVENT_LOADING_ENDED 3
 #define REDISMODULE_EVENT_SHUTDOWN 5
 #define REDISMODULE_EVENT_CRON_LOOP 8
 
@@ -80,6 +82,8 @@
 
 /* Version 3 of the type-methods struct (Redis >= 6.2): adds copy/defrag. */
 #define REDISMODULE_TYPE_METHOD_VERSION 3
+#define REDISMODULE_AUX_BEFORE_RDB (1 << 0)
+#define REDISMODULE_AUX_AFTER_RDB (1 << 1)
 
 typedef struct RedisModuleCtx RedisModuleCtx;
 typedef struct RedisModuleKey RedisModuleKey;
@@ -251,6 +255,7 @@ RM_API_LIST(RM_DECLARE_ENTRY)
 int RMAPI_Init(RedisModuleCtx *ctx, const char *name, int ver, int apiver);
 
 /* Server events this project subscribes to. */
+static const RedisModuleEvent RedisModuleEvent_Loading = {REDISMODULE_EVENT_LOADING, 1};
 static const RedisModuleEvent RedisModuleEvent_Shutdown = {REDISMODULE_EVENT_SHUTDOWN, 1};
 static const RedisModuleEvent RedisModuleEvent_CronLoop = {REDISMODULE_EVENT_CRON_LOOP, 1};
 

@@ -243,6 +243,9 @@ static int unregister_command(RedisModuleCtx *ctx, RedisModuleString **argv, int
     Reg *reg = Registry_Remove(id, len);
     if (!reg) return RedisModule_ReplyWithError(ctx, "ERR execution does not exist");
     PyGILState_STATE g = PyGILState_Ensure();
+    PyObject *r = PyObject_CallMethod(reg->handler, "forget", NULL);
+    if (!r) PyHost_LogError("RG.UNREGISTER");
+    Py_XDECREF(r);
     Registry_Release(reg); /* executions still running keep their own reference */
     PyGILState_Release(g);
     return RedisModule_ReplyWithSimpleString(ctx, "OK");

@@ -1,6 +1,7 @@
 /* gears_module.c -- the built-in module `redisgears`: executeCommand, log,
  * GearsError, _host_api_address, and the private hooks the runtime uses to
  * register triggers, queue continuations and complete waiting clients. */
+#define PY_SSIZE_T_CLEAN /* Py_ssize_t lengths for "s#" formats */
 #include <Python.h>
 #include <stdlib.h>
 #include <string.h>
@@ -236,6 +237,25 @@ static PyObject *gears_register_keys(PyObject *self, PyObject *args) {
     return KeyEvents_Register(args);
 }
 
+/* _store_script(id, desc, code) / _drop_script(id): the script_store.c
+ * entries of a session (main thread). */
+static PyObject *gears_store_script(PyObject *self, PyObject *args) {
+    (void)self;
+    const char *id, *desc, *code;
+    Py_ssize_t len;
+    if (!PyArg_ParseTuple(args, "szs#", &id, &desc, &code, &len)) return NULL;
+    if (ScriptStore_Put(id, desc, code, (size_t)len) != REDISMODULE_OK) return PyErr_NoMemory();
+    Py_RETURN_NONE;
+}
+
+static PyObject *gears_drop_script(PyObject *self, PyObject *args) {
+    (void)self;
+    const char *id;
+    if (!PyArg_ParseTuple(args, "s", &id)) return NULL;
+    ScriptStore_Drop(id);
+    Py_RETURN_NONE;
+}
+
 /* _unregister(id): True if `id` was registered (executions still running
  * keep their own reference).  Used to undo a failed RG.PYEXECUTE. */
 static PyObject *gears_unregister(PyObject *self, PyObject *args) {
@@ -401,6 +421,8 @@ static PyMethodDef methods[] = {
     {"_register_trigger", gears_register_trigger, METH_VARARGS, NULL},
     {"_register_keys", gears_register_keys, METH_VARARGS, NULL},
     {"_unregister", gears_unregister, METH_VARARGS, NULL},
+    {"_store_script", gears_store_script, METH_VARARGS, NULL},
+    {"_drop_script", gears_drop_script, METH_VARARGS, NULL},
     {"_is_registered", gears_is_registered, METH_VARARGS, NULL},
     {"_submit", gears_submit, METH_VARARGS, NULL},
     {"_loop_call", gears_loop_call, METH_VARARGS, NULL},

@@ -117,6 +117,11 @@ Reg *Registry_Remove(const char *id, size_t len); /* the table's reference */
 int Registry_Contains(const char *id);
 void Registry_Dump(RedisModuleCtx *ctx);
 
+/* ---- script_store.c: the scripts of live registrations, in the RDB ---- */
+int ScriptStore_Start(RedisModuleCtx *ctx); /* the aux-data type and the loading hook */
+int ScriptStore_Put(const char *id, const char *desc, const char *code, size_t code_len);
+void ScriptStore_Drop(const char *id);
+
 /* ---- key_events.c: keyspace events that start KeysReader executions ---- */
 int KeyEvents_Subscribe(RedisModuleCtx *ctx);
 /* redisgears._register_keys(id, prefix, mode, handler, desc, on_loop,

@@ -117,6 +117,10 @@ RM_EXPORT int RedisModule_OnLoad(RedisModuleCtx *ctx, RedisModuleString **argv, 
         return REDISMODULE_ERR;
     }
     if (Commands_Register(ctx) != REDISMODULE_OK) return REDISMODULE_ERR;
+    if (ScriptStore_Start(ctx) != REDISMODULE_OK) {
+        RedisModule_Log(ctx, "warning", "rg: could not register the aux-data type rg-pyhost");
+        return REDISMODULE_ERR;
+    }
     if (KeyEvents_Subscribe(ctx) != REDISMODULE_OK) {
         RedisModule_Log(ctx, "warning", "rg: could not subscribe to keyspace events");
         return REDISMODULE_ERR;

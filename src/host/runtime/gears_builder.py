@@ -3,6 +3,7 @@
 records where they are."""
 import copy
 import itertools
+import random
 import threading
 import time
 
@@ -19,8 +20,13 @@ READERS = ("KeysReader", "KeysOnlyReader", "CommandReader", "PythonReader", "Sha
 _ids = itertools.count(1)
 
 
+# This server's id, in RedisGears' shape (40 hex digits).  Random, so that
+# ids made after a restart never meet the saved sessions' ids.
+_SHARD_ID = "%040x" % random.getrandbits(160)
+
+
 def new_id():
-    return "%040x-%d" % (0, next(_ids))
+    return "%s-%d" % (_SHARD_ID, next(_ids))
 
 
 def key_record(key, event, with_value):
@@ -247,6 +253,12 @@ class Registration:
 
     def unregister(self):
         return redisgears._unregister(self.id)
+
+    def forget(self):
+        """RG.UNREGISTER took it: a session with no registration left is
+        not registered again after a restart."""
+        if not self.session.live():
+            redisgears._drop_script(self.session.id)
 
 
 class KeysRegistration(Registration):

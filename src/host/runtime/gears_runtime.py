@@ -100,12 +100,14 @@ def _completer(waiter, kind):
     return lambda results, errors: redisgears._complete(waiter, results, errors, kind)
 
 
-def _pyexecute(code, waiter, may_block, id, desc, upgrade):
+def _pyexecute(code, waiter, may_block, id, desc, upgrade, replay=False):
     """Runs a script.  Returns True when run() started an execution (the
     reply then comes through `waiter`), False for a plain registration.
     A script that fails leaves no registration behind; with UPGRADE, the
     registrations of the session with the same ID are replaced only when the
-    new script succeeds (all of this runs under the Redis lock)."""
+    new script succeeds (all of this runs under the Redis lock).  A script
+    that registered something is filed for the RDB (src/host/script_store.c);
+    `replay` runs such a script again after a load, skipping its run()."""
     old = SESSIONS.get(id) if id is not None else None
     if old is not None and not old.live():
         old = None
@@ -115,6 +117,8 @@ def _pyexecute(code, waiter, may_block, id, desc, upgrade):
     started = []
 
     def runner(steps, reader):
+        if replay:  # its execution ran when the script was first sent
+            return
         if not may_block:
             raise GearsError("can not run a non-sync execution inside a MULTI/LUA "
                              "(blocking is not allowed) or on loading.")
@@ -142,6 +146,10 @@ def _pyexecute(code, waiter, may_block, id, desc, upgrade):
         SESSIONS[id] = session
     elif old is not None:
         del SESSIONS[id]
+    if session.registrations:
+        redisgears._store_script(session.id, desc, code)
+    elif old is not None:
+        redisgears._drop_script(old.id)
     if not started:
         return False
     redisgears._submit(started[0].run)
