@@ -4,15 +4,14 @@ records where they are."""
 import copy
 import itertools
 import random
-import threading
-import time
 
 import redisgears
 from redisgears import GearsError
 
 import gears_execution as ge
-import gears_loop
 from gears_loop import current_session
+from gears_registrations import (KeysRegistration, Registration, StreamRegistration,
+                                 key_record)
 
 MODES = ("async", "async_local", "sync")
 READERS = ("KeysReader", "KeysOnlyReader", "CommandReader", "PythonReader", "ShardsIDReader",
@@ -27,26 +26,6 @@ _SHARD_ID = "%040x" % random.getrandbits(160)
 
 def new_id():
     return "%s-%d" % (_SHARD_ID, next(_ids))
-
-
-def key_record(key, event, with_value):
-    """A KeysReader record: {'key', 'type', 'value', 'event'}; the type as
-    Redis's TYPE names it ('none' once the key is gone).  Takes the lock."""
-    execute = redisgears.executeCommand
-    kind = execute("TYPE", key)
-    value = None
-    if not with_value:
-        pass
-    elif kind == "string":
-        value = execute("GET", key)
-    elif kind == "hash":
-        flat = execute("HGETALL", key)
-        value = dict(zip(flat[::2], flat[1::2]))
-    elif kind == "list":
-        value = execute("LRANGE", key, 0, -1)
-    elif kind == "set":
-        value = execute("SMEMBERS", key)
-    return {"key": key, "type": kind, "value": value, "event": event}
 
 
 def _keys(pattern, with_values):
@@ -236,139 +215,3 @@ class GearsBuilder:
 
 
 GB = GearsBuilder
-
-
-class Registration:
-    """What RG.TRIGGER finds in the registry (the C side holds a reference)."""
-
-    def __init__(self, id, trigger, mode, steps, session, desc):
-        self.id, self.trigger, self.mode, self.steps = id, trigger, mode, steps
-        self.session, self.desc = session, desc
-
-    def install(self):
-        """Puts the registration in the C registry (again, after a failed UPGRADE).
-        A flow whose first step is `async def` is started on the loop thread."""
-        on_loop = bool(self.steps) and self.steps[0][2] == ge.LOOP
-        redisgears._register_trigger(self.id, self.trigger, self.mode, self, self.desc, on_loop)
-
-    def unregister(self):
-        return redisgears._unregister(self.id)
-
-    def forget(self):
-        """RG.UNREGISTER took it: a session with no registration left is
-        not registered again after a restart."""
-        if not self.session.live():
-            redisgears._drop_script(self.session.id)
-
-
-class KeysRegistration(Registration):
-    """A KeysReader registration: keyspace events start it (src/host/key_events.c)."""
-
-    def __init__(self, id, prefix, mode, steps, session, desc, event_types, key_types, read_value):
-        super().__init__(id, prefix, mode, steps, session, desc)
-        self.event_types = list(event_types) if event_types is not None else None
-        self.key_types = list(key_types) if key_types is not None else None
-        self.read_value = read_value
-
-    def install(self):
-        on_loop = bool(self.steps) and self.steps[0][2] == ge.LOOP
-        try:
-            redisgears._register_keys(self.id, self.trigger, self.mode, self, self.desc, on_loop,
-                                      self.event_types, self.key_types,
-                                      isinstance(self, StreamRegistration))
-        except ValueError as e:
-            raise GearsError(str(e)) from None
-
-    def on_event(self, key, event):
-        """Runs the flow on the key's record (runtime._on_key)."""
-        reader = lambda: [key_record(key, event, self.read_value)]  # noqa: E731
-        ge.Execution(self.steps, reader, self.done, True, self.session).run()
-
-    def done(self, results, errors):
-        """The end of one execution: nobody waits for it, errors go to the log."""
-        if errors:
-            redisgears.log("%s registration %s failed: %s" % (self.READER, self.id, errors[0]),
-                           level="warning")
-
-    READER = "KeysReader"
-
-
-def _locked(fn, *args):
-    """fn(*args) with the Redis lock held (the GIL is let go while waiting)."""
-    redisgears._lock()
-    try:
-        return fn(*args)
-    finally:
-        redisgears._unlock()
-
-
-class StreamRegistration(KeysRegistration):
-    """A StreamReader registration: `xadd` events on matching streams.  Each
-    execution reads the entries after the last one read from that stream
-    (the first, those added since the registration), as records
-    {'key', 'id', 'value': {field: value}}, and with trimStream deletes them
-    from the stream once it succeeded."""
-
-    READER = "StreamReader"
-
-    def __init__(self, id, prefix, mode, steps, session, desc, batch, duration, trim):
-        super().__init__(id, prefix, mode, steps, session, desc, ["xadd"], ["stream"], False)
-        self.batch, self.duration, self.trim = batch, duration, trim
-        self.since = "%d" % int(time.time() * 1000)  # entries from the registration on
-        self.last_ids = {}      # stream -> the last entry id read
-        self.timers = set()     # streams with a `duration` timer running
-        self.mutex = threading.Lock()
-
-    def _range_start(self, key):
-        last = self.last_ids.get(key)
-        return "(" + last if last is not None else self.since
-
-    def _take(self, key):
-        """The new entries of `key`, marked read.  Lock held: two executions
-        never read the same entry."""
-        rows = redisgears.executeCommand("XRANGE", key, self._range_start(key), "+")
-        if rows:
-            self.last_ids[key] = rows[-1][0]
-        return [{"key": key, "id": i, "value": dict(zip(f[::2], f[1::2]))} for i, f in rows]
-
-    def _waiting(self, key):
-        """How many new entries wait (at most `batch`).  Lock held."""
-        return len(redisgears.executeCommand("XRANGE", key, self._range_start(key), "+",
-                                             "COUNT", self.batch))
-
-    def on_event(self, key, event):
-        if self.batch > 1 and _locked(self._waiting, key) < self.batch:
-            if self.duration > 0:
-                self._arm_timer(key)
-            return
-        self._run(key)
-
-    def _run(self, key):
-        taken = []
-
-        def reader():
-            taken.extend(_locked(self._take, key))
-            return list(taken)
-
-        def done(results, errors):
-            self.done(results, errors)
-            if self.trim and not errors:  # exactly the entries read: older ones stay
-                ids = [r["id"] for r in taken]
-                for at in range(0, len(ids), 1000):
-                    _locked(redisgears.executeCommand, "XDEL", key, *ids[at:at + 1000])
-
-        ge.Execution(self.steps, reader, done, True, self.session).run()
-
-    def _arm_timer(self, key):
-        with self.mutex:
-            if key in self.timers:
-                return
-            self.timers.add(key)
-        gears_loop.call_on_loop(gears_loop.loop.call_later, self.duration / 1000.0,
-                                self._timer_fired, key)
-
-    def _timer_fired(self, key):
-        """Loop thread: `duration` passed; what waits runs on the pool."""
-        with self.mutex:
-            self.timers.discard(key)
-        redisgears._submit(self._run, key)
