@@ -65,12 +65,17 @@ static RedisModuleCtx *api_lock(void) { return Host_Lock(); }
 static void api_unlock(void) { Host_Unlock(); }
 static void api_log(const char *level, const char *msg) { Host_Log(level, msg); }
 
+static int api_holds_lock_off_main(void) {
+    return tls_depth > 0 && !pthread_equal(pthread_self(), main_thread);
+}
+
 static const RG_HostAPI host_api = {
     .version = RG_HOST_API_VERSION,
     .get_api = api_get_api,
     .lock = api_lock,
     .unlock = api_unlock,
     .log = api_log,
+    .holds_lock_off_main = api_holds_lock_off_main,
 };
 
 void HostAPI_Init(RedisModuleCtx *onload_ctx) {

@@ -18,7 +18,7 @@
 #ifndef HOST_API_H
 #define HOST_API_H
 
-#define RG_HOST_API_VERSION 1
+#define RG_HOST_API_VERSION 2
 
 typedef struct RedisModuleCtx RedisModuleCtx;
 
@@ -28,6 +28,11 @@ typedef struct RG_HostAPI {
     RedisModuleCtx *(*lock)(void);
     void (*unlock)(void);
     void (*log)(const char *level, const char *msg);
+    /* Version 2: nonzero when the calling thread, not Redis's main thread,
+     * holds the Redis lock (lock() or atomic()).  Code that may want the
+     * lock again through another path (a TorchScript redis.execute, which
+     * the engine locks for itself off the main thread) must not start. */
+    int (*holds_lock_off_main)(void);
 } RG_HostAPI;
 
 #endif

@@ -211,7 +211,19 @@ static int script_finish(RAI_ScriptRunCtx *c, RAI_Error *e, int ok, rx_result *r
     return rc;
 }
 
+/* A script may call redis.execute, for which the engine takes the Redis lock
+ * itself off Redis's main thread: on a thread that already holds it (inside
+ * atomic()) that would wait for ever, so the run is refused up front. */
+#define SCRIPT_RUN_IN_ATOMIC                                                              \
+    "scriptRunnerRun can not run inside atomic() off the main thread: the script's "     \
+    "redis.execute would wait for the Redis lock this thread holds; run it before or "    \
+    "after the block, or use scriptRunnerRunAsync"
+
 int rx_script_runner_run(RAI_ScriptRunCtx *c, rx_result *res) {
+    if (rx_host->holds_lock_off_main()) {
+        rai.ScriptRunCtxFree(c);
+        return rx_fail(&res->err, RX_ERROR, SCRIPT_RUN_IN_ATOMIC);
+    }
     RAI_Error *e = NULL;
     if (rai.InitError(&e) != REDISMODULE_OK || !e) {
         rai.ScriptRunCtxFree(c);

@@ -224,3 +224,33 @@ def test_spec_example_script_run(sr):
     assert c.execute_command("RG.PYEXECUTE", SPEC_SCRIPT_RUN) == b"OK"
     assert c.execute_command("RG.TRIGGER", "ScriptRun") == [b"ScriptRun_OK"]
     assert values(c, "c{1}") == [2, 6, 6, 12]
+
+
+TOUCH = '''
+def touch(tensors: List[Tensor], keys: List[str], args: List[str]):
+    redis.execute("INCR", "touched{1}")
+    return tensors[0]
+'''
+IN_ATOMIC = R + ("r = ai.createScriptRunner('touch{1}', 'touch')\n"
+                 "ai.scriptRunnerAddInput(r, ai.getTensorFromKey('a{1}'))\n"
+                 "ai.scriptRunnerAddOutput(r)\n"
+                 "with redisgears.atomic():\n"
+                 "    result = len(ai.scriptRunnerRun(r))")
+
+
+@pytest.mark.parametrize("mode", ["async", "sync"])
+def test_sync_script_run_inside_atomic(start_ai, mode):
+    """A script's redis.execute needs the Redis lock: off the main thread,
+    inside atomic(), the run is refused instead of waiting for ever; on the
+    main thread (sync registrations) the lock is already its own."""
+    _, c = start_ai(mode=mode)
+    assert c.execute_command("AI.SCRIPTSTORE", "touch{1}", "CPU", "ENTRY_POINTS", 1, "touch",
+                             "SOURCE", TOUCH) == b"OK"
+    c.execute_command("AI.TENSORSET", "a{1}", "FLOAT", 1, "VALUES", 1)
+    if mode == "async":
+        assert gears_error(c, IN_ATOMIC).startswith("scriptRunnerRun can not run inside atomic()")
+        assert c.get("touched{1}") is None
+        assert ok(c, IN_ATOMIC.replace("with redisgears.atomic():\n    ", "")) == 1
+    else:
+        assert ok(c, IN_ATOMIC) == 1
+    assert c.get("touched{1}") == b"1"
