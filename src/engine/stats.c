@@ -38,16 +38,27 @@ RAI_RunStats *RAI_StatsCreate(RedisModuleString *key, RAI_RunType type, int back
     return s;
 }
 
-RAI_RunStats *RAI_StatsGet(RedisModuleString *key) {
-    long i = find(key);
-    return i < 0 ? NULL : entries[i];
-}
-
 static void remove_at(long i) {
     RAI_RunStats *s = entries[i];
     memmove(entries + i, entries + i + 1, (nentries - i - 1) * sizeof(*entries));
     nentries--;
     RAI_StatsRelease(s);
+}
+
+/* Entries whose model or script is gone.  Redis frees values on its
+ * lazy-free thread for FLUSHALL ASYNC (and UNLINK of big ones), where the
+ * registry is not touched: the value only drops its reference, leaving the
+ * registry's.  Readers prune them first, so AI.INFO and the scans forget a
+ * flushed key as soon as it is freed. */
+static void prune_orphans(void) {
+    for (size_t i = nentries; i-- > 0;)
+        if (__atomic_load_n(&entries[i]->refcount, __ATOMIC_ACQUIRE) == 1) remove_at((long)i);
+}
+
+RAI_RunStats *RAI_StatsGet(RedisModuleString *key) {
+    prune_orphans();
+    long i = find(key);
+    return i < 0 ? NULL : entries[i];
 }
 
 void RAI_StatsRemove(RedisModuleString *key) {
@@ -57,7 +68,7 @@ void RAI_StatsRemove(RedisModuleString *key) {
 
 void RAI_StatsRemoveEntry(RAI_RunStats *s) {
     /* Redis frees values on its lazy-free thread for FLUSHALL ASYNC: the
-     * registry is not touched from there (the entry then stays). */
+     * registry is not touched from there (prune_orphans drops the entry). */
     if (!s || !owner_known || !pthread_equal(pthread_self(), owner)) return;
     for (size_t i = 0; i < nentries; i++) {
         if (entries[i] == s) {
@@ -94,6 +105,7 @@ void RAI_StatsReset(RAI_RunStats *s) {
 }
 
 void RAI_StatsForEach(RAI_RunType type, void (*fn)(RAI_RunStats *s, void *arg), void *arg) {
+    prune_orphans();
     for (size_t i = 0; i < nentries; i++)
         if (entries[i]->type == type) fn(entries[i], arg);
 }

@@ -3,6 +3,8 @@ deprecated AI.MODELSET / MODELRUN: every error text of spec §4.5-§4.9
 (exact, as sent), and each backend (ONNX, TORCH, TF) stored, read back and
 run on real models.  Persistence, batching and the admin commands have their
 own files (test_models_*.py)."""
+import time
+
 import numpy as np
 import pytest
 
@@ -191,6 +193,21 @@ def test_deleted_or_flushed_models_leave_no_run_info(raw):
     raw.ok("AI.MODELSTORE", "c", "ONNX", "CPU", "BLOB", LIN)
     raw.ok("AI.MODELSTORE", "c", "ONNX", "CPU", "TAG", "v2", "BLOB", LIN)  # replaced: one entry
     assert raw.ok("AI._MODELSCAN") == [[b"c", b"v2"]]
+
+
+def test_flushall_async_leaves_no_run_info(raw):
+    """FLUSHALL ASYNC frees the models on Redis's lazy-free thread; AI.INFO
+    and AI._MODELSCAN forget them once that is done."""
+    for k in ("a", "b"):
+        raw.ok("AI.MODELSTORE", k, "ONNX", "CPU", "BLOB", LIN)
+    raw.ok("FLUSHALL", "ASYNC")
+    deadline = time.time() + 10
+    while raw.ok("AI._MODELSCAN") != []:
+        assert time.time() < deadline, raw.ok("AI._MODELSCAN")
+        time.sleep(0.01)
+    assert raw.error("AI.INFO", "a") == b"ERR cannot find run info for key"
+    raw.ok("AI.MODELSTORE", "a", "ONNX", "CPU", "BLOB", LIN)
+    assert raw.ok("AI._MODELSCAN") == [[b"a", b""]]
 
 
 # ---- AI.MODELEXECUTE errors, in the order of spec §4.8 ---------------------------
