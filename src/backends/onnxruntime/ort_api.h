@@ -101,6 +101,8 @@ typedef struct OrtFns {
     void (*ReleaseRunOptions)(OrtRunOptions *o);                                       /* 97 */
     void (*ReleaseTensorTypeAndShapeInfo)(OrtTensorTypeAndShapeInfo *i);               /* 99 */
     void (*ReleaseSessionOptions)(OrtSessionOptions *o);                               /* 100 */
+    OrtStatus *(*AddSessionConfigEntry)(OrtSessionOptions *o, const char *key,
+                                        const char *value);                             /* 130 */
 } OrtFns;
 
 /* Generic function pointer: casting it to a typed one is exempt from
@@ -147,6 +149,7 @@ static inline void ort_bind(OrtFns *f, const OrtAnyFn *t) {
     ORT_BIND(f, t, ReleaseRunOptions, 97);
     ORT_BIND(f, t, ReleaseTensorTypeAndShapeInfo, 99);
     ORT_BIND(f, t, ReleaseSessionOptions, 100);
+    ORT_BIND(f, t, AddSessionConfigEntry, 130); /* API 5 on; every ONNX model load calls it */
 }
 
 #endif
