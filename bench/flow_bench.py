@@ -8,8 +8,8 @@ registers
     GB('CommandReader').map(lambda x: 'ok').register(trigger=...)
 
 once per execution mode (async, the default, and sync), and the same flow
-with an `async def` step (the floor of any flow that awaits: it runs on the
-loop thread), then times
+with an `async def` step (the floor of any flow that awaits: async_def runs
+it on the loop thread, sync_def on the main thread), then times
 RG.TRIGGER and PING call by call, alternating them so drift hits both alike,
 and prints the median (p50) of each, the difference in microseconds and the
 ratio.  Target (issue 3): the async trivial flow costs at most 40 us more
@@ -39,6 +39,7 @@ FLOWS = (
     "async def ok(x):\n"
     "    return 'ok'\n"
     "GB('CommandReader').map(ok).register(trigger='t_async_def')\n"
+    "GB('CommandReader').map(ok).register(trigger='t_sync_def', mode='sync')\n"
 )
 
 
@@ -98,7 +99,7 @@ def main():
         conn.call(encode("RG.PYEXECUTE", FLOWS), b"+OK\r\n")
         print("%-9s %10s %12s %10s %8s" % ("mode", "PING p50", "TRIGGER p50", "diff", "ratio"))
         results = {}
-        for mode in ("async", "sync", "async_def"):
+        for mode in ("async", "sync", "async_def", "sync_def"):
             p, t = measure(conn, "t_" + mode, args.calls)
             results[mode] = t - p
             print("%-9s %8.1fus %10.1fus %8.1fus %7.2fx" % (mode, p, t, t - p, t / p))
