@@ -213,17 +213,10 @@ static PyObject *gears_register_trigger(PyObject *self, PyObject *args) {
         PyErr_SetString(GearsError, "unknown execution mode");
         return NULL;
     }
-    Reg *r = calloc(1, sizeof(*r));
+    Reg *r = Reg_New(READER_COMMAND, id, trigger, desc, m, on_loop, handler);
     if (!r) return PyErr_NoMemory();
-    r->reader = READER_COMMAND;
-    r->id = strdup(id);
-    r->trigger = strdup(trigger);
-    r->desc = desc ? strdup(desc) : NULL;
-    r->mode = m;
-    r->on_loop = on_loop;
-    r->handler = handler;
-    const char *err = "out of memory";
-    if (!r->id || !r->trigger || (desc && !r->desc) || Registry_Add(r, &err) != REDISMODULE_OK) {
+    const char *err = NULL;
+    if (Registry_Add(r, &err) != REDISMODULE_OK) {
         Reg_Free(r);
         PyErr_SetString(GearsError, err);
         return NULL;

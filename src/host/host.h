@@ -100,8 +100,12 @@ typedef struct Reg {
 } Reg;
 int Mode_Parse(const char *s);
 const char *Mode_Name(int mode);
-/* Takes `r` (calloc'ed, fields set, refs 0) into the table (GIL held: it
- * takes a reference to r->handler).  On failure frees nothing and sets *err. */
+/* A new entry, not in the table yet: `name` is the trigger (CommandReader)
+ * or the prefix; NULL when out of memory.  `handler` is not referenced yet. */
+Reg *Reg_New(int reader, const char *id, const char *name, const char *desc, int mode, int on_loop,
+             PyObject *handler);
+/* Takes `r` (from Reg_New, filters set) into the table (GIL held: it takes
+ * a reference to r->handler).  On failure frees nothing and sets *err. */
 int Registry_Add(Reg *r, const char **err);
 void Reg_Free(Reg *r);                               /* a Reg never added */
 Reg *Registry_Find(const char *trigger, size_t len); /* a new reference */

@@ -144,13 +144,10 @@ PyObject *KeyEvents_Register(PyObject *args) {
         PyErr_SetString(PyExc_ValueError, "unknown execution mode");
         return NULL;
     }
-    Reg *r = calloc(1, sizeof(*r));
+    Reg *r = Reg_New(stream ? READER_STREAM : READER_KEYS, id, prefix, desc, m, on_loop, handler);
     if (!r) return PyErr_NoMemory();
-    *r = (Reg){.reader = stream ? READER_STREAM : READER_KEYS, .id = strdup(id), .prefix = strdup(prefix),
-               .desc = desc ? strdup(desc) : NULL, .mode = m, .on_loop = on_loop, .handler = handler};
     char **type_names = NULL;
-    const char *err = "out of memory";
-    if (!r->id || !r->prefix || (desc && !r->desc)) goto nomem;
+    const char *err = NULL;
     if (str_list(events, &r->event_types) < 0 || str_list(types, &type_names) < 0) goto fail;
     for (char **t = type_names; t && *t; t++) {
         int known = 0;
@@ -169,8 +166,6 @@ PyObject *KeyEvents_Register(PyObject *args) {
         return NULL;
     }
     Py_RETURN_NONE;
-nomem:
-    PyErr_NoMemory();
 fail:
     for (char **t = type_names; t && *t; t++) free(*t);
     free(type_names);

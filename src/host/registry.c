@@ -34,6 +34,21 @@ void Reg_Free(Reg *r) {
     free(r);
 }
 
+Reg *Reg_New(int reader, const char *id, const char *name, const char *desc, int mode, int on_loop,
+             PyObject *handler) {
+    Reg *r = calloc(1, sizeof(*r));
+    if (!r) return NULL;
+    *r = (Reg){.reader = reader, .id = strdup(id), .desc = desc ? strdup(desc) : NULL,
+               .mode = mode, .on_loop = on_loop, .handler = handler};
+    char **slot = reader == READER_COMMAND ? &r->trigger : &r->prefix;
+    *slot = strdup(name);
+    if (!r->id || !*slot || (desc && !r->desc)) {
+        Reg_Free(r);
+        return NULL;
+    }
+    return r;
+}
+
 int Registry_Add(Reg *r, const char **err) {
     pthread_mutex_lock(&mu);
     for (size_t i = 0; r->reader == READER_COMMAND && i < nregs; i++) {
