@@ -151,9 +151,9 @@ class PyDAGRunner:
         d = _dag(self)  # arguments are ignored
         self._dag = None  # consumed whatever the outcome
 
-        def queue(handle, err):
+        def queue(handle, on_main, err):
             ffi.gc(d, None)  # rx_dag_run frees the DAG (now, or after the callback)
-            return lib.rx_dag_run(d, handle, err)
+            return lib.rx_dag_run(d, handle, on_main, err)
 
         return _submit(queue)
 

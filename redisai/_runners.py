@@ -7,11 +7,14 @@ still inside C without the GIL -- sees ``... is invalid``.  A context is
 freed exactly once: by the C run function (sync), by the completion callback
 (async), or by the cffi destructor when an unrun runner dies.
 
-Queued runs complete on engine worker threads through ``rx_run_done`` (a
-cffi ``extern "Python+C"`` callback).  The C side has already gathered the
-outputs and freed the context without the GIL; the callback only wraps the
-outputs and hands them to the Gears loop (``setFutureResults`` /
-``setFutureException``, which move to the loop thread themselves).
+Queued runs complete through ``rx_run_done`` (a cffi ``extern "Python+C"``
+callback).  The C side has already gathered the outputs and freed the
+context without the GIL; the callback only wraps the outputs and hands them
+to the host (``setFutureResults`` / ``setFutureException``, which move to
+the thread that waits).  It runs on the engine worker, or, for a future the
+host resolves on Redis's main thread (a sync flow's run: the future's
+``_on_main``), on the main thread: the C side hands it over there, so the
+worker never waits for the GIL.
 """
 from __future__ import annotations
 
@@ -49,7 +52,8 @@ def _log(msg: str) -> None:
 
 @ffi.def_extern()
 def rx_run_done(handle, res):
-    """Engine worker thread, GIL held by cffi for this call only."""
+    """Engine worker or main thread (see above), GIL held by cffi for this
+    call only."""
     entry = _pending.pop(int(ffi.cast("uintptr_t", handle)), None)
     if entry is None:
         return
@@ -82,15 +86,15 @@ def _run_sync(runner: Any, run: Callable) -> List[PyTensor]:
 
 
 def _submit(queue: Callable) -> Any:
-    """Queues a run with `queue(handle, err)`; returns its future, which
-    rx_run_done resolves.  Raises GearsError if the run was not queued."""
+    """Queues a run with `queue(handle, on_main, err)`; returns its future,
+    which rx_run_done resolves.  Raises GearsError if the run was not queued."""
     import redisgears
     future = redisgears.createFuture()
     handle = ffi.new_handle(future)
     key = int(ffi.cast("uintptr_t", handle))
     _pending[key] = (handle, future)  # before queueing: the run may end at once
     err = ffi.new("rx_err *")
-    if queue(handle, err) != RX_OK:
+    if queue(handle, bool(getattr(future, "_on_main", False)), err) != RX_OK:
         del _pending[key]
         _check(RX_ERROR, err)
     return future
@@ -100,7 +104,7 @@ def _run_async(runner: Any, run: Callable) -> Any:
     ctx = runner._ctx
     runner._ctx = None
     try:
-        future = _submit(lambda handle, err: run(ctx, handle, err))
+        future = _submit(lambda handle, on_main, err: run(ctx, handle, on_main, err))
     except BaseException:
         runner._ctx = ctx  # not queued: the runner keeps its context
         raise

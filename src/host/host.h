@@ -64,6 +64,7 @@ void LoopQ_Stop(void);
 
 /* ---- mainq.c: jobs for Redis's main thread, from any thread ---- */
 int MainQ_Submit(PoolJob *job); /* REDISMODULE_ERR once stopped */
+int MainQ_Call(void (*fn)(void *arg), void *arg); /* the same, for a plain C call */
 void MainQ_Stop(void);
 
 /* ---- waiter.c: the client waiting for one execution ---- */

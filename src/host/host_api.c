@@ -69,6 +69,8 @@ static int api_holds_lock_off_main(void) {
     return tls_depth > 0 && !pthread_equal(pthread_self(), main_thread);
 }
 
+static int api_run_on_main(void (*fn)(void *), void *arg) { return MainQ_Call(fn, arg); }
+
 static const RG_HostAPI host_api = {
     .version = RG_HOST_API_VERSION,
     .get_api = api_get_api,
@@ -76,6 +78,7 @@ static const RG_HostAPI host_api = {
     .unlock = api_unlock,
     .log = api_log,
     .holds_lock_off_main = api_holds_lock_off_main,
+    .run_on_main = api_run_on_main,
 };
 
 void HostAPI_Init(RedisModuleCtx *onload_ctx) {

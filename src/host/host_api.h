@@ -18,7 +18,7 @@
 #ifndef HOST_API_H
 #define HOST_API_H
 
-#define RG_HOST_API_VERSION 2
+#define RG_HOST_API_VERSION 3
 
 typedef struct RedisModuleCtx RedisModuleCtx;
 
@@ -33,6 +33,11 @@ typedef struct RG_HostAPI {
      * lock again through another path (a TorchScript redis.execute, which
      * the engine locks for itself off the main thread) must not start. */
     int (*holds_lock_off_main)(void);
+    /* Version 3: calls fn(arg) soon on Redis's main thread, from any thread
+     * (REDISMODULE_ERR when the server is shutting down: fn is then never
+     * called).  The extension delivers the outcome of a run that a sync
+     * flow awaits there, so the engine worker never takes the GIL. */
+    int (*run_on_main)(void (*fn)(void *arg), void *arg);
 } RG_HostAPI;
 
 #endif

@@ -16,10 +16,12 @@ static void run_on_main(void *job) {
     j->run(j); /* owns and frees the job */
 }
 
-int MainQ_Submit(PoolJob *job) {
+int MainQ_Call(void (*fn)(void *arg), void *arg) {
     if (stopping || !RedisModule_EventLoopAddOneShot) return REDISMODULE_ERR;
-    return RedisModule_EventLoopAddOneShot(run_on_main, job);
+    return RedisModule_EventLoopAddOneShot(fn, arg);
 }
+
+int MainQ_Submit(PoolJob *job) { return MainQ_Call(run_on_main, job); }
 
 /* Jobs still queued are dropped: the process is exiting. */
 void MainQ_Stop(void) { stopping = 1; }

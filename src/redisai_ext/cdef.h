@@ -56,13 +56,14 @@ typedef struct rx_result {
 void rx_result_clear(rx_result *res);
 
 /* Model runners.  run consumes the context whatever the outcome; run_async
- * consumes it only when the run was queued (rx_run_done is then called once,
- * on an engine worker, with `handle`). */
+ * consumes it only when the run was queued (rx_run_done is then called once
+ * with `handle`: on Redis's main thread if `on_main`, else on the engine
+ * worker). */
 RAI_ModelRunCtx *rx_model_runner_create(const char *key, size_t keylen, rx_err *err);
 int rx_model_runner_add_input(RAI_ModelRunCtx *c, const char *name, RAI_Tensor *t, rx_err *err);
 int rx_model_runner_add_output(RAI_ModelRunCtx *c, const char *name, rx_err *err);
 int rx_model_runner_run(RAI_ModelRunCtx *c, rx_result *res);
-int rx_model_runner_run_async(RAI_ModelRunCtx *c, void *handle, rx_err *err);
+int rx_model_runner_run_async(RAI_ModelRunCtx *c, void *handle, int on_main, rx_err *err);
 void rx_model_runner_free(RAI_ModelRunCtx *c);
 
 /* Script runners, the same way. */
@@ -71,7 +72,7 @@ int rx_script_runner_add_input(RAI_ScriptRunCtx *c, RAI_Tensor *t, rx_err *err);
 int rx_script_runner_add_input_list(RAI_ScriptRunCtx *c, RAI_Tensor **ts, size_t n, rx_err *err);
 int rx_script_runner_add_output(RAI_ScriptRunCtx *c, rx_err *err);
 int rx_script_runner_run(RAI_ScriptRunCtx *c, rx_result *res);
-int rx_script_runner_run_async(RAI_ScriptRunCtx *c, void *handle, rx_err *err);
+int rx_script_runner_run_async(RAI_ScriptRunCtx *c, void *handle, int on_main, rx_err *err);
 void rx_script_runner_free(RAI_ScriptRunCtx *c);
 
 /* DAGs (dag.c).  rx_dag_run consumes the DAG whatever the outcome (freed at
@@ -89,5 +90,5 @@ void rx_dag_op_free(RAI_DAGRunOp *op);
 int rx_dag_add_op(RAI_DAGRunCtx *d, RAI_DAGRunOp *op, const char *const *inputs, size_t nin,
                   const char *const *outputs, size_t nout, rx_err *err);
 int rx_dag_ops_from_string(RAI_DAGRunCtx *d, const char *ops, rx_err *err);
-int rx_dag_run(RAI_DAGRunCtx *d, void *handle, rx_err *err);
+int rx_dag_run(RAI_DAGRunCtx *d, void *handle, int on_main, rx_err *err);
 #endif

@@ -125,7 +125,7 @@ int rx_dag_ops_from_string(RAI_DAGRunCtx *d, const char *ops, rx_err *err) {
 /* What the completion callback needs: the DAG is not reachable from the
  * finish context through the shared API. */
 typedef struct dag_run {
-    void *handle;
+    rx_delivery *delivery;
     RAI_DAGRunCtx *dag;
 } dag_run;
 
@@ -136,33 +136,33 @@ static RAI_Tensor *dag_output(void *f, size_t i) {
 /* Engine worker thread, no engine lock held. */
 static void dag_done(RAI_OnFinishCtx *f, void *private_data) {
     dag_run *run = private_data;
-    rx_result res;
-    memset(&res, 0, sizeof(res));
+    rx_result *res = rx_delivery_result(run->delivery);
     if (rai.DAGRunError(f))
-        engine_error(&res.err, (RAI_Error *)rai.DAGGetError(f), "ERR DAG run failed");
+        engine_error(&res->err, (RAI_Error *)rai.DAGGetError(f), "ERR DAG run failed");
     else
-        rx_result_collect(&res, rai.DAGNumOutputs(f), dag_output, f);
+        rx_result_collect(res, rai.DAGNumOutputs(f), dag_output, f);
     rai.DAGFree(run->dag); /* the outputs are ours now; frees `f` as well */
-    rx_run_done(run->handle, &res); /* takes the GIL */
-    rx_result_clear(&res);
+    rx_deliver(run->delivery);
     free(run);
 }
 
-int rx_dag_run(RAI_DAGRunCtx *d, void *handle, rx_err *err) {
+int rx_dag_run(RAI_DAGRunCtx *d, void *handle, int on_main, rx_err *err) {
     dag_run *run = malloc(sizeof(*run));
     RAI_Error *e = NULL;
-    if (!run || rai.InitError(&e) != REDISMODULE_OK || !e) {
+    if (run) run->delivery = rx_delivery_new(handle, on_main, err);
+    if (!run || !run->delivery || rai.InitError(&e) != REDISMODULE_OK || !e) {
+        if (run) free(run->delivery);
         free(run);
         rai.DAGFree(d);
         return rx_fail(err, RX_ERROR, "out of memory");
     }
-    run->handle = handle;
     run->dag = d;
     int rc = RX_OK;
     if (rai.DAGRun(d, dag_done, run, e) != REDISMODULE_OK) {
         /* Not queued: no callback will come, the DAG is freed here. */
         rc = engine_error(err, e, "ERR could not run the DAG");
         rai.DAGFree(d);
+        free(run->delivery);
         free(run);
     }
     rai.FreeError(e);

@@ -78,7 +78,15 @@ int rx_probe_dtype(RAI_Tensor *t, RedisModuleCtx *ctx, RedisModuleString *key);
 typedef RAI_Tensor *(*rx_output_fn)(void *src, size_t index);
 int rx_result_collect(rx_result *res, size_t n, rx_output_fn get, void *src);
 
-/* Completion of a queued run, on an engine worker thread: defined in Python
+/* runners.c: where a queued run's outcome goes.  The engine's callback fills
+ * the delivery's result, then rx_deliver (engine worker) hands it to
+ * rx_run_done, on Redis's main thread if asked, and frees the delivery. */
+typedef struct rx_delivery rx_delivery;
+rx_delivery *rx_delivery_new(void *handle, int on_main, rx_err *err);
+rx_result *rx_delivery_result(rx_delivery *d);
+void rx_deliver(rx_delivery *d);
+
+/* Completion of a queued run (see rx_deliver for the thread): defined in Python
  * (redisai/_runners.py, cffi `extern "Python+C"`, declared in build_ffi.py);
  * takes the GIL for the duration of the call. */
 void rx_run_done(void *handle, rx_result *res);

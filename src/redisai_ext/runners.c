@@ -6,8 +6,9 @@
  * shallow copy, so the PyTensor owns its reference and no data is copied) or
  * its error text.  Queued runs complete on an engine worker thread: the
  * callbacks here gather the outcome and free the run context without the
- * GIL, then hand the result to Python (rx_run_done, which takes the GIL)
- * for as short a time as possible. */
+ * GIL, then hand the result to Python (rx_run_done, which takes the GIL):
+ * on the worker, or, for a run that a sync flow awaits on Redis's main
+ * thread, on the main thread (rx_deliver). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -45,6 +46,43 @@ void rx_result_clear(rx_result *res) {
     res->tensors = NULL;
     res->dtypes = NULL;
     res->n = 0;
+}
+
+/* ---- delivery of a queued run's outcome --------------------------------- */
+
+struct rx_delivery {
+    void *handle; /* what rx_run_done gets: the Python side's handle */
+    int on_main;
+    rx_result res;
+};
+
+rx_delivery *rx_delivery_new(void *handle, int on_main, rx_err *err) {
+    rx_delivery *d = calloc(1, sizeof(*d));
+    if (!d) {
+        rx_fail(err, RX_ERROR, "out of memory");
+        return NULL;
+    }
+    d->handle = handle;
+    d->on_main = on_main;
+    return d;
+}
+
+rx_result *rx_delivery_result(rx_delivery *d) { return &d->res; }
+
+static void deliver_here(void *arg) {
+    rx_delivery *d = arg;
+    rx_run_done(d->handle, &d->res); /* takes the GIL */
+    rx_result_clear(&d->res);
+    free(d);
+}
+
+/* Engine worker, the result filled.  Python waiting on the main thread gets
+ * the outcome there: the worker then never takes the GIL, which the main
+ * thread may hold for a long while, and the main thread is woken once (not
+ * once for the GIL and once more for the hand-off). */
+void rx_deliver(rx_delivery *d) {
+    if (d->on_main && rx_host->run_on_main(deliver_here, d) == REDISMODULE_OK) return;
+    deliver_here(d); /* Python waits on another thread, or the server is stopping */
 }
 
 /* ---- keys ------------------------------------------------------------- */
@@ -130,22 +168,25 @@ int rx_model_runner_run(RAI_ModelRunCtx *c, rx_result *res) {
 }
 
 /* Engine worker thread, no engine lock held. */
-static void model_done(RAI_OnFinishCtx *f, void *handle) {
-    rx_result res;
-    memset(&res, 0, sizeof(res));
+static void model_done(RAI_OnFinishCtx *f, void *delivery) {
+    rx_delivery *d = delivery;
+    rx_result *res = rx_delivery_result(d);
     RAI_Error *e = NULL;
     rai.InitError(&e);
     RAI_ModelRunCtx *c = rai.GetAsModelRunCtx(f, e); /* frees the finish context */
-    if (!c) result_fail(&res, e, "ERR model run failed");
-    else model_finish(c, e, rai.GetErrorCode(e) == RedisAI_ErrorCode_OK, &res);
+    if (!c) result_fail(res, e, "ERR model run failed");
+    else model_finish(c, e, rai.GetErrorCode(e) == RedisAI_ErrorCode_OK, res);
     rai.FreeError(e);
-    rx_run_done(handle, &res); /* takes the GIL */
-    rx_result_clear(&res);
+    rx_deliver(d);
 }
 
-int rx_model_runner_run_async(RAI_ModelRunCtx *c, void *handle, rx_err *err) {
-    if (rai.ModelRunAsync(c, model_done, handle) != REDISMODULE_OK)
+int rx_model_runner_run_async(RAI_ModelRunCtx *c, void *handle, int on_main, rx_err *err) {
+    rx_delivery *d = rx_delivery_new(handle, on_main, err);
+    if (!d) return RX_ERROR;
+    if (rai.ModelRunAsync(c, model_done, d) != REDISMODULE_OK) {
+        free(d);
         return rx_fail(err, RX_ERROR, "ERR could not queue the model run");
+    }
     return RX_OK;
 }
 
@@ -235,21 +276,24 @@ int rx_script_runner_run(RAI_ScriptRunCtx *c, rx_result *res) {
     return rc;
 }
 
-static void script_done(RAI_OnFinishCtx *f, void *handle) {
-    rx_result res;
-    memset(&res, 0, sizeof(res));
+static void script_done(RAI_OnFinishCtx *f, void *delivery) {
+    rx_delivery *d = delivery;
+    rx_result *res = rx_delivery_result(d);
     RAI_Error *e = NULL;
     rai.InitError(&e);
     RAI_ScriptRunCtx *c = rai.GetAsScriptRunCtx(f, e); /* frees the finish context */
-    if (!c) result_fail(&res, e, "ERR script run failed");
-    else script_finish(c, e, rai.GetErrorCode(e) == RedisAI_ErrorCode_OK, &res);
+    if (!c) result_fail(res, e, "ERR script run failed");
+    else script_finish(c, e, rai.GetErrorCode(e) == RedisAI_ErrorCode_OK, res);
     rai.FreeError(e);
-    rx_run_done(handle, &res);
-    rx_result_clear(&res);
+    rx_deliver(d);
 }
 
-int rx_script_runner_run_async(RAI_ScriptRunCtx *c, void *handle, rx_err *err) {
-    if (rai.ScriptRunAsync(c, script_done, handle) != REDISMODULE_OK)
+int rx_script_runner_run_async(RAI_ScriptRunCtx *c, void *handle, int on_main, rx_err *err) {
+    rx_delivery *d = rx_delivery_new(handle, on_main, err);
+    if (!d) return RX_ERROR;
+    if (rai.ScriptRunAsync(c, script_done, d) != REDISMODULE_OK) {
+        free(d);
         return rx_fail(err, RX_ERROR, "ERR could not queue the script run");
+    }
     return RX_OK;
 }

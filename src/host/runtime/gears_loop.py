@@ -108,14 +108,16 @@ def call_on_loop(fn, *args):
 
 
 def _hand_over(fut, setter, value):
-    if getattr(fut, "_on_main", False):
-        redisgears._main_call(_resolve_on_main, fut, setter, value)
-    else:
+    if not getattr(fut, "_on_main", False):
         call_on_loop(_resolve, fut, setter, value)
+    elif on_main():  # redisAI delivers there itself for such a future
+        _resolve_on_main(fut, setter, value)
+    else:
+        redisgears._main_call(_resolve_on_main, fut, setter, value)
 
 
 def setFutureResults(fut, results):
-    """Called from engine worker threads: hands the result to the thread
+    """Called by redisAI when a run ends: hands the result to the thread
     that waits for it (the loop, or the main thread for a MainDriver)."""
     _hand_over(fut, fut.set_result, results)
 
