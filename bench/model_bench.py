@@ -14,6 +14,8 @@ median of the per-round ratios (and the medians of the raw figures):
     engine's ONNX backend library through build/tests/ort_probe);
   - 8 clients: AI.MODELEXECUTE throughput / PING throughput (target >= 0.85);
   - 32 clients: throughput with BATCHSIZE 16 / without (target >= 1.3);
+  - the 1- and 8-client pairs again with WORKER_SPIN_US (idle workers watch
+    their queue instead of sleeping: latency for CPU);
   - if the Python host is built: a flow doing getTensorFromKey ->
     createModelRunner -> modelRunnerRunAsync -> setTensorInKey, p50 against
     AI.MODELEXECUTE's (target <= 1.6).
@@ -182,6 +184,7 @@ def main():
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--engine-args", default="", help="module arguments, e.g. 'INTRA_OP_PARALLELISM 1'")
     ap.add_argument("--engine", default=ENGINE, help="the engine .so (to compare builds)")
+    ap.add_argument("--spin", type=int, default=200, help="WORKER_SPIN_US for the spinning rows")
     a = ap.parse_args()
     n, k = a.requests, a.rounds
     blob = mlp()
@@ -198,6 +201,11 @@ def main():
         ping8, exec8, ratio8, _, _ = paired(k, bench(8, ["PING"]), bench(8, EXECUTE))
         plain32, batch32, gain, _, _ = paired(k, bench(32, EXECUTE), bench(32, ["AI.MODELEXECUTE", "mb", "INPUTS", 1,
                                                                                 "x", "OUTPUTS", 1, "y"]))
+        # the same latency and throughput pairs with idle workers spinning
+        r.execute_command("AI.CONFIG", "WORKER_SPIN_US", a.spin)
+        sping1, sexec1, _, _, sover = paired(k, bench(1, ["PING"]), bench(1, EXECUTE))
+        _, sexec8, sratio8, _, _ = paired(k, bench(8, ["PING"]), bench(8, EXECUTE))
+        r.execute_command("AI.CONFIG", "WORKER_SPIN_US", 0)
     finally:
         srv.stop()
     ort_py = ort_python_us(blob, x)
@@ -229,6 +237,9 @@ def main():
     print(f"  32 clients unbatched {plain32[0]:9.0f} req/s  BATCHSIZE 16 {batch32[0]:9.0f} req/s"
           f"  (server CPU {plain32[3]:.1f} vs {batch32[3]:.1f} us/req)")
     print(f"  BATCHSIZE 16 / unbatched throughput = {gain:5.2f}  (target >= 1.3)  {'ok' if gain >= 1.3 else 'MISSED'}")
+    print(f"  with WORKER_SPIN_US {a.spin}: 1 client MODELEXECUTE p50 {sexec1[1]:.1f} us (PING {sping1[1]:.1f} us),"
+          f" p50 - PING p50 = {sover:.1f} us {'ok' if sover <= 35 else 'MISSED'};  8 clients {sexec8[0]:.0f} req/s,"
+          f" / PING = {sratio8:.2f} {'ok' if sratio8 >= 0.85 else 'MISSED'}  (server CPU {sexec1[3]:.1f} us/req at 1 client)")
     if flow:
         print(f"  flow ({mode}) p50 {flow[1]:.1f} us vs AI.MODELEXECUTE p50 {flow_exec[1]:.1f} us on that server")
         print(f"  flow p50 / MODELEXECUTE p50 = {flow_ratio:5.2f}  (target <= 1.6)  "

@@ -46,6 +46,8 @@ static int apply_pair(const char *key, RedisModuleString *val) {
     else if (strcasecmp(key, "MODEL_CHUNK_SIZE") == 0 && is_num && v > 0) RAI_config.model_chunk_size = v;
     else if (strcasecmp(key, "MODEL_EXECUTION_TIMEOUT") == 0 && is_num && v >= 1000) RAI_config.model_execution_timeout = v;
     else if (strcasecmp(key, "BACKEND_MEMORY_LIMIT") == 0 && is_num && v >= 0) RAI_config.backend_memory_limit = v;
+    else if (strcasecmp(key, "WORKER_SPIN_US") == 0 && is_num && v >= 0 && v <= RAI_MAX_WORKER_SPIN_US)
+        RAI_config.worker_spin_us = v;
     else return 0;
     return 1;
 }

@@ -12,10 +12,13 @@ typedef struct RAI_Config {
     long long model_chunk_size;
     long long model_execution_timeout;
     long long backend_memory_limit;
+    long long worker_spin_us; /* read by the workers without a lock */
     char *backend_at_start[4]; /* TF|TFLITE|TORCH|ONNX <path> arguments */
 } RAI_Config;
 
 extern RAI_Config RAI_config;
+
+#define RAI_MAX_WORKER_SPIN_US 100000
 
 /* Sets defaults, then applies KEY VALUE module arguments.  Logs and returns
  * REDISMODULE_ERR on an odd count or a bad pair. */

@@ -59,11 +59,45 @@ static size_t take_jobs(RAI_Queue *q, RAI_Job **out) {
     return n;
 }
 
+#if defined(__x86_64__) || defined(__i386__)
+#define cpu_relax() __builtin_ia32_pause()
+#elif defined(__aarch64__)
+#define cpu_relax() __asm__ __volatile__("yield")
+#else
+#define cpu_relax() ((void)0)
+#endif
+
+static long long elapsed_us(const struct timespec *since) {
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (now.tv_sec - since->tv_sec) * 1000000LL + (now.tv_nsec - since->tv_nsec) / 1000;
+}
+
+/* WORKER_SPIN_US: before sleeping on the condition variable, an idle worker
+ * watches the queue for that long.  A job pushed meanwhile starts without a
+ * wake-up (on a VM, waking a sleeping thread costs tens of microseconds, and
+ * the main thread then pays no futex call in RAI_QueuePush), at the price of
+ * a busy core while idle.  0, the default, never spins. */
+static void spin_for_work(RAI_Queue *q) {
+    long long limit = __atomic_load_n(&RAI_config.worker_spin_us, __ATOMIC_RELAXED);
+    if (limit <= 0) return;
+    struct timespec start;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    do {
+        for (int i = 0; i < 64; i++) {
+            if (__atomic_load_n(&q->head, __ATOMIC_RELAXED) || __atomic_load_n(&q->stopping, __ATOMIC_RELAXED))
+                return;
+            cpu_relax();
+        }
+    } while (elapsed_us(&start) < limit);
+}
+
 static void *worker_main(void *arg) {
     RAI_Queue *q = arg;
     RAI_Job *jobs[MAX_BATCH_JOBS];
     on_worker = 1;
     for (;;) {
+        spin_for_work(q); /* a hint only: the locked checks below decide */
         pthread_mutex_lock(&q->lock);
         size_t n = 0;
         while (!q->stopping) {

@@ -1,5 +1,5 @@
 """AI.INFO (counters, RESETSTAT), AI.CONFIG (BACKENDSPATH, LOADBACKEND,
-MODEL_CHUNK_SIZE, GET), backend loading and INFO ai versions, and TIMEOUT,
+MODEL_CHUNK_SIZE, WORKER_SPIN_US, GET), backend loading and INFO ai versions, and TIMEOUT,
 for models of each backend (spec §2.7, §4.14, §4.15, §6.2, §7)."""
 import importlib.metadata
 import os
@@ -143,6 +143,8 @@ def test_backend_at_start_and_bad_backendspath_argument(server_factory, tmp_path
     (["MODEL_EXECUTION_TIMEOUT", 999], "ERR error processing argument: MODEL_EXECUTION_TIMEOUT 999"),
     (["MODEL_CHUNK_SIZE", "big"], "ERR error processing argument: MODEL_CHUNK_SIZE big"),
     (["NOSUCH", 1], "ERR error processing argument: NOSUCH 1"),
+    (["WORKER_SPIN_US", -1], "ERR error processing argument: WORKER_SPIN_US -1"),
+    (["WORKER_SPIN_US", 100001], "ERR error processing argument: WORKER_SPIN_US 100001"),
 ])
 def test_bad_module_arguments_refuse_to_load(server_factory, args, logged):
     with pytest.raises(RuntimeError) as e:
@@ -188,6 +190,58 @@ def test_model_chunk_size_module_argument(server_factory):
     r = server_factory(modules=[(ENGINE, ["MODEL_CHUNK_SIZE", 64])]).client()
     r.execute_command("AI.MODELSTORE", "m", "ONNX", "CPU", "BLOB", LIN)
     assert r.execute_command("AI.MODELGET", "m", "BLOB") == [LIN[i:i + 64] for i in range(0, len(LIN), 64)]
+
+
+# ---- WORKER_SPIN_US: idle workers watch their queue before sleeping ---------------------
+
+def linear_rows(r, n_clients, runs, model):
+    """Runs `model` (models.linear) from n_clients threads at once; returns
+    what went wrong: wrong outputs, errors, clients that did not finish."""
+    bad = []
+
+    def client(c):
+        try:
+            for k in range(runs):
+                x = np.array([[c, k, 1.0]], np.float32)
+                r.execute_command("AI.TENSORSET", f"x{c}", "FLOAT", 1, 3, "BLOB", x.tobytes())
+                r.execute_command("AI.MODELEXECUTE", model, "INPUTS", 1, f"x{c}", "OUTPUTS", 1, f"y{c}")
+                y = np.frombuffer(r.execute_command("AI.TENSORGET", f"y{c}", "BLOB"), np.float32)
+                if not np.allclose(y, (x @ models.LINEAR_W + models.LINEAR_B).ravel()):
+                    bad.append((c, k, y))
+        except Exception as e:  # reported, not lost with the thread
+            bad.append((c, repr(e)))
+
+    threads = [threading.Thread(target=client, args=(c,)) for c in range(n_clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    return bad + [("still running", t.name) for t in threads if t.is_alive()]
+
+
+def test_worker_spin_us(server_factory):
+    srv = server_factory(modules=[(ENGINE, ["WORKER_SPIN_US", 2000])])
+    r = srv.client()
+    raw = RawClient(srv.sock)
+    assert raw.ok("AI.CONFIG", "GET", "WORKER_SPIN_US") == 2000
+    assert info_field(r, "ai", "ai_worker_spin_us") in (2000, "2000")
+    r.execute_command("AI.MODELSTORE", "m", "ONNX", "CPU", "BLOB", LIN)
+    r.execute_command("AI.MODELSTORE", "mb", "ONNX", "CPU", "BATCHSIZE", 4, "BLOB", LIN)
+    # spinning workers still give every client its own rows, batched or not
+    assert linear_rows(r, 6, 30, "m") == []
+    assert linear_rows(r, 6, 30, "mb") == []
+    assert raw.error("AI.CONFIG", "WORKER_SPIN_US") == b"ERR WORKER_SPIN_US: missing value"
+    for bad in (-1, 100001, "fast", "1.5"):
+        assert raw.error("AI.CONFIG", "WORKER_SPIN_US", bad) == \
+            b"ERR WORKER_SPIN_US: invalid value (0 to 100000 microseconds)"
+    assert raw.ok("AI.CONFIG", "GET", "WORKER_SPIN_US") == 2000  # errors changed nothing
+    # the longest spin: the main thread is not the one spinning
+    assert raw.ok("AI.CONFIG", "WORKER_SPIN_US", 100000) == b"OK"
+    assert linear_rows(r, 2, 10, "m") == []
+    assert r.ping()
+    assert raw.ok("AI.CONFIG", "WORKER_SPIN_US", 0) == b"OK"
+    assert raw.ok("AI.CONFIG", "GET", "WORKER_SPIN_US") == 0
+    assert linear_rows(r, 3, 10, "m") == []
 
 
 # ---- TIMEOUT ----------------------------------------------------------------------------
