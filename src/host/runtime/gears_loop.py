@@ -163,9 +163,10 @@ class MainDriver:
     the Redis lock, as the execution itself runs.
 
     While the coroutine awaits only GearsFutures made as it runs (a redisAI
-    *RunAsync call), it stays here: the worker that ends the run hands the
-    result back with redisgears._main_call, the same two hand-offs as
-    AI.MODELEXECUTE, where the loop thread would add two more.  Awaiting
+    *RunAsync call), it stays here: redisAI delivers the outcome of such a
+    run on the main thread itself (the host API's run_on_main, so the worker
+    never takes the GIL), the same two hand-offs as AI.MODELEXECUTE, where
+    the loop thread would add two more.  Awaiting
     anything else (asyncio.sleep, a task, a foreign future) gives the rest
     of the coroutine to the loop thread for good.  `done(value, error)` is
     called once, on the thread where the coroutine ends."""
