@@ -237,10 +237,9 @@ def createTensorFromBlob(*args: Any) -> PyTensor:
 
 
 def _set_keys(pairs: List[Tuple[bytes, Any]]) -> None:
-    keys = [ffi.new("char[]", k) for k, _ in pairs]  # kept alive for the call
     err = ffi.new("rx_err *")
-    rc = lib.rx_keys_set(len(pairs), keys, [len(k) for k, _ in pairs], [p for _, (p, _d) in pairs],
-                         [d for _, (_p, d) in pairs], err)
+    rc = lib.rx_keys_set(len(pairs), b"".join([k for k, _ in pairs]), [len(k) for k, _ in pairs],
+                         [p for _, (p, _d) in pairs], [d for _, (_p, d) in pairs], err)
     _check(rc, err)
 
 
@@ -268,10 +267,9 @@ def _get_keys(keys: List[bytes]) -> List[PyTensor]:
     out = ffi.new("RAI_Tensor *[]", max(n, 1))
     dtypes = ffi.new("int[]", max(n, 1))
     err = ffi.new("rx_err *")
-    _check(lib.rx_keys_get(n, [ffi.new("char[]", k) for k in keys], [len(k) for k in keys], out,
-                           dtypes, err), err)
+    _check(lib.rx_keys_get(n, b"".join(keys), [len(k) for k in keys], out, dtypes, err), err)
     tensors = [_wrap(out[i], dtypes[i]) for i in range(n)]  # each owns its reference
-    if any(t._dtype == _STRING for t in tensors):
+    if _STRING in dtypes:
         raise _error(_UNSUPPORTED_STRING)
     return tensors
 

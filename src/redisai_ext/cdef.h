@@ -35,11 +35,13 @@ size_t rx_tensor_bytesize(RAI_Tensor *t);
 char *rx_tensor_data(RAI_Tensor *t);
 int rx_tensor_dtype(RAI_Tensor *t); /* probed from the shared API; -1 if undecidable */
 
-/* Keyspace (take the Redis lock only around keyspace access). */
-int rx_keys_set(size_t n, const char *const *keys, const size_t *keylens, RAI_Tensor *const *tensors,
+/* Keyspace (take the Redis lock only around keyspace access).  The n key
+ * names lie end to end in `keys` (Python passes one bytes object, no copy);
+ * keylens[i] is the length of the i-th. */
+int rx_keys_set(size_t n, const char *keys, const size_t *keylens, RAI_Tensor *const *tensors,
                 const int *dtypes, rx_err *err);
-int rx_keys_get(size_t n, const char *const *keys, const size_t *keylens, RAI_Tensor **out,
-                int *dtypes, rx_err *err);
+int rx_keys_get(size_t n, const char *keys, const size_t *keylens, RAI_Tensor **out, int *dtypes,
+                rx_err *err);
 
 /* Runs (runners.c, dag.c).  The outcome of a run: its outputs (each one
  * engine reference, which the caller takes by wrapping it and setting the

@@ -44,6 +44,7 @@ extern const char *const rx_dtype_names[RX_DT_COUNT];
     X(void *, ModuleTypeGetValue, (RedisModuleKey * key))                               \
     X(int, ModuleTypeSetValue, (RedisModuleKey * key, RedisModuleType * mt, void *value)) \
     X(RedisModuleString *, CreateString, (RedisModuleCtx * ctx, const char *ptr, size_t len)) \
+    X(RedisModuleString *, CreateStringFromLongLong, (RedisModuleCtx * ctx, long long ll)) \
     X(void, FreeString, (RedisModuleCtx * ctx, RedisModuleString * str))                \
     X(int, Replicate, (RedisModuleCtx * ctx, const char *cmdname, const char *fmt, ...)) \
     X(int, NotifyKeyspaceEvent, (RedisModuleCtx * ctx, int type, const char *event,     \

@@ -5,7 +5,6 @@
  * replication arguments are prepared before taking it.  RedisModuleStrings
  * are freed while the lock is still held, because Replicate and OpenKey may
  * have retained them and Redis reference counts are not atomic. */
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -79,11 +78,11 @@ int rx_probe_dtype(RAI_Tensor *t, RedisModuleCtx *ctx, RedisModuleString *key) {
     return id;
 }
 
-static RedisModuleString **make_names(size_t n, const char *const *keys, const size_t *lens) {
+static RedisModuleString **make_names(size_t n, const char *keys, const size_t *lens) {
     RedisModuleString **names = calloc(n ? n : 1, sizeof(*names));
     if (!names) return NULL;
     /* No keyspace access: safe without the lock (NULL ctx = no auto memory). */
-    for (size_t i = 0; i < n; i++) names[i] = rm.CreateString(NULL, keys[i], lens[i]);
+    for (size_t i = 0; i < n; keys += lens[i], i++) names[i] = rm.CreateString(NULL, keys, lens[i]);
     return names;
 }
 
@@ -99,24 +98,21 @@ static void free_names(RedisModuleString **names, size_t n) { /* lock held */
 static int replicate_tensor(RedisModuleCtx *ctx, RedisModuleString *key, RAI_Tensor *t, int dtype) {
     int nd = rai.TensorNumDims(t);
     RedisModuleString *dims[nd > 0 ? nd : 1];
-    for (int i = 0; i < nd; i++) {
-        char buf[24];
-        int len = snprintf(buf, sizeof(buf), "%lld", rai.TensorDim(t, i));
-        dims[i] = rm.CreateString(NULL, buf, (size_t)len);
-    }
+    for (int i = 0; i < nd; i++) dims[i] = rm.CreateStringFromLongLong(NULL, rai.TensorDim(t, i));
     int rc = rm.Replicate(ctx, "AI.TENSORSET", "scvcb", key, rx_dtype_names[dtype], dims, (size_t)nd,
                           "BLOB", rai.TensorData(t), rai.TensorByteSize(t));
     for (int i = 0; i < nd; i++) rm.FreeString(NULL, dims[i]);
     return rc;
 }
 
-int rx_keys_set(size_t n, const char *const *keys, const size_t *keylens, RAI_Tensor *const *tensors,
+int rx_keys_set(size_t n, const char *keys, const size_t *keylens, RAI_Tensor *const *tensors,
                 const int *dtypes, rx_err *err) {
     if (bound(err)) return RX_NOTBOUND;
-    for (size_t i = 0; i < n; i++)
+    const char *key = keys;
+    for (size_t i = 0; i < n; key += keylens[i], i++)
         if (dtypes[i] < 0 || dtypes[i] >= RX_DT_STRING)
             return rx_fail(err, RX_ERROR, "can not determine the data type of the tensor for key %.*s",
-                           (int)(keylens[i] > 200 ? 200 : keylens[i]), keys[i]);
+                           (int)(keylens[i] > 200 ? 200 : keylens[i]), key);
     RedisModuleString **names = make_names(n, keys, keylens);
     RedisModuleKey **opened = calloc(n ? n : 1, sizeof(*opened));
     if (!names || !opened) {
@@ -155,8 +151,8 @@ int rx_keys_set(size_t n, const char *const *keys, const size_t *keylens, RAI_Te
     return rc;
 }
 
-int rx_keys_get(size_t n, const char *const *keys, const size_t *keylens, RAI_Tensor **out,
-                int *dtypes, rx_err *err) {
+int rx_keys_get(size_t n, const char *keys, const size_t *keylens, RAI_Tensor **out, int *dtypes,
+                rx_err *err) {
     if (bound(err)) return RX_NOTBOUND;
     RedisModuleString **names = make_names(n, keys, keylens);
     if (!names) return rx_fail(err, RX_ERROR, "out of memory");
