@@ -150,3 +150,43 @@ def test_writes_after_an_await_reach_the_replica_and_the_aof(server_factory):
     srv.restart()  # from the AOF alone
     c = srv.client(decode_responses=True)
     assert values(c, "y{1}") == LINEAR_Y and c.get("y{1}:done") == "yes"
+
+
+SCRIPT_AND_DAG = r'''
+import threading
+import redisAI as ai
+
+async def script_then_dag(rec):
+    seen = [threading.current_thread() is threading.main_thread()]
+    r = ai.createScriptRunner('my_script{1}', 'multiply')
+    ai.scriptRunnerAddInput(r, ai.getTensorFromKey('a{1}'))
+    ai.scriptRunnerAddInput(r, ai.getTensorFromKey('b{1}'))
+    ai.scriptRunnerAddOutput(r)
+    product = (await ai.scriptRunnerRunAsync(r))[0]
+    seen.append(threading.current_thread() is threading.main_thread())
+    d = ai.createDAGRunner()
+    d.Input('p', product)
+    d.ScriptRun(name='my_script{1}', func='pair', inputs=['p', 'p'], outputs=['sum', 'diff'])
+    d.TensorGet('sum')
+    total = (await d.Run())[0]
+    seen.append(threading.current_thread() is threading.main_thread())
+    ai.setTensorInKey('total{1}', total)
+    return str(seen + ai.tensorToFlatList(product) + ai.tensorToFlatList(total))
+
+GB('CommandReader').map(script_then_dag).register(trigger='script_then_dag', mode='sync')
+'''
+
+
+def test_script_and_dag_runs_are_delivered_on_the_main_thread(server_factory):
+    """The outcomes of script and DAG runs that a sync flow awaits reach it on
+    the main thread too (redisAI hands them over in C), with their values."""
+    from support.runner_flows import set_ab, store_script
+    srv = server_factory(modules=[host_module(), (ENGINE, [])])
+    raw = srv.client()
+    store_script(raw)
+    set_ab(raw)
+    c = srv.client(decode_responses=True)
+    pyexecute(c, SCRIPT_AND_DAG)
+    product = [2.0, 6.0, 6.0, 12.0]  # a * b, the spec's inputs
+    assert trigger(c, "script_then_dag") == [str([True, True, True] + product + [2 * v for v in product])]
+    assert values(c, "total{1}") == [2 * v for v in product]
