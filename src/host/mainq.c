@@ -3,8 +3,9 @@
  * A sync execution stays on the main thread, under the Redis lock, also
  * across an `await` of a model or script run: when the engine's worker ends
  * the run, redisAI queues the outcome here (host API run_on_main) and the
- * rest of the coroutine runs on this thread, not on the loop thread.  That is one thread hand-off each way, as for AI.MODELEXECUTE,
- * where the loop thread would add two more.  RedisModule_EventLoopAddOneShot
+ * rest of the coroutine runs on this thread, not on the loop thread.  That
+ * is one thread hand-off each way, as for AI.MODELEXECUTE, where the loop
+ * thread would add two more.  RedisModule_EventLoopAddOneShot
  * (Redis 7.0) wakes the main event loop through the server's module pipe and
  * runs the job there. */
 #include "host.h"

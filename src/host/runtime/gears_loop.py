@@ -166,9 +166,9 @@ class MainDriver:
     *RunAsync call), it stays here: redisAI delivers the outcome of such a
     run on the main thread itself (the host API's run_on_main, so the worker
     never takes the GIL), the same two hand-offs as AI.MODELEXECUTE, where
-    the loop thread would add two more.  Awaiting
-    anything else (asyncio.sleep, a task, a foreign future) gives the rest
-    of the coroutine to the loop thread for good.  `done(value, error)` is
+    the loop thread would add two more.  Awaiting anything else
+    (asyncio.sleep, a task, a foreign future) gives the rest of the
+    coroutine to the loop thread for good.  `done(value, error)` is
     called once, on the thread where the coroutine ends."""
 
     def __init__(self, coro, done):
