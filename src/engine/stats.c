@@ -104,28 +104,22 @@ void RAI_StatsReset(RAI_RunStats *s) {
     __atomic_store_n(&s->errors, 0, __ATOMIC_RELAXED);
 }
 
-void RAI_StatsForEach(RAI_RunType type, void (*fn)(RAI_RunStats *s, void *arg), void *arg) {
-    prune_orphans();
-    for (size_t i = 0; i < nentries; i++)
-        if (entries[i]->type == type) fn(entries[i], arg);
-}
-
-static void reply_scan_entry(RAI_RunStats *s, void *arg) {
-    RedisModuleCtx *ctx = arg;
+static void reply_scan_entry(RedisModuleCtx *ctx, RAI_RunStats *s) {
     RedisModule_ReplyWithArray(ctx, 2);
     RedisModule_ReplyWithString(ctx, s->key);
     if (s->tag) RedisModule_ReplyWithString(ctx, s->tag);
     else RedisModule_ReplyWithCString(ctx, "");
 }
 
-static void count_entry(RAI_RunStats *s, void *arg) {
-    (void)s;
-    (*(long *)arg)++;
-}
-
 void RAI_StatsReplyScan(RedisModuleCtx *ctx, RAI_RunType type) {
+    /* Pruned once, before counting: the lazy-free thread may orphan an entry
+     * at any moment, and a prune between the count and the elements would
+     * send fewer elements than the array announced (the client then waits
+     * for ever). */
+    prune_orphans();
     long n = 0;
-    RAI_StatsForEach(type, count_entry, &n);
+    for (size_t i = 0; i < nentries; i++) n += entries[i]->type == type;
     RedisModule_ReplyWithArray(ctx, n);
-    RAI_StatsForEach(type, reply_scan_entry, ctx);
+    for (size_t i = 0; i < nentries; i++)
+        if (entries[i]->type == type) reply_scan_entry(ctx, entries[i]);
 }

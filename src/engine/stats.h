@@ -31,8 +31,6 @@ void RAI_StatsRelease(RAI_RunStats *s);
 /* Counts one run: on success its duration and samples, on failure an error. */
 void RAI_StatsAddRun(RAI_RunStats *s, int ok, long long duration_us, long long samples);
 void RAI_StatsReset(RAI_RunStats *s);
-/* Calls fn for each entry of `type`, in insertion order. */
-void RAI_StatsForEach(RAI_RunType type, void (*fn)(RAI_RunStats *s, void *arg), void *arg);
 /* The reply of AI._MODELSCAN / AI._SCRIPTSCAN: [[key, tag], ...] of one type. */
 void RAI_StatsReplyScan(RedisModuleCtx *ctx, RAI_RunType type);
 

@@ -210,6 +210,22 @@ def test_flushall_async_leaves_no_run_info(raw):
     assert raw.ok("AI._MODELSCAN") == [[b"a", b""]]
 
 
+
+def test_scans_while_flushall_async_frees_models_are_whole_replies(raw, shared):
+    """The lazy-free thread may free a model between the moment a scan counts
+    the models and the moment it lists them: each reply must still hold as
+    many elements as it announced (a short one left the client waiting)."""
+    c = RawClient(shared.sock, timeout=10)
+    for _ in range(3):
+        for k in range(200):
+            c.ok("AI.MODELSTORE", f"m{k}", "ONNX", "CPU", "BLOB", LIN)
+        c.ok("FLUSHALL", "ASYNC")
+        deadline = time.time() + 30
+        while (scan := c.ok("AI._MODELSCAN")) != []:
+            assert all(len(entry) == 2 for entry in scan)
+            assert time.time() < deadline
+    c.close()
+
 # ---- AI.MODELEXECUTE errors, in the order of spec §4.8 ---------------------------
 
 @pytest.fixture
