@@ -43,6 +43,20 @@ def test_each_new_entry_once_then_trimmed(host):
     assert c.llen("log:cam:0") == 20  # nothing read twice
 
 
+
+def test_what_a_stream_held_at_registration_is_never_read(host):
+    """Entries already there when the flow registers are not read, whatever
+    their ids: here one with an explicit id ten minutes ahead of the clock
+    (a registration that started from its own time would read it)."""
+    _, c = host
+    ahead = int(time.time() * 1000) + 600000
+    c.xadd("cam:1", {"f": "before"}, id="%d-0" % ahead)
+    pyexecute(c, FLOWS)
+    ids = [c.xadd("cam:1", {"f": str(i)}) for i in range(3)]
+    wait_len(c, "log:cam:1", 3)
+    time.sleep(0.2)
+    assert sorted(c.lrange("log:cam:1", 0, -1)) == sorted("%s %d" % (ids[i], i) for i in range(3))
+
 def test_sync_without_trimming(host):
     _, c = host
     pyexecute(c, FLOWS)

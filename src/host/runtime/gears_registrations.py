@@ -2,8 +2,8 @@
 CommandReader trigger that RG.TRIGGER finds, and the KeysReader and
 StreamReader registrations that keyspace events start (src/host/key_events.c
 matches the events, runtime._on_key hands them to on_event)."""
+import re
 import threading
-import time
 
 import redisgears
 from redisgears import GearsError
@@ -96,6 +96,33 @@ def _locked(fn, *args):
         redisgears._unlock()
 
 
+def _name(reply):
+    """A key name from executeCommand: str, or bytearray if not UTF-8."""
+    return reply if isinstance(reply, str) else bytes(reply).decode("utf-8", "surrogateescape")
+
+
+def _last_ids(prefix):
+    """{stream: id of its last entry} of the non-empty streams that match
+    `prefix` now (registry.c's rule).  Lock held."""
+    if prefix.endswith("*"):
+        pattern = re.sub(r"([\\\[\]*?])", r"\\\1", prefix[:-1]) + "*"
+        keys, cursor = [], "0"
+        while True:
+            cursor, batch = redisgears.executeCommand("SCAN", cursor, "MATCH", pattern, "TYPE", "stream",
+                                                      "COUNT", 1000)
+            keys += [_name(k) for k in batch]
+            if cursor == "0":
+                break
+    else:
+        keys = [prefix] if redisgears.executeCommand("TYPE", prefix) == "stream" else []
+    last = {}
+    for key in keys:
+        rows = redisgears.executeCommand("XREVRANGE", key, "+", "-", "COUNT", 1)
+        if rows:
+            last[key] = rows[0][0]
+    return last
+
+
 class StreamRegistration(KeysRegistration):
     """A StreamReader registration: `xadd` events on matching streams.  Each
     execution reads the entries after the last one read from that stream
@@ -108,14 +135,15 @@ class StreamRegistration(KeysRegistration):
     def __init__(self, id, prefix, mode, steps, session, desc, batch, duration, trim):
         super().__init__(id, prefix, mode, steps, session, desc, ["xadd"], ["stream"], False)
         self.batch, self.duration, self.trim = batch, duration, trim
-        self.since = "%d" % int(time.time() * 1000)  # entries from the registration on
-        self.last_ids = {}      # stream -> the last entry id read
+        # stream -> the last entry id read; at first, that of each stream that
+        # exists now (a stream created later is read from its first entry)
+        self.last_ids = _locked(_last_ids, prefix)
         self.timers = set()     # streams with a `duration` timer running
         self.mutex = threading.Lock()
 
     def _range_start(self, key):
         last = self.last_ids.get(key)
-        return "(" + last if last is not None else self.since
+        return "(" + last if last is not None else "-"
 
     def _take(self, key):
         """The new entries of `key`, marked read.  Lock held: two executions
