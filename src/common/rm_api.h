@@ -76,6 +76,8 @@
 #define REDISMODULE_SUBEVENT_LOADING_ENDED 3
 #define REDISMODULE_EVENT_SHUTDOWN 5
 #define REDISMODULE_EVENT_CRON_LOOP 8
+#define REDISMODULE_EVENT_EVENTLOOP 15 /* Redis >= 7.0 */
+#define REDISMODULE_SUBEVENT_EVENTLOOP_BEFORE_SLEEP 0
 
 #define REDISMODULE_ERRORMSG_WRONGTYPE \
     "WRONGTYPE Operation against a key holding the wrong kind of value"
@@ -258,6 +260,7 @@ int RMAPI_Init(RedisModuleCtx *ctx, const char *name, int ver, int apiver);
 static const RedisModuleEvent RedisModuleEvent_Loading = {REDISMODULE_EVENT_LOADING, 1};
 static const RedisModuleEvent RedisModuleEvent_Shutdown = {REDISMODULE_EVENT_SHUTDOWN, 1};
 static const RedisModuleEvent RedisModuleEvent_CronLoop = {REDISMODULE_EVENT_CRON_LOOP, 1};
+static const RedisModuleEvent RedisModuleEvent_EventLoop = {REDISMODULE_EVENT_EVENTLOOP, 1};
 
 #define RM_EXPORT __attribute__((visibility("default")))
 

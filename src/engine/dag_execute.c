@@ -7,6 +7,7 @@
 #include "command_args.h"
 #include "dag_commands.h"
 #include "dag_parse.h"
+#include "run_queue.h"
 #include "tensor_commands.h"
 #include "tensor_type.h"
 
@@ -115,7 +116,10 @@ static int dag_command(RedisModuleCtx *ctx, RedisModuleString **argv, int argc, 
         return reply_error(ctx, &err);
     }
     call->bc = RedisModule_BlockClient(ctx, reply_dag, NULL, dag_call_free, 0);
-    if (RAI_DAGRunQueue(call->cmd.dag, call->cmd.timeout_ms, on_dag_finished, call, &err) != REDISMODULE_OK) {
+    RAI_QueueDeferWakeups(1);
+    int queued = RAI_DAGRunQueue(call->cmd.dag, call->cmd.timeout_ms, on_dag_finished, call, &err);
+    RAI_QueueDeferWakeups(0);
+    if (queued != REDISMODULE_OK) {
         RedisModule_AbortBlock(call->bc);
         dag_call_free(ctx, call);
         return reply_error(ctx, &err);

@@ -7,6 +7,7 @@
 #include "execute_call.h"
 #include "model_commands.h"
 #include "model_run.h"
+#include "run_queue.h"
 #include "tensor_type.h"
 
 #define ERR_ARGS "ERR wrong number of arguments for 'AI.MODELEXECUTE' command"
@@ -83,7 +84,10 @@ int RAI_ModelExecuteCommand(RedisModuleCtx *ctx, RedisModuleString **argv, int a
     }
     for (long long k = 0; k < nout; k++) RAI_ModelRunCtxAddOutput(m, NULL);
     ExecuteCall *call = RAI_ExecuteCallBlock(ctx, argv + first_output, (size_t)nout);
-    if (!RAI_ModelRunQueue(m, timeout, RAI_ExecuteCallFinished, call)) {
+    RAI_QueueDeferWakeups(1);
+    RAI_OnFinishCtx *queued = RAI_ModelRunQueue(m, timeout, RAI_ExecuteCallFinished, call);
+    RAI_QueueDeferWakeups(0);
+    if (!queued) {
         RAI_ExecuteCallAbort(ctx, call);
         return reply_err(ctx, m, "ERR Could not initialize queue on requested device");
     }

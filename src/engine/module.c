@@ -94,6 +94,7 @@ RM_EXPORT int RedisModule_OnLoad(RedisModuleCtx *ctx, RedisModuleString **argv, 
         RedisModule_Log(ctx, "warning", "can not initialize script dt");
         return REDISMODULE_ERR;
     }
+    RAI_QueuesInit(ctx);
     if (RAI_QueueEnsure("CPU") != REDISMODULE_OK) return REDISMODULE_ERR;
     RAI_ScriptExtInit(ctx);
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {

@@ -14,12 +14,20 @@ typedef struct RAI_Queue {
     pthread_cond_t ready;
     RAI_Job *head, *tail;
     int stopping;
+    int nthreads;
     struct RAI_Queue *next;
+    /* Main thread only (see RAI_QueueDeferWakeups): pushes not signalled yet,
+     * and the list of queues that have some. */
+    int deferred;
+    struct RAI_Queue *next_deferred;
 } RAI_Queue;
 
 static RAI_Queue *queues; /* list; created on the main thread, never freed */
 static pthread_mutex_t queues_lock = PTHREAD_MUTEX_INITIALIZER;
 static __thread int on_worker;
+static __thread int defer_wakeups; /* only ever set on the main thread */
+static int can_defer;               /* the before-sleep event is there */
+static RAI_Queue *deferred_queues;  /* main thread only */
 
 int RAI_OnWorkerThread(void) { return on_worker; }
 
@@ -151,6 +159,7 @@ static RAI_Queue *queue_get_or_create(const char *device) {
             break;
         }
         pthread_detach(tid);
+        q->nthreads++;
     }
     q->next = queues;
     queues = q;
@@ -171,10 +180,42 @@ int RAI_QueuePush(const char *device, RAI_Job *job) {
     else q->head = job;
     q->tail = job;
     pthread_mutex_unlock(&q->lock);
+    if (defer_wakeups) {
+        if (q->deferred++ == 0) {
+            q->next_deferred = deferred_queues;
+            deferred_queues = q;
+        }
+        return REDISMODULE_OK;
+    }
     /* Signalled after the unlock: a worker woken while the lock is still
      * held would only block again on the mutex (one more context switch). */
     pthread_cond_signal(&q->ready);
     return REDISMODULE_OK;
+}
+
+void RAI_QueueDeferWakeups(int defer) { defer_wakeups = defer && can_defer; }
+
+/* Main thread, the event loop about to sleep: one signal per deferred push,
+ * up to the number of workers (a signal with no worker waiting costs no
+ * system call). */
+static void wake_deferred(RedisModuleCtx *ctx, RedisModuleEvent e, uint64_t sub, void *data) {
+    (void)ctx, (void)e, (void)data;
+    if (sub != REDISMODULE_SUBEVENT_EVENTLOOP_BEFORE_SLEEP) return;
+    while (deferred_queues) {
+        RAI_Queue *q = deferred_queues;
+        deferred_queues = q->next_deferred;
+        int n = q->deferred < q->nthreads ? q->deferred : q->nthreads;
+        q->deferred = 0;
+        while (n-- > 0) pthread_cond_signal(&q->ready);
+    }
+}
+
+void RAI_QueuesInit(RedisModuleCtx *ctx) {
+    can_defer = RedisModule_SubscribeToServerEvent(ctx, RedisModuleEvent_EventLoop, wake_deferred) ==
+                REDISMODULE_OK;
+    if (!can_defer)
+        RedisModule_Log(ctx, "notice",
+                        "no event-loop server event in this Redis: each queued run wakes a worker at once");
 }
 
 void RAI_QueuesShutdown(void) {

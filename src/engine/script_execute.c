@@ -6,6 +6,7 @@
 
 #include "command_args.h"
 #include "execute_call.h"
+#include "run_queue.h"
 #include "script_args.h"
 #include "script_commands.h"
 #include "script_run.h"
@@ -23,7 +24,10 @@ typedef struct {
 static int queue_run(RedisModuleCtx *ctx, ParsedRun *p) {
     for (size_t k = 0; k < p->noutputs; k++) RAI_ScriptRunCtxAddOutput(p->sctx);
     ExecuteCall *call = RAI_ExecuteCallBlock(ctx, p->output_keys, p->noutputs);
-    if (!RAI_ScriptRunQueue(p->sctx, p->timeout, RAI_ExecuteCallFinished, call)) {
+    RAI_QueueDeferWakeups(1);
+    RAI_OnFinishCtx *queued = RAI_ScriptRunQueue(p->sctx, p->timeout, RAI_ExecuteCallFinished, call);
+    RAI_QueueDeferWakeups(0);
+    if (!queued) {
         RAI_ExecuteCallAbort(ctx, call);
         RAI_ScriptRunCtxFree(p->sctx);
         return RedisModule_ReplyWithError(ctx, "ERR Could not initialize queue on requested device");

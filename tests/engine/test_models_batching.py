@@ -3,6 +3,7 @@ with several clients at once.  The ONNX "batch probe" model returns, next
 to 2*x, the number of rows of the run it was part of, so each client sees
 both its own result and the size of the batch that produced it."""
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -23,11 +24,17 @@ def rows(i, n=1, width=2):
     return (np.arange(n * width, dtype=np.float32).reshape(n, width) + 100 * i + 1)
 
 
-def send_probe(srv, i, x):
-    """Sets client i's input and sends its run without waiting for the reply."""
+def send_probe(srv, i, x, client=None):
+    """Sets client i's input (unless `client`, which did) and sends its run
+    without waiting for the reply."""
+    c = client or input_client(srv, i, x)
+    c.send("AI.MODELEXECUTE", "probe", "INPUTS", 1, f"x{i}", "OUTPUTS", 2, f"y{i}", f"n{i}")
+    return c
+
+
+def input_client(srv, i, x):
     c = RawClient(srv.sock)
     c.ok("AI.TENSORSET", f"x{i}", "FLOAT", *x.shape, "BLOB", x.tobytes())
-    c.send("AI.MODELEXECUTE", "probe", "INPUTS", 1, f"x{i}", "OUTPUTS", 2, f"y{i}", f"n{i}")
     return c
 
 
@@ -139,6 +146,33 @@ def test_concurrent_clients_get_their_own_rows(server_factory, threads):
     info = mc.meta(srv.client().execute_command("AI.INFO", "probe"))
     assert (info["calls"], info["samples"], info["errors"]) == (8 * runs, 8 * (runs // 2) * 3, 0)
 
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_workers_are_woken_when_the_event_loop_iteration_ends(server_factory, threads):
+    """Runs queued in one event-loop iteration wake the workers at its end,
+    so they find all of them and run them as one batch, even when the
+    iteration has other slow work between them.  (Woken at the first push,
+    a worker would run the first alone during the DEBUG SLEEP.)"""
+    srv = server_factory(modules=[(ENGINE, ["THREADS_PER_QUEUE", threads])])
+    r = srv.client()
+    probe_store(r, "BATCHSIZE", 2)
+    xs = [rows(i) for i in range(2)]
+    first, last = (input_client(srv, i, xs[i]) for i in range(2))
+    busy, slow = RawClient(srv.sock), RawClient(srv.sock)
+    busy.send("DEBUG", "SLEEP", "0.3")
+    time.sleep(0.05)  # the main thread sleeps; what follows is read in one iteration, in order:
+    send_probe(srv, 0, xs[0], first)
+    time.sleep(0.01)
+    slow.send("DEBUG", "SLEEP", "0.2")  # between the two runs
+    time.sleep(0.01)
+    send_probe(srv, 1, xs[1], last)
+    for c in (busy, slow, first, last):
+        assert c.read() == b"OK"
+    for i, x in enumerate(xs):
+        y, n = result(r, i)
+        assert y.tolist() == (2 * x).ravel().tolist()
+        assert n.tolist() == [2.0]
 
 def batched_pair(srv, case, key, i):
     """Client i's inputs (one row of its own) and run of `key`, sent."""
