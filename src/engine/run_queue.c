@@ -26,7 +26,7 @@ static RAI_Queue *queues; /* list; created on the main thread, never freed */
 static pthread_mutex_t queues_lock = PTHREAD_MUTEX_INITIALIZER;
 static __thread int on_worker;
 static __thread int defer_wakeups; /* only ever set on the main thread */
-static int can_defer;               /* the before-sleep event is there */
+static int in_pass;                 /* main thread: between after-sleep and our before-sleep */
 static RAI_Queue *deferred_queues;  /* main thread only */
 
 int RAI_OnWorkerThread(void) { return on_worker; }
@@ -193,14 +193,22 @@ int RAI_QueuePush(const char *device, RAI_Job *job) {
     return REDISMODULE_OK;
 }
 
-void RAI_QueueDeferWakeups(int defer) { defer_wakeups = defer && can_defer; }
+void RAI_QueueDeferWakeups(int defer) { defer_wakeups = defer && in_pass; }
 
-/* Main thread, the event loop about to sleep: one signal per deferred push,
- * up to the number of workers (a signal with no worker waiting costs no
- * system call). */
-static void wake_deferred(RedisModuleCtx *ctx, RedisModuleEvent e, uint64_t sub, void *data) {
+/* Main thread.  A pass of the event loop runs from after-sleep (epoll
+ * returned) to before-sleep; pushes are deferred only inside it.  Redis
+ * runs more commands after the before-sleep event (pipelined commands of a
+ * client just unblocked, clients blocked on keys), so from here until the
+ * next after-sleep every push wakes at once: a deferred one would wait for
+ * the next timer.  Then one signal per deferred push, up to the number of
+ * workers (a signal with no worker waiting costs no system call). */
+static void on_event_loop(RedisModuleCtx *ctx, RedisModuleEvent e, uint64_t sub, void *data) {
     (void)ctx, (void)e, (void)data;
-    if (sub != REDISMODULE_SUBEVENT_EVENTLOOP_BEFORE_SLEEP) return;
+    if (sub == REDISMODULE_SUBEVENT_EVENTLOOP_AFTER_SLEEP) {
+        in_pass = 1;
+        return;
+    }
+    in_pass = 0;
     while (deferred_queues) {
         RAI_Queue *q = deferred_queues;
         deferred_queues = q->next_deferred;
@@ -211,9 +219,7 @@ static void wake_deferred(RedisModuleCtx *ctx, RedisModuleEvent e, uint64_t sub,
 }
 
 void RAI_QueuesInit(RedisModuleCtx *ctx) {
-    can_defer = RedisModule_SubscribeToServerEvent(ctx, RedisModuleEvent_EventLoop, wake_deferred) ==
-                REDISMODULE_OK;
-    if (!can_defer)
+    if (RedisModule_SubscribeToServerEvent(ctx, RedisModuleEvent_EventLoop, on_event_loop) != REDISMODULE_OK)
         RedisModule_Log(ctx, "notice",
                         "no event-loop server event in this Redis: each queued run wakes a worker at once");
 }

@@ -26,19 +26,20 @@ struct RAI_Job {
 };
 
 /* At module load, on the main thread: subscribes to the event loop's
- * before-sleep event, which deferred wake-ups need (Redis >= 7.0). */
+ * sleep events, which deferred wake-ups need (Redis >= 7.0). */
 void RAI_QueuesInit(RedisModuleCtx *ctx);
 /* Creates the queue of `device` (and its workers) if it does not exist. */
 int RAI_QueueEnsure(const char *device);
 /* Appends a job; REDISMODULE_ERR if the queue cannot be created. */
 int RAI_QueuePush(const char *device, RAI_Job *job);
 /* Main thread, around the queueing of a blocked client's run (1 before, 0
- * after): the pushes in between wake their workers when the event loop is
- * about to sleep, not one futex call each.  The command returns to the
- * event loop at once, so a lone run starts as early as before; under load a
- * worker finds the runs of the whole iteration queued together (larger
- * batches, fewer wake-ups).  Only for callers that return to the event loop
- * without waiting for the run: the C API entries wake at once. */
+ * after): the pushes in between, when made while the event loop handles
+ * the events of a pass, wake their workers once, when the pass ends, not
+ * one futex call each.  The command returns to the event loop at once, so
+ * a lone run starts as early as before; under load a worker finds the runs
+ * of the whole pass queued together (larger batches, fewer wake-ups).  Only
+ * for callers that return to the event loop without waiting for the run:
+ * the C API entries wake at once. */
 void RAI_QueueDeferWakeups(int defer);
 /* True on an engine worker thread. */
 int RAI_OnWorkerThread(void);

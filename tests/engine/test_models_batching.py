@@ -174,6 +174,22 @@ def test_workers_are_woken_when_the_event_loop_iteration_ends(server_factory, th
         assert y.tolist() == (2 * x).ravel().tolist()
         assert n.tolist() == [2.0]
 
+
+def test_pipelined_runs_do_not_wait_for_the_server_timer(server_factory):
+    """Each run of a pipeline is queued when the one before it unblocks the
+    client, late in the event loop's pass: it must wake a worker at once,
+    not at the next tick of the server's timer (a second here, with hz 1).
+    The DEBUG SLEEP between runs lets the worker fall asleep first."""
+    srv = server_factory(config=[("hz", 1)])
+    probe_store(srv.client())
+    c = input_client(srv, 0, rows(0))
+    started = time.monotonic()
+    for _ in range(5):
+        send_probe(srv, 0, None, c)
+        c.send("DEBUG", "SLEEP", "0.02")
+    assert [c.read() for _ in range(10)] == [b"OK"] * 10
+    assert time.monotonic() - started < 2.5  # about 5 s when each run waits for a tick
+
 def batched_pair(srv, case, key, i):
     """Client i's inputs (one row of its own) and run of `key`, sent."""
     c = RawClient(srv.sock)
