@@ -184,22 +184,45 @@ static int triggeronkey_command(RedisModuleCtx *ctx, RedisModuleString **argv, i
 
 /* ---- RG.PYEXECUTE "<code>" [ID id] [DESCRIPTION d] [UPGRADE] ... ---- */
 
+/* REQUIREMENTS dep...: checked against the host's environment, never
+ * installed (gears_runtime._check_requirements).  Replies the error and
+ * returns 1 when one is not met. */
+static int requirements_unmet(RedisModuleCtx *ctx, RedisModuleString **deps, int n) {
+    PyGILState_STATE g = PyGILState_Ensure();
+    PyObject *list = PyList_New(n);
+    for (int i = 0; list && i < n; i++) {
+        PyObject *dep = py_str(deps[i]);
+        if (!dep) Py_CLEAR(list);
+        else PyList_SET_ITEM(list, i, dep);
+    }
+    PyObject *r = list ? PyObject_CallOneArg(rt_check_requirements, list) : NULL;
+    int unmet = r == NULL;
+    if (unmet) reply_with_py_error(ctx);
+    Py_XDECREF(r);
+    Py_XDECREF(list);
+    PyGILState_Release(g);
+    return unmet;
+}
+
 static int pyexecute_command(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
     if (argc < 2) return RedisModule_WrongArity(ctx);
     RedisModuleString *id = NULL, *desc = NULL;
-    int upgrade = 0;
+    int upgrade = 0, first_requirement = argc;
     for (int i = 2; i < argc; i++) {
         const char *opt = RedisModule_StringPtrLen(argv[i], NULL);
         if (!strcasecmp(opt, "ID") && i + 1 < argc) id = argv[++i];
         else if (!strcasecmp(opt, "DESCRIPTION") && i + 1 < argc) desc = argv[++i];
         else if (!strcasecmp(opt, "UPGRADE")) upgrade = 1;
-        else if (!strcasecmp(opt, "REQUIREMENTS") || !strcasecmp(opt, "FORCE_REINSTALL_REQUIREMENTS"))
-            return RedisModule_ReplyWithError(
-                ctx, "ERR REQUIREMENTS are not supported: install packages into the host's venv");
-        else if (!strcasecmp(opt, "UNBLOCKING") || !strcasecmp(opt, "REPLACE_WITH"))
+        else if (!strcasecmp(opt, "FORCE_REINSTALL_REQUIREMENTS")) continue; /* nothing is installed */
+        else if (!strcasecmp(opt, "REQUIREMENTS")) {
+            first_requirement = i + 1; /* the rest of the arguments */
+            break;
+        } else if (!strcasecmp(opt, "UNBLOCKING") || !strcasecmp(opt, "REPLACE_WITH"))
             return RedisModule_ReplyWithError(ctx, "ERR UNBLOCKING and REPLACE_WITH are not supported");
         else return RedisModule_ReplyWithError(ctx, "ERR unknown RG.PYEXECUTE argument");
     }
+    int ndeps = argc - first_requirement;
+    if (ndeps > 0 && requirements_unmet(ctx, argv + first_requirement, ndeps)) return REDISMODULE_OK;
     int may_block = async_allowed(ctx);
     Waiter *w = Waiter_New(NULL);
     HostCmdScope scope = Host_CommandEnter(ctx);

@@ -14,7 +14,7 @@
 #define RG_LIBPYTHON "libpython3.11.so.1.0"
 #endif
 
-PyObject *rt_trigger, *rt_pyexecute, *rt_on_key;
+PyObject *rt_trigger, *rt_pyexecute, *rt_on_key, *rt_check_requirements;
 
 PyObject *PyHost_TakeError(void) {
     PyObject *type, *value, *tb;
@@ -84,8 +84,9 @@ static int run_bootstrap(void) {
     rt_trigger = rt ? PyObject_GetAttrString(rt, "_trigger") : NULL;
     rt_pyexecute = rt ? PyObject_GetAttrString(rt, "_pyexecute") : NULL;
     rt_on_key = rt ? PyObject_GetAttrString(rt, "_on_key") : NULL;
+    rt_check_requirements = rt ? PyObject_GetAttrString(rt, "_check_requirements") : NULL;
     Py_DECREF(g);
-    return rt_trigger && rt_pyexecute && rt_on_key ? 0 : -1;
+    return rt_trigger && rt_pyexecute && rt_on_key && rt_check_requirements ? 0 : -1;
 }
 
 /* Checks the directories before Python starts: a failed Py_Initialize

@@ -1,4 +1,5 @@
 """RG.PYEXECUTE: registrations, run(), Python errors, options, sessions."""
+import numpy
 import pytest
 
 from support.flows import error_of, pyexecute, trigger
@@ -114,8 +115,6 @@ def test_description_and_id(host):
 
 
 @pytest.mark.parametrize("opts,text", [
-    (["REQUIREMENTS", "numpy"], "REQUIREMENTS are not supported: install packages into the host's venv"),
-    (["FORCE_REINSTALL_REQUIREMENTS"], "REQUIREMENTS are not supported: install packages into the host's venv"),
     (["UNBLOCKING"], "UNBLOCKING and REPLACE_WITH are not supported"),
     (["REPLACE_WITH", "x"], "UNBLOCKING and REPLACE_WITH are not supported"),
     (["BOGUS"], "unknown RG.PYEXECUTE argument"),
@@ -126,6 +125,32 @@ def test_unsupported_options(host, opts, text):
     assert error_of(c, "RG.PYEXECUTE", "GB('CommandReader').register(trigger='t')", *opts) == text
     assert registrations(c) == []  # nothing ran
 
+
+
+def test_requirements_met_by_the_host_environment(host):
+    """REQUIREMENTS installs nothing: what the host's environment already has
+    passes, with or without a version specifier."""
+    _, c = host
+    script = "GB('CommandReader').map(lambda r: __import__('numpy').__version__).register(trigger='v')"
+    assert pyexecute(c, script, "FORCE_REINSTALL_REQUIREMENTS", "REQUIREMENTS", "numpy",
+                     "numpy==" + numpy.__version__, "redis>=1") == "OK"
+    assert trigger(c, "v") == [numpy.__version__]
+
+
+@pytest.mark.parametrize("deps,text", [
+    (["numpy", "no-such-package-here", "numpy<1"],
+     "no-such-package-here (not installed), numpy<1 (installed: {numpy})"),
+    (["numpy>>2"], None),
+])
+def test_requirements_not_met_stop_the_script(host, deps, text):
+    _, c = host
+    got = error_of(c, "RG.PYEXECUTE", "GB('CommandReader').register(trigger='t')", "REQUIREMENTS", *deps)
+    if text is None:
+        assert got == "invalid requirement: numpy>>2"
+    else:
+        assert got == ("requirements not met by the host's Python environment (this host installs "
+                       "nothing; install them there): " + text.format(numpy=numpy.__version__))
+    assert registrations(c) == []  # nothing ran
 
 SESSION_NAMES = ["GearsBuilder", "GB", "execute", "atomic", "log", "configGet", "gearsConfigGet",
                  "hashtag", "call_next", "override_reply", "isAsyncAllow", "flat_error",

@@ -2,7 +2,10 @@
 start-up by src/host/pyhost.c.  It starts the loop thread, publishes the
 names flows use, and offers the two entry points the C commands call:
 _pyexecute (RG.PYEXECUTE) and _trigger (RG.TRIGGER)."""
+import importlib.metadata
 import traceback
+
+from packaging.requirements import InvalidRequirement, Requirement
 
 import redisgears
 from redisgears import GearsError
@@ -154,6 +157,29 @@ def _pyexecute(code, waiter, may_block, id, desc, upgrade, replay=False):
         return False
     redisgears._submit(started[0].run)
     return True
+
+
+def _check_requirements(requirements):
+    """RG.PYEXECUTE ... REQUIREMENTS dep...: this host installs nothing at run
+    time (no network from the server, one environment for every session), so
+    each requirement must already be met by the host's Python environment:
+    a name, with a version specifier if given ('numpy', 'numpy>=2')."""
+    unmet = []
+    for text in requirements:
+        try:
+            req = Requirement(text)
+        except InvalidRequirement:
+            raise GearsError("invalid requirement: %s" % text) from None
+        try:
+            have = importlib.metadata.version(req.name)
+        except importlib.metadata.PackageNotFoundError:
+            unmet.append("%s (not installed)" % text)
+            continue
+        if not req.specifier.contains(have, prereleases=True):
+            unmet.append("%s (installed: %s)" % (text, have))
+    if unmet:
+        raise GearsError("requirements not met by the host's Python environment (this host installs "
+                         "nothing; install them there): " + ", ".join(unmet))
 
 
 def _trigger(reg, args, waiter, allow_async):
