@@ -29,6 +29,17 @@ static PyObject *py_str(RedisModuleString *s) {
     return PyUnicode_DecodeUTF8(p, (Py_ssize_t)len, "surrogateescape");
 }
 
+/* A new list of the strings, or NULL with the Python error set. */
+static PyObject *py_str_list(RedisModuleString **strs, int n) {
+    PyObject *list = PyList_New(n);
+    for (int i = 0; list && i < n; i++) {
+        PyObject *s = py_str(strs[i]);
+        if (!s) Py_CLEAR(list);
+        else PyList_SET_ITEM(list, i, s);
+    }
+    return list;
+}
+
 /* The reply for a Python exception raised by the runtime: its message. */
 static void reply_with_py_error(RedisModuleCtx *ctx) {
     PyObject *exc = PyHost_TakeError();
@@ -135,12 +146,7 @@ static int run_sync(RedisModuleCtx *ctx, Reg *reg, RedisModuleString **argv, int
     Waiter *w = Waiter_New(NULL);
     HostCmdScope scope = Host_CommandEnter(ctx);
     PyGILState_STATE g = PyGILState_Ensure();
-    PyObject *args = PyList_New(argc);
-    for (int i = 0; args && i < argc; i++) {
-        PyObject *s = py_str(argv[i]);
-        if (!s) Py_CLEAR(args);
-        else PyList_SET_ITEM(args, i, s);
-    }
+    PyObject *args = py_str_list(argv, argc);
     if (args) call_trigger(reg, args, w, may_block);
     else {
         PyHost_LogError("RG.TRIGGER arguments");
@@ -189,12 +195,7 @@ static int triggeronkey_command(RedisModuleCtx *ctx, RedisModuleString **argv, i
  * returns 1 when one is not met. */
 static int requirements_unmet(RedisModuleCtx *ctx, RedisModuleString **deps, int n) {
     PyGILState_STATE g = PyGILState_Ensure();
-    PyObject *list = PyList_New(n);
-    for (int i = 0; list && i < n; i++) {
-        PyObject *dep = py_str(deps[i]);
-        if (!dep) Py_CLEAR(list);
-        else PyList_SET_ITEM(list, i, dep);
-    }
+    PyObject *list = py_str_list(deps, n);
     PyObject *r = list ? PyObject_CallOneArg(rt_check_requirements, list) : NULL;
     int unmet = r == NULL;
     if (unmet) reply_with_py_error(ctx);
