@@ -210,7 +210,6 @@ def test_flushall_async_leaves_no_run_info(raw):
     assert raw.ok("AI._MODELSCAN") == [[b"a", b""]]
 
 
-
 def test_scans_while_flushall_async_frees_models_are_whole_replies(raw, shared):
     """The lazy-free thread may free a model between the moment a scan counts
     the models and the moment it lists them: each reply must still hold as
@@ -225,6 +224,7 @@ def test_scans_while_flushall_async_frees_models_are_whole_replies(raw, shared):
             assert all(len(entry) == 2 for entry in scan)
             assert time.time() < deadline
     c.close()
+
 
 # ---- AI.MODELEXECUTE errors, in the order of spec §4.8 ---------------------------
 

@@ -147,7 +147,6 @@ def test_concurrent_clients_get_their_own_rows(server_factory, threads):
     assert (info["calls"], info["samples"], info["errors"]) == (8 * runs, 8 * (runs // 2) * 3, 0)
 
 
-
 @pytest.mark.parametrize("threads", [1, 2])
 def test_workers_are_woken_when_the_event_loop_iteration_ends(server_factory, threads):
     """Runs queued in one event-loop iteration wake the workers at its end,
@@ -189,6 +188,7 @@ def test_pipelined_runs_do_not_wait_for_the_server_timer(server_factory):
         c.send("DEBUG", "SLEEP", "0.02")
     assert [c.read() for _ in range(10)] == [b"OK"] * 10
     assert time.monotonic() - started < 2.5  # about 5 s when each run waits for a tick
+
 
 def batched_pair(srv, case, key, i):
     """Client i's inputs (one row of its own) and run of `key`, sent."""
