@@ -17,7 +17,8 @@ median of the per-round ratios (and the medians of the raw figures):
     (cpu_ceiling);
   - 32 clients: throughput with BATCHSIZE 16 / without (target >= 1.3);
   - the 1- and 8-client pairs again with WORKER_SPIN_US (idle workers watch
-    their queue instead of sleeping: latency for CPU);
+    their queue instead of sleeping: latency for CPU), and the CPU a run
+    costs with and without it when runs come 1 ms apart;
   - if the Python host is built: a flow doing getTensorFromKey ->
     createModelRunner -> modelRunnerRunAsync -> setTensorInKey, p50 against
     AI.MODELEXECUTE's (target <= 1.6).
@@ -96,6 +97,18 @@ def redis_benchmark(srv, clients, requests, cmd):
     row = list(csv.DictReader(io.StringIO(out)))[-1]
     return (float(row["rps"]), float(row["p50_latency_ms"]) * 1000, float(row["p99_latency_ms"]) * 1000, cpu,
             client_cpu)
+
+
+def spaced_cpu_us(srv, r, runs=1000, gap_s=0.001):
+    """Server CPU per run when runs come `gap_s` apart (one client that
+    waits between them): what an idle worker's spinning costs there."""
+    cpu = server_cpu_ns(srv)
+    for _ in range(runs):
+        r.execute_command(*EXECUTE)
+        until = time.perf_counter() + gap_s
+        while time.perf_counter() < until:  # sleep() would oversleep by far more than the gap
+            pass
+    return (server_cpu_ns(srv) - cpu) / 1000 / runs
 
 
 def cpu_ceiling(ping, model_us):
@@ -222,7 +235,9 @@ def main():
         r.execute_command("AI.CONFIG", "WORKER_SPIN_US", a.spin)
         sping1, sexec1, _, _, sover = paired(k, bench(1, ["PING"]), bench(1, EXECUTE))
         _, sexec8, sratio8, _, _ = paired(k, bench(8, ["PING"]), bench(8, EXECUTE))
+        sspaced = spaced_cpu_us(srv, r)
         r.execute_command("AI.CONFIG", "WORKER_SPIN_US", 0)
+        spaced = spaced_cpu_us(srv, r)
     finally:
         srv.stop()
     ort_py = ort_python_us(blob, x)
@@ -261,6 +276,8 @@ def main():
     print(f"  with WORKER_SPIN_US {a.spin}: 1 client MODELEXECUTE p50 {sexec1[1]:.1f} us (PING {sping1[1]:.1f} us),"
           f" p50 - PING p50 = {sover:.1f} us {'ok' if sover <= 35 else 'MISSED'};  8 clients {sexec8[0]:.0f} req/s,"
           f" / PING = {sratio8:.2f} {'ok' if sratio8 >= 0.85 else 'MISSED'}  (server CPU {sexec1[3]:.1f} us/req at 1 client)")
+    print(f"    runs 1 ms apart (the spin adapts: none there): server CPU {sspaced:.1f} us/run with WORKER_SPIN_US"
+          f" {a.spin}, {spaced:.1f} without")
     if flow:
         print(f"  flow ({mode}) p50 {flow[1]:.1f} us vs AI.MODELEXECUTE p50 {flow_exec[1]:.1f} us on that server")
         print(f"  flow p50 / MODELEXECUTE p50 = {flow_ratio:5.2f}  (target <= 1.6)  "

@@ -1,5 +1,6 @@
 /* run_queue.c -- per-device FIFO queues and their worker threads. */
 #include <pthread.h>
+#include <sched.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
@@ -81,31 +82,64 @@ static long long elapsed_us(const struct timespec *since) {
     return (now.tv_sec - since->tv_sec) * 1000000LL + (now.tv_nsec - since->tv_nsec) / 1000;
 }
 
-/* WORKER_SPIN_US: before sleeping on the condition variable, an idle worker
- * watches the queue for that long.  A job pushed meanwhile starts without a
- * wake-up (on a VM, waking a sleeping thread costs tens of microseconds, and
- * the main thread then pays no futex call in RAI_QueuePush), at the price of
- * a busy core while idle.  0, the default, never spins. */
-static void spin_for_work(RAI_Queue *q) {
-    long long limit = __atomic_load_n(&RAI_config.worker_spin_us, __ATOMIC_RELAXED);
-    if (limit <= 0) return;
-    struct timespec start;
-    clock_gettime(CLOCK_MONOTONIC, &start);
+/* WORKER_SPIN_US: an idle worker may watch its queue for up to that long
+ * before it sleeps on the condition variable.  A run pushed meanwhile starts
+ * without a wake-up: on a VM, waking a sleeping thread costs tens of
+ * microseconds, and the main thread then makes no futex call in
+ * RAI_QueuePush.  0 never spins.
+ *
+ * The spin adapts to the traffic, so that it costs CPU only when it pays:
+ * each worker keeps a moving average of its idle gaps (end of one run to the
+ * start of the next) and, while the average is under the limit, spins for
+ * twice that (at most the limit).  A client that sends its next run as soon
+ * as the last one returns gets it picked up at once.  Runs that come further
+ * apart than the limit cost no spinning: the average starts above it, one
+ * long gap puts it back there, and it takes two short ones to bring it under.
+ * The loop yields the CPU on each round, so a spinning worker does not delay
+ * the threads (Redis's own, a client's) that share its core. */
+typedef struct {
+    long long avg_gap_us; /* average of the idle gaps, weight 1/2, at most 2 x the limit */
+    struct timespec idle_since;
+} SpinState;
+
+static long long spin_limit_us(void) {
+    return __atomic_load_n(&RAI_config.worker_spin_us, __ATOMIC_RELAXED);
+}
+
+static long long spin_budget_us(const SpinState *st) {
+    long long limit = spin_limit_us();
+    if (limit <= 0 || st->avg_gap_us >= limit) return 0;
+    long long budget = 2 * st->avg_gap_us + 10; /* 10 us: room for jitter on tiny gaps */
+    return budget < limit ? budget : limit;
+}
+
+/* A worker found work after being idle since st->idle_since. */
+static void note_gap(SpinState *st) {
+    long long cap = 2 * spin_limit_us(), gap = elapsed_us(&st->idle_since), avg = st->avg_gap_us;
+    st->avg_gap_us = ((avg < cap ? avg : cap) + (gap < cap ? gap : cap)) / 2; /* the limit may have changed */
+}
+
+static void spin_for_work(RAI_Queue *q, const SpinState *st) {
+    long long budget = spin_budget_us(st);
+    if (budget <= 0) return;
     do {
         for (int i = 0; i < 64; i++) {
             if (__atomic_load_n(&q->head, __ATOMIC_RELAXED) || __atomic_load_n(&q->stopping, __ATOMIC_RELAXED))
                 return;
             cpu_relax();
         }
-    } while (elapsed_us(&start) < limit);
+        sched_yield();
+    } while (elapsed_us(&st->idle_since) < budget);
 }
 
 static void *worker_main(void *arg) {
     RAI_Queue *q = arg;
     RAI_Job *jobs[MAX_BATCH_JOBS];
+    SpinState spin = {.avg_gap_us = 2LL * RAI_MAX_WORKER_SPIN_US}; /* no spin until gaps are short */
     on_worker = 1;
+    clock_gettime(CLOCK_MONOTONIC, &spin.idle_since);
     for (;;) {
-        spin_for_work(q); /* a hint only: the locked checks below decide */
+        spin_for_work(q, &spin); /* a hint only: the locked checks below decide */
         pthread_mutex_lock(&q->lock);
         size_t n = 0;
         while (!q->stopping) {
@@ -125,7 +159,9 @@ static void *worker_main(void *arg) {
             return NULL;
         }
         pthread_mutex_unlock(&q->lock);
+        note_gap(&spin);
         jobs[0]->execute(jobs, n); /* without the queue lock: it may take the GIL, etc. */
+        clock_gettime(CLOCK_MONOTONIC, &spin.idle_since);
     }
 }
 

@@ -4,6 +4,7 @@ for models of each backend (spec §2.7, §4.14, §4.15, §6.2, §7)."""
 import importlib.metadata
 import os
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -298,3 +299,43 @@ def test_main_thread_stays_free_during_runs(engine):
     assert busy.read() == b"OK"
     y = np.frombuffer(r.execute_command("AI.TENSORGET", "y", "BLOB"), np.float32)
     assert y.shape == (1,) and np.isfinite(y).all()
+
+
+def cpu_of_other_threads_s(srv):
+    """CPU time so far of the server's threads other than the main one (the
+    workers), from /proc/PID/task/*/schedstat."""
+    with open(srv.pidfile) as f:
+        pid = f.read().strip()
+    total = 0
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        if tid == pid:
+            continue
+        try:
+            with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
+                total += int(f.read().split()[0])
+        except OSError:  # a thread that just ended
+            pass
+    return total / 1e9
+
+
+def test_worker_spin_costs_nothing_when_runs_come_further_apart(server_factory):
+    # The spin adapts to the gaps between runs: with runs 0.25 s apart, a
+    # limit of 0.1 s is never spent (a fixed spin would burn 0.1 s of CPU
+    # after each of the 6 runs).  Back-to-back runs between the spaced ones
+    # make it spin, and must not keep it spinning once the gaps are long.
+    srv = server_factory(modules=[(ENGINE, ["WORKER_SPIN_US", 100000])])
+    r = srv.client()
+    r.execute_command("AI.MODELSTORE", "m", "ONNX", "CPU", "BLOB", LIN)
+    r.execute_command("AI.TENSORSET", "x", "FLOAT", 1, 3, "VALUES", 1, 2, 3)
+    r.execute_command("AI.MODELEXECUTE", "m", "INPUTS", 1, "x", "OUTPUTS", 1, "y")
+    for _ in range(50):
+        r.execute_command("AI.MODELEXECUTE", "m", "INPUTS", 1, "x", "OUTPUTS", 1, "y")
+    before = cpu_of_other_threads_s(srv)
+    for _ in range(6):
+        time.sleep(0.25)
+        r.execute_command("AI.MODELEXECUTE", "m", "INPUTS", 1, "x", "OUTPUTS", 1, "y")
+    time.sleep(0.25)
+    spent = cpu_of_other_threads_s(srv) - before
+    assert spent < 0.12, f"workers used {spent:.3f} s of CPU for 6 runs 0.25 s apart"
+    want = np.array([[1, 2, 3]], np.float32) @ models.LINEAR_W + models.LINEAR_B
+    assert np.allclose(np.frombuffer(r.execute_command("AI.TENSORGET", "y", "BLOB"), np.float32), want.ravel())
