@@ -50,7 +50,11 @@ static int dtype_from_meta(RedisModuleCtx *ctx, RedisModuleString *key) {
  *   copy is what lets us write a probe value without touching shared data):
  *   storing -1 reads back as -1 for signed types, wraps for unsigned ones,
  *   and is refused by BOOL (which takes 1) and STRING (which takes nothing);
- * - a scalar cannot be sliced: then the engine is asked (needs ctx + key).
+ * - a scalar cannot be sliced: then the engine is asked (needs ctx + key);
+ * - before all that, a STRING tensor shows itself by its byte size: the NUL
+ *   terminators alone make it at least one byte an element, so more bytes
+ *   than elements is STRING (a tensor of empty strings is not told apart
+ *   this way; the probes above then fail and it stays unknown).
  * Tensors created by this API never need the probe: the wrapper keeps the
  * dtype it was created with. */
 int rx_probe_dtype(RAI_Tensor *t, RedisModuleCtx *ctx, RedisModuleString *key) {
@@ -62,6 +66,7 @@ int rx_probe_dtype(RAI_Tensor *t, RedisModuleCtx *ctx, RedisModuleString *key) {
     if (size == 4) return RX_DT_INT32;
     if (size == 8) return RX_DT_INT64;
     if (size != 1 && size != 2) return RX_DT_UNKNOWN;
+    if (size == 1 && rai.TensorByteSize(t) != rai.TensorLength(t)) return RX_DT_STRING;
     if (rai.TensorNumDims(t) == 0 || rai.TensorDim(t, 0) < 1)
         return ctx && key ? dtype_from_meta(ctx, key) : RX_DT_UNKNOWN;
     RAI_Tensor *row = rai.TensorCreateBySlicingTensor(t, 0, 1);

@@ -149,6 +149,19 @@ def test_onnx_model_op_and_ops_from_string_tensorset(dg):
     assert got == [[22.5, 27.0]]
 
 
+def test_string_output_is_refused_at_use(dg):
+    # A STRING tensor out of a DAG has no key to ask its dtype from; the
+    # redisAI side tells it by its bytes and refuses it like a STRING key.
+    _, c = dg
+    assert aok(c, R + "d = ai.createDAGRunner()\n"
+                      "d.OpsFromString('|> AI.TENSORSET s STRING 2 VALUES ab cd |> AI.TENSORGET s')\n"
+                      "async def main():\n"
+                      "    out = await d.Run()\n"
+                      "    try:\n        ai.tensorToFlatList(out[0])\n"
+                      "    except redisgears.GearsError as e:\n        return str(e)") == \
+        "STRING tensors are not supported by the redisAI Python API"
+
+
 def test_script_op_without_inputs_or_outputs_lists(dg):
     _, c = dg
     # inputs/outputs are optional for ScriptRun; `count` sees no tensors.
