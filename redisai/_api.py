@@ -13,6 +13,7 @@ src/redisai_ext/keyspace.c: rx_probe_dtype).
 """
 from __future__ import annotations
 
+import itertools
 from typing import Any, Dict, Iterable, List, Tuple
 
 from ._redisai_ext import ffi, lib
@@ -80,7 +81,24 @@ def _argc(args: tuple, n: int, name: str) -> None:
 
 # ---- PyTensor ------------------------------------------------------------
 
-class PyTensor:
+class _Sealed:
+    """The API's objects expose no attributes to set (spec §4): their slots
+    hold engine pointers, and a pointer copied into a second object would be
+    freed twice (a crash).  The API itself sets them with _set."""
+
+    __slots__ = ()
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError("'%s' object attribute '%s' is read-only" % (type(self).__name__, name))
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError("'%s' object attribute '%s' is read-only" % (type(self).__name__, name))
+
+
+_set = object.__setattr__
+
+
+class PyTensor(_Sealed):
     """A reference to an engine tensor (shared, never copied, read-only).
 
     Only this API makes valid instances; ``PyTensor()`` from Python makes an
@@ -90,8 +108,8 @@ class PyTensor:
     __slots__ = ("_ptr", "_dtype")
 
     def __init__(self) -> None:
-        self._ptr = None
-        self._dtype = -1
+        _set(self, "_ptr", None)
+        _set(self, "_dtype", -1)
 
     def __str__(self) -> str:
         return repr(tensorToFlatList(self))
@@ -113,8 +131,8 @@ PyTensor.__module__ = "redisgears"
 def _wrap(ptr, dtype: int) -> PyTensor:
     t = PyTensor.__new__(PyTensor)
     # The wrapper owns one engine reference; dropped (RedisAI_TensorFree) on dealloc.
-    t._ptr = ffi.gc(ptr, lib.rx_tensor_free)
-    t._dtype = dtype
+    _set(t, "_ptr", ffi.gc(ptr, lib.rx_tensor_free))
+    _set(t, "_dtype", dtype)
     return t
 
 
@@ -182,7 +200,8 @@ def createTensorFromValues(*args: Any) -> PyTensor:
         it = iter(values)
     except TypeError:
         raise _error("values argument must be iterable") from None
-    vals = list(it)
+    n = lib.rx_tensor_length(t._ptr)
+    vals = list(itertools.islice(it, n + 1))  # one more tells "too many"; an endless iterator ends here
     if dt in (_FLOAT, _DOUBLE):
         for v in vals:
             if not isinstance(v, float):
@@ -196,7 +215,7 @@ def createTensorFromValues(*args: Any) -> PyTensor:
                 raise _error("values arguments must be integers for a tensor of type " + DTYPES[dt])
             if not lo <= v <= hi:
                 raise _error("value %d is out of range for a tensor of type %s" % (v, DTYPES[dt]))
-    if len(vals) != lib.rx_tensor_length(t._ptr):
+    if len(vals) != n:
         raise _error("number of values does not match tensor shape")
     err = ffi.new("rx_err *")
     # Copy: Python numbers are not contiguous C values; they are gathered into

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any, List
 
-from ._api import RX_ERROR, _bind, _check, _error
+from ._api import RX_ERROR, _Sealed, _bind, _check, _error, _set
 from ._redisai_ext import ffi, lib
 from ._runners import _name, _submit, _tensor_ptr
 
@@ -73,14 +73,14 @@ def _op(key: bytes, fn: Any) -> Any:
     return ffi.gc(op, lib.rx_dag_op_free)  # freed if it never reaches the DAG
 
 
-class PyDAGRunner:
+class PyDAGRunner(_Sealed):
     """A DAG under construction (single-shot).  ``PyDAGRunner()`` from Python
     makes an invalid runner; createDAGRunner makes a valid one."""
 
     __slots__ = ("_dag",)
 
     def __init__(self) -> None:
-        self._dag = None
+        _set(self, "_dag", None)
 
     def __str__(self) -> str:
         return "PyDAGRunner to str"
@@ -149,7 +149,7 @@ class PyDAGRunner:
     def Run(self, *args: Any) -> Any:
         """start the asynchronous execution of the DAG"""
         d = _dag(self)  # arguments are ignored
-        self._dag = None  # consumed whatever the outcome
+        _set(self, "_dag", None)  # consumed whatever the outcome
 
         def queue(handle, on_main, err):
             ffi.gc(d, None)  # rx_dag_run frees the DAG (now, or after the callback)
@@ -169,5 +169,5 @@ def createDAGRunner(*args: Any) -> PyDAGRunner:
     if d == ffi.NULL:
         _check(RX_ERROR, err)
     r = PyDAGRunner()
-    r._dag = ffi.gc(d, lib.rx_dag_free)
+    _set(r, "_dag", ffi.gc(d, lib.rx_dag_free))
     return r

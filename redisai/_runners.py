@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, List
 
-from ._api import PyTensor, RX_OK, RX_ERROR, _argc, _bind, _check, _error, _wrap
+from ._api import PyTensor, RX_OK, RX_ERROR, _Sealed, _argc, _bind, _check, _error, _set, _wrap
 from ._redisai_ext import ffi, lib
 
 # ---- outcomes and futures --------------------------------------------------
@@ -72,7 +72,7 @@ def rx_run_done(handle, res):
 
 def _run_sync(runner: Any, run: Callable) -> List[PyTensor]:
     ctx = runner._ctx
-    runner._ctx = None  # consumed whatever the outcome
+    _set(runner, "_ctx", None)  # consumed whatever the outcome
     ffi.gc(ctx, None)   # the C run frees the context
     res = ffi.new("rx_result *")
     run(ctx, res)       # the GIL is released for the whole run
@@ -102,11 +102,11 @@ def _submit(queue: Callable) -> Any:
 
 def _run_async(runner: Any, run: Callable) -> Any:
     ctx = runner._ctx
-    runner._ctx = None
+    _set(runner, "_ctx", None)
     try:
         future = _submit(lambda handle, on_main, err: run(ctx, handle, on_main, err))
     except BaseException:
-        runner._ctx = ctx  # not queued: the runner keeps its context
+        _set(runner, "_ctx", ctx)  # not queued: the runner keeps its context
         raise
     ffi.gc(ctx, None)  # queued: the completion callback frees the context
     return future
@@ -128,14 +128,14 @@ def _name(s: Any, msg: str) -> bytes:
 
 # ---- PyGraphRunner -----------------------------------------------------------
 
-class PyGraphRunner:
+class PyGraphRunner(_Sealed):
     """A model run context (single-shot).  ``PyGraphRunner()`` from Python
     makes an invalid runner."""
 
     __slots__ = ("_ctx",)
 
     def __init__(self) -> None:
-        self._ctx = None
+        _set(self, "_ctx", None)
 
     def __str__(self) -> str:
         return "PyGraphRunner to str"
@@ -165,7 +165,7 @@ def createModelRunner(*args: Any) -> PyGraphRunner:
     if ctx == ffi.NULL:
         _check(RX_ERROR, err)
     r = PyGraphRunner()
-    r._ctx = ffi.gc(ctx, lib.rx_model_runner_free)
+    _set(r, "_ctx", ffi.gc(ctx, lib.rx_model_runner_free))
     return r
 
 
@@ -212,7 +212,7 @@ def modelRunnerRunAsync(*args: Any) -> Any:
 
 # ---- PyTorchScriptRunner -----------------------------------------------------
 
-class PyTorchScriptRunner:
+class PyTorchScriptRunner(_Sealed):
     """A script run context (single-shot); only createScriptRunner makes one."""
 
     __slots__ = ("_ctx",)
@@ -249,7 +249,7 @@ def createScriptRunner(*args: Any) -> PyTorchScriptRunner:
     if ctx == ffi.NULL:
         _check(RX_ERROR, err)
     r = object.__new__(PyTorchScriptRunner)
-    r._ctx = ffi.gc(ctx, lib.rx_script_runner_free)
+    _set(r, "_ctx", ffi.gc(ctx, lib.rx_script_runner_free))
     return r
 
 

@@ -19,6 +19,24 @@ def test_module_surface(ai):
                      " result = type(e) is redisgears.GearsError") is True
 
 
+@pytest.mark.parametrize("code,attr,type_name", [
+    ("x = ai.createTensorFromValues('FLOAT', [2], [1.0, 2.0])\nx._dtype = 5", "_dtype", "PyTensor"),
+    ("x = ai.createTensorFromValues('FLOAT', [2], [1.0, 2.0])\ndel x._ptr", "_ptr", "PyTensor"),
+    ("x = ai.PyGraphRunner()\nx._ctx = None", "_ctx", "PyGraphRunner"),
+    ("x = ai.createDAGRunner()\nx._dag = ai.createDAGRunner()._dag", "_dag", "PyDAGRunner"),
+    ("x = ai.createTensorFromValues('FLOAT', [2], [1.0, 2.0])\nx.anything = 1", "anything", "PyTensor"),
+])
+def test_attributes_are_read_only(ai, code, attr, type_name):
+    # Spec §4: the objects expose no attributes.  Their slots hold engine
+    # pointers; one copied into a second runner was freed twice (a crash),
+    # a changed dtype read past the tensor's buffer.
+    _, c = ai
+    assert ev(c, R + code) == f"EX:AttributeError:'{type_name}' object attribute '{attr}' is read-only"
+    if type_name == "PyTensor":  # and the tensor is as it was
+        assert ok(c, R + code.split("\n")[0] + "\ntry:\n " + code.split("\n")[1] +
+                  "\nexcept AttributeError:\n pass\nresult = ai.tensorToFlatList(x)") == [1.0, 2.0]
+
+
 @pytest.mark.parametrize("dtype,values,expected", [
     ("FLOAT", "[1.0, 2.5, -3.0, 0.1]", [1.0, 2.5, -3.0, 0.10000000149011612]),
     ("DOUBLE", "[1.0, 2.5, -3.0, 0.1]", [1.0, 2.5, -3.0, 0.1]),
@@ -68,6 +86,8 @@ VALUES_ERRORS = [
     ("'DOUBLE', [1], ['x']", "values arguments must be double"),
     ("'FLOAT', [3], [1.0, 2.0]", "number of values does not match tensor shape"),
     ("'FLOAT', [1], [1.0, 2.0]", "number of values does not match tensor shape"),
+    # an endless iterator (0.0 for ever): read no further than one value too many
+    ("'FLOAT', [2], iter(float, 1)", "number of values does not match tensor shape"),
     ("'INT32', [1], [1.5]", "values arguments must be integers for a tensor of type INT32"),
     ("'INT8', [1], ['1']", "values arguments must be integers for a tensor of type INT8"),
     ("'INT8', [1], [128]", "value 128 is out of range for a tensor of type INT8"),
