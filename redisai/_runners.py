@@ -244,6 +244,8 @@ def createScriptRunner(*args: Any) -> PyTorchScriptRunner:
     _argc(args, 2, "createScriptRunner")
     key = _name(args[0], "key name argument must be a string")
     fn = _name(args[1], "function name argument must be a string")
+    if b"\0" in fn:  # the engine takes a C string: "f\0x" would run f
+        raise _error("function name contains a NUL byte")
     err = ffi.new("rx_err *")
     ctx = lib.rx_script_runner_create(key, len(key), fn, err)  # takes the Redis lock
     if ctx == ffi.NULL:

@@ -3,6 +3,7 @@
  * client, run on the script device's worker, then store the outputs,
  * replicate them and reply on the main thread. */
 #include <stdio.h>
+#include <string.h>
 
 #include "command_args.h"
 #include "execute_call.h"
@@ -50,6 +51,8 @@ static int start_parse(RedisModuleCtx *ctx, RedisModuleString **argv, ParsedRun 
     size_t fnlen;
     const char *fn = RedisModule_StringPtrLen(argv[2], &fnlen);
     if (fnlen == 0) return RAI_SetError(err, RAI_ESCRIPTRUN, "ERR function name not specified"), 0;
+    /* The backend takes a C string: "f\0x" would run f. */
+    if (strlen(fn) != fnlen) return RAI_SetError(err, RAI_ESCRIPTRUN, "ERR function name contains a NUL byte"), 0;
     p->sctx = RAI_ScriptRunCtxCreate(script, fn);
     return 1;
 }

@@ -176,6 +176,7 @@ EXECUTE_ERRORS = [
     (["nope", "mul", "INPUTS", 1, "a"], b"ERR script key is empty"),
     (["str", "mul", "INPUTS", 1, "a"], WRONGTYPE),
     (["s", "", "INPUTS", 1, "a"], b"ERR function name not specified"),
+    (["s", "mul\0x", "INPUTS", 2, "a", "a"], b"ERR function name contains a NUL byte"),  # ran mul
     (["s", "mul"], b"ERR KEYS or INPUTS scope must be provided first for AI.SCRIPTEXECUTE command"),
     (["s", "mul", "OUTPUTS", 1, "c"],
      b"ERR KEYS or INPUTS scope must be provided first for AI.SCRIPTEXECUTE command"),

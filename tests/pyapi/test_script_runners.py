@@ -95,6 +95,11 @@ def test_missing_function_sync_and_async(sr):
     _, c = sr
     assert gears_error(c, runner("no_func") + SYNC) == "Function does not exist: no_func"
     assert aev(c, runner("no_func") + ASYNC) == "EX:Exception:Function does not exist: no_func"
+    # libtorch's text for an empty name was an internal assert
+    assert gears_error(c, runner("") + SYNC) == "function name not specified"
+    assert aev(c, runner("") + ASYNC) == "EX:Exception:function name not specified"
+    # the engine takes a C string: this ran `multiply`
+    assert gears_error(c, runner("multiply\0x")) == "function name contains a NUL byte"
 
 
 def test_torch_errors_sync_and_async(sr):

@@ -337,7 +337,8 @@ int script_run(void *script, const char *fn_name, RAI_Tensor *const *inputs, siz
     if (noutputs) *noutputs = 0;
     ext_error_reset();
     bool ok = guarded(err, [&] {
-        torch::jit::Function *fn = fn_name ? s->cu->find_function(fn_name) : nullptr;
+        if (!fn_name || !*fn_name) throw BackendError("function name not specified"); /* libtorch's own text is an assert */
+        torch::jit::Function *fn = s->cu->find_function(fn_name);
         if (!fn) throw BackendError(std::string("Function does not exist: ") + (fn_name ? fn_name : ""));
         apply_intra_op(0);
         c10::InferenceMode guard;
