@@ -2,6 +2,8 @@
  * AI.SCRIPTRUN as DAG ops.  Same syntax and error texts as the commands in
  * script_execute.c, except that INPUTS / OUTPUTS name DAG tensors and that
  * TIMEOUT is refused. */
+#include <string.h>
+
 #include "command_args.h"
 #include "dag_parse.h"
 #include "script_args.h"
@@ -41,6 +43,7 @@ static RAI_DAGRunOp *script_op(RedisModuleCtx *ctx, RedisModuleString **argv, RA
     size_t fnlen;
     const char *fn = RedisModule_StringPtrLen(argv[2], &fnlen);
     if (fnlen == 0) return fail(NULL, err, "ERR function name not specified");
+    if (strlen(fn) != fnlen) return fail(NULL, err, "ERR function name contains a NUL byte"); /* as AI.SCRIPTEXECUTE */
     RAI_DAGRunOp *op = RAI_DAGOpNew(RAI_DAGOP_SCRIPT);
     op->script = RAI_ScriptGetShallowCopy(script);
     op->fn = RedisModule_Strdup(fn);

@@ -390,6 +390,8 @@ def test_parse_errors(lin, raw, args, text):
 
 SCRIPT_ERRORS = [
     (["|>", "AI.SCRIPTEXECUTE", "noscript", "mul", "INPUTS", 1, "x"], b"ERR script key is empty"),
+    (["|>", "AI.SCRIPTEXECUTE", "s", "", "INPUTS", 1, "x"], b"ERR function name not specified"),
+    (["|>", "AI.SCRIPTEXECUTE", "s", "mul\0x", "INPUTS", 1, "x"], b"ERR function name contains a NUL byte"),
     (["|>", "AI.SCRIPTEXECUTE", "s", "mul", "OUTPUTS", 1, "o"],
      b"ERR KEYS or INPUTS scope must be provided first for AI.SCRIPTEXECUTE command"),
     (["|>", "AI.SCRIPTEXECUTE", "s", "mul", "INPUTS", 1, "x", "INPUTS", 1, "x"],
