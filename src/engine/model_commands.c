@@ -32,7 +32,11 @@ static int parse_names(RedisModuleString **argv, int argc, int *i, const char *w
         return 0;
     }
     *i += 2;
-    *names = RedisModule_Calloc(count, sizeof(char *));
+    /* No more names than arguments left: a count like 2^63 must give the
+     * count error below, not an allocation that aborts the server. */
+    long long room = argc - *i;
+    RedisModule_Free(*names); /* INPUTS / OUTPUTS given twice: the last one counts */
+    *names = RedisModule_Calloc(count < room ? count : room > 0 ? room : 1, sizeof(char *));
     long long got = 0;
     for (; got < count && *i < argc && !RAI_ArgIs(argv[*i], "OUTPUTS") && !RAI_ArgIs(argv[*i], "BLOB"); got++)
         (*names)[got] = RedisModule_StringPtrLen(argv[(*i)++], NULL);

@@ -42,6 +42,9 @@ static RedisModuleString *load_tag(RedisModuleIO *io, int encver) {
     return tag;
 }
 
+/* More entry points than any script has: the value is corrupt. */
+#define MAX_ENTRY_POINTS 65536
+
 static void *script_rdb_load(RedisModuleIO *io, int encver) {
     if (encver < 0 || encver > RAI_ENC_VER) {
         RedisModule_LogIOError(io, "warning", "AI_SCRIPT: unsupported encoding version %d", encver);
@@ -51,9 +54,12 @@ static void *script_rdb_load(RedisModuleIO *io, int encver) {
     RedisModuleString *tag = load_tag(io, encver);
     char *source = load_cstring(io);
     size_t n = encver >= 3 ? RedisModule_LoadUnsigned(io) : 0; /* entry points came with v3 */
-    char **entries = RedisModule_Calloc(n ? n : 1, sizeof(char *));
+    /* A corrupt count (a crafted RESTORE payload) must not become a huge
+     * allocation: past MAX_ENTRY_POINTS nothing is loaded and the value is
+     * refused below. */
     size_t loaded = 0;
-    while (loaded < n && (entries[loaded] = load_cstring(io))) loaded++;
+    char **entries = RedisModule_Calloc(n && n <= MAX_ENTRY_POINTS ? n : 1, sizeof(char *));
+    while (n <= MAX_ENTRY_POINTS && loaded < n && (entries[loaded] = load_cstring(io))) loaded++;
     RAI_Script *s = NULL;
     RAI_Error err = {0};
     if (!device || !tag || !source || loaded != n || RedisModule_IsIOError(io)) {

@@ -103,6 +103,13 @@ def test_store_torch_refuses_inputs(raw):
     (["INPUTS", 2, "a", "b", "OUTPUTS", -1, "c"], b"ERR Invalid argument for output_count"),
     (["INPUTS", 3, "a", "b", "OUTPUTS", 1, "c"], b"ERR number of model inputs does not match the number of given arguments"),
     (["INPUTS", 2, "a", "b", "OUTPUTS", 2, "c"], b"ERR number of model outputs does not match the number of given arguments"),
+    # counts far past the arguments: the server allocated them first and aborted
+    (["INPUTS", 2**63 - 1, "a", "b", "OUTPUTS", 1, "c"],
+     b"ERR number of model inputs does not match the number of given arguments"),
+    (["INPUTS", 2, "a", "b", "OUTPUTS", 2**60, "c"],
+     b"ERR number of model outputs does not match the number of given arguments"),
+    (["INPUTS", 1, "a", "INPUTS", 2, "a", "b", "OUTPUTS", 1, "c", "OUTPUTS", 9, "c"],
+     b"ERR number of model outputs does not match the number of given arguments"),
 ])
 def test_store_tf_names(raw, names, text):
     assert store_error(raw, "TF", "CPU", *names, "BLOB", mc.tf_graph("mul")) == text
