@@ -132,9 +132,12 @@ RAI_CommandReply *RAI_ScriptExtExecute(const char *const *argv, const size_t *le
     RAI_CommandReply *out = NULL;
     RedisModuleCtx *ctx = lock_redis();
     /* "!": replicated and in the AOF (the script's command is not);
+     * "S": script mode, as redis.call in Lua: commands that must not run
+     * from a script (WAIT, SYNC, PSYNC, MULTI, CLIENT, CONFIG...) are
+     * refused -- run from a worker's context, WAIT and SYNC crashed Redis;
      * "E": errors found before the command runs come back as replies. */
     errno = 0;
-    RedisModuleCallReply *reply = RedisModule_Call(ctx, cmd, "!vE", args, nargs);
+    RedisModuleCallReply *reply = RedisModule_Call(ctx, cmd, "!SvE", args, nargs);
     if (!reply) {
         call_failed(cmd, errno, err);
     } else {

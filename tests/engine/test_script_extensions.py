@@ -265,6 +265,12 @@ def test_ai_commands_from_a_script(r):
     (["INCR", "h"], WRONGTYPE),
     (["AI.SCRIPTEXECUTE", "s", "call", "KEYS", "1", "k", "ARGS", "1", "PING", "OUTPUTS", "1", "y"],
      b"ERR Cannot run RedisAI command within a transaction or a LUA script"),
+    # commands a script may not run, as with redis.call in Lua (WAIT and SYNC crashed Redis, PSYNC too)
+    (["WAIT", "1", "100"], b"ERR command 'wait' is not allowed on script mode"),
+    (["SYNC"], b"ERR command 'sync' is not allowed on script mode"),
+    (["PSYNC", "?", "-1"], b"ERR command 'psync' is not allowed on script mode"),
+    (["CLIENT", "PAUSE", "1000"], b"ERR command 'client|pause' is not allowed on script mode"),
+    (["MULTI"], b"ERR command 'multi' is not allowed on script mode"),
 ])
 def test_error_reply_is_the_script_error(r, raw, args, text):
     r.hset("h", "f", "v")
