@@ -1,4 +1,5 @@
 /* model_run.c -- executing models: on a worker (queued) or on the caller. */
+#include <limits.h>
 #include <string.h>
 #include <time.h>
 
@@ -220,8 +221,11 @@ RAI_OnFinishCtx *RAI_ModelRunQueue(RAI_ModelRunCtx *mctx, long long timeout_ms,
         f->job.batch_size = opts->batchsize;
         f->job.min_batch_size = opts->minbatchsize;
         f->job.compatible = runs_compatible;
-        if (opts->minbatchtimeout > 0)
-            f->job.min_batch_deadline_ms = RedisModule_Milliseconds() + (long long)opts->minbatchtimeout;
+        if (opts->minbatchtimeout > 0) { /* saturated: a huge timeout must not wrap to the past */
+            long long now = RedisModule_Milliseconds();
+            f->job.min_batch_deadline_ms =
+                opts->minbatchtimeout < (size_t)(LLONG_MAX - now) ? now + (long long)opts->minbatchtimeout : LLONG_MAX;
+        }
     }
     f->mctx = mctx;
     f->on_finish = on_finish;

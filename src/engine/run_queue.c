@@ -41,31 +41,51 @@ static void unlink_job(RAI_Queue *q, RAI_Job *prev, RAI_Job *job) {
     job->next = NULL;
 }
 
-/* With the lock held: takes the head job and, if it batches, the queued jobs
- * that can run with it.  Returns 0 when the head must wait for more rows. */
-static size_t take_jobs(RAI_Queue *q, RAI_Job **out) {
-    RAI_Job *head = q->head;
-    if (head->batch_size == 0 || head->batch_rows >= head->batch_size) {
-        unlink_job(q, NULL, head);
-        out[0] = head;
+/* With the lock held: gathers into `out` the batch that `first` leads --
+ * `first` alone if it does not batch, else the queued jobs that can run
+ * with it, oldest first.  Returns 0 when the batch must wait for more rows
+ * (MINBATCHSIZE), noting its deadline in *wake_ms (the earliest one). */
+static size_t gather(RAI_Job *first, RAI_Job **out, long long now_ms, long long *wake_ms) {
+    if (first->batch_size == 0 || first->batch_rows >= first->batch_size) {
+        out[0] = first;
         return 1;
     }
     size_t rows = 0, n = 0;
-    for (RAI_Job *j = head; j && n < MAX_BATCH_JOBS; j = j->next) {
-        if (j != head && (j->batch_group != head->batch_group || !head->compatible(head, j))) continue;
-        if (rows + j->batch_rows > head->batch_size) continue;
+    for (RAI_Job *j = first; j && n < MAX_BATCH_JOBS; j = j->next) {
+        if (j != first && (j->batch_group != first->batch_group || !first->compatible(first, j))) continue;
+        if (rows + j->batch_rows > first->batch_size) continue;
         rows += j->batch_rows;
         out[n++] = j;
     }
-    if (head->min_batch_size && rows < head->min_batch_size &&
-        (head->min_batch_deadline_ms == 0 || RedisModule_Milliseconds() < head->min_batch_deadline_ms))
-        return 0;
-    for (size_t i = 0; i < n; i++) {
-        RAI_Job *prev = NULL;
-        for (RAI_Job *j = q->head; j != out[i]; j = j->next) prev = j;
-        unlink_job(q, prev, out[i]);
+    if (first->min_batch_size && rows < first->min_batch_size) {
+        long long deadline = first->min_batch_deadline_ms;
+        if (deadline == 0 || now_ms < deadline) {
+            if (deadline && (*wake_ms == 0 || deadline < *wake_ms)) *wake_ms = deadline;
+            return 0;
+        }
     }
     return n;
+}
+
+/* With the lock held: takes the oldest job that can run now, with its batch.
+ * A batch waiting for MINBATCHSIZE rows holds up only itself: the jobs
+ * queued behind it (other models, scripts, DAGs) run meanwhile.  Returns 0
+ * when nothing can run; *wake_ms is then the earliest deadline of a waiting
+ * batch (0: none, wait for a push). */
+static size_t take_jobs(RAI_Queue *q, RAI_Job **out, long long *wake_ms) {
+    long long now_ms = RedisModule_Milliseconds();
+    *wake_ms = 0;
+    for (RAI_Job *first = q->head; first; first = first->next) {
+        size_t n = gather(first, out, now_ms, wake_ms);
+        if (n == 0) continue;
+        for (size_t i = 0; i < n; i++) {
+            RAI_Job *prev = NULL;
+            for (RAI_Job *j = q->head; j != out[i]; j = j->next) prev = j;
+            unlink_job(q, prev, out[i]);
+        }
+        return n;
+    }
+    return 0;
 }
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -142,15 +162,21 @@ static void *worker_main(void *arg) {
         spin_for_work(q, &spin); /* a hint only: the locked checks below decide */
         pthread_mutex_lock(&q->lock);
         size_t n = 0;
+        long long wake_ms;
         while (!q->stopping) {
-            if (!q->head) {
+            if (q->head && (n = take_jobs(q, jobs, &wake_ms)) > 0) break;
+            if (!q->head || wake_ms == 0) { /* nothing, or batches waiting for rows only: until a push */
                 pthread_cond_wait(&q->ready, &q->lock);
                 continue;
             }
-            if ((n = take_jobs(q, jobs)) > 0) break;
-            struct timespec ts; /* waiting for MINBATCHSIZE: look again in 1 ms */
+            /* A batch waits for MINBATCHSIZE until its MINBATCHTIMEOUT deadline. */
+            long long left_ms = wake_ms - RedisModule_Milliseconds();
+            struct timespec ts;
             clock_gettime(CLOCK_REALTIME, &ts);
-            ts.tv_nsec += 1000000;
+            if (left_ms < 1) left_ms = 1;
+            if (left_ms > 60000) left_ms = 60000; /* a far deadline: look again now and then */
+            ts.tv_sec += left_ms / 1000;
+            ts.tv_nsec += (left_ms % 1000) * 1000000;
             if (ts.tv_nsec >= 1000000000) ts.tv_sec++, ts.tv_nsec -= 1000000000;
             pthread_cond_timedwait(&q->ready, &q->lock, &ts);
         }

@@ -16,9 +16,9 @@ struct RAI_Job {
     void (*execute)(RAI_Job **jobs, size_t n);
     /* Auto-batching (batch_size 0 = run alone).  Jobs with the same group
      * whose `compatible` says yes are gathered, oldest first, until their
-     * rows reach batch_size.  With min_batch_size the worker waits (polling
-     * every 1 ms) for that many rows or until min_batch_deadline_ms passes
-     * (0 = wait indefinitely). */
+     * rows reach batch_size.  With min_batch_size the batch waits for that
+     * many rows or until min_batch_deadline_ms passes (0 = indefinitely);
+     * the jobs queued behind it run meanwhile. */
     const void *batch_group;
     size_t batch_rows, batch_size, min_batch_size;
     long long min_batch_deadline_ms;

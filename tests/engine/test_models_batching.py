@@ -109,6 +109,30 @@ def test_incompatible_inputs_are_not_batched(engine):
         assert y.tolist() == (2 * x).ravel().tolist() and n.tolist() == [1.0]
 
 
+@pytest.mark.parametrize("timeout", [[], ["MINBATCHTIMEOUT", 2**63 - 1]])
+def test_a_waiting_batch_does_not_hold_up_the_device(engine, timeout):
+    """A run waiting for MINBATCHSIZE rows (for ever, or for a timeout too
+    large to pass) waits alone: the runs queued behind it on the same
+    device go on.  Before, every other run on the device waited with it;
+    and that timeout wrapped round and ran the batch at once."""
+    r = engine.client(socket_timeout=30)  # the old behaviour: this client waited for ever
+    probe_store(r, "BATCHSIZE", 4, "MINBATCHSIZE", 4, *timeout)
+    r.execute_command("AI.MODELSTORE", "other", "ONNX", "CPU", "BLOB", mc.onnx_batch_probe())
+    waiting = send_probe(engine, 0, rows(0))
+    wait_blocked(r, 1)
+    x = rows(5)
+    r.execute_command("AI.TENSORSET", "x5", "FLOAT", *x.shape, "BLOB", x.tobytes())
+    for _ in range(3):  # unbatched, same device, queued behind the waiting run
+        assert r.execute_command("AI.MODELEXECUTE", "other", "INPUTS", 1, "x5", "OUTPUTS", 2, "y5", "n5") == b"OK"
+        assert result(r, 5)[0].tolist() == (2 * x).ravel().tolist()
+    time.sleep(0.2)
+    wait_blocked(r, 1)  # still waiting for its rows
+    last = [send_probe(engine, i, rows(i)) for i in (1, 2, 3)]
+    for c in [waiting] + last:
+        assert c.read() == b"OK"
+    assert result(r, 0)[1].tolist() == [4.0]
+
+
 @pytest.mark.parametrize("n", [2, 3])
 def test_request_reaching_batchsize_runs_alone(engine, n):
     r = engine.client()
