@@ -45,7 +45,7 @@ static void unlink_job(RAI_Queue *q, RAI_Job *prev, RAI_Job *job) {
  * `first` alone if it does not batch, else the queued jobs that can run
  * with it, oldest first.  Returns 0 when the batch must wait for more rows
  * (MINBATCHSIZE), noting its deadline in *wake_ms (the earliest one). */
-static size_t gather(RAI_Job *first, RAI_Job **out, long long now_ms, long long *wake_ms) {
+static size_t gather(RAI_Job *first, RAI_Job **out, long long *now_ms, long long *wake_ms) {
     if (first->batch_size == 0 || first->batch_rows >= first->batch_size) {
         out[0] = first;
         return 1;
@@ -59,7 +59,8 @@ static size_t gather(RAI_Job *first, RAI_Job **out, long long now_ms, long long 
     }
     if (first->min_batch_size && rows < first->min_batch_size) {
         long long deadline = first->min_batch_deadline_ms;
-        if (deadline == 0 || now_ms < deadline) {
+        if (deadline && *now_ms == 0) *now_ms = RedisModule_Milliseconds(); /* read once, when needed */
+        if (deadline == 0 || *now_ms < deadline) {
             if (deadline && (*wake_ms == 0 || deadline < *wake_ms)) *wake_ms = deadline;
             return 0;
         }
@@ -73,10 +74,10 @@ static size_t gather(RAI_Job *first, RAI_Job **out, long long now_ms, long long 
  * when nothing can run; *wake_ms is then the earliest deadline of a waiting
  * batch (0: none, wait for a push). */
 static size_t take_jobs(RAI_Queue *q, RAI_Job **out, long long *wake_ms) {
-    long long now_ms = RedisModule_Milliseconds();
+    long long now_ms = 0;
     *wake_ms = 0;
     for (RAI_Job *first = q->head; first; first = first->next) {
-        size_t n = gather(first, out, now_ms, wake_ms);
+        size_t n = gather(first, out, &now_ms, wake_ms);
         if (n == 0) continue;
         for (size_t i = 0; i < n; i++) {
             RAI_Job *prev = NULL;
