@@ -111,6 +111,21 @@ def test_scriptstore_compile_error_is_one_line(r, raw):
     assert raw.error("AI.INFO", "s") == b"ERR cannot find run info for key"
 
 
+@pytest.mark.parametrize("body,reply", [
+    ("(" * 900 + "tensors[0]" + ")" * 900, b"OK"),
+    ("-" * 50000 + "tensors[0]", b"OK"),  # deep recursion in libtorch's compiler, on a large stack
+    ("tensors[0] if '" + "(" * 5000 + "' else tensors[0]", b"OK"),  # brackets in a string do not count
+    ("(" * 20000 + "tensors[0]" + ")" * 20000, b"script source nests brackets more than 1000 deep"),
+])
+def test_scriptstore_deeply_nested_source(r, raw, body, reply):
+    # 20000 nested brackets overflowed the main thread's stack in libtorch's
+    # compiler: the server crashed (found by fuzzing).
+    source = "def f(tensors: List[Tensor], keys: List[str], args: List[str]):\n    return " + body + "\n"
+    cmd = ("AI.SCRIPTSTORE", "deep", "CPU", "ENTRY_POINTS", 1, "f", "SOURCE", source)
+    assert (raw.ok(*cmd) if reply == b"OK" else raw.error(*cmd)) == reply
+    assert r.ping()
+
+
 def test_scriptstore_on_other_type_is_wrongtype(r, raw):
     r.set("str", "x")
     assert raw.error("AI.SCRIPTSTORE", "str", "CPU", "ENTRY_POINTS", 1, "mul", "SOURCE", SOURCE) == WRONGTYPE

@@ -29,6 +29,8 @@
 #include <torch/script.h>
 #include <torch/version.h>
 
+#include <pthread.h>
+
 #include <cstdio>
 #include <cstring>
 #include <sstream>
@@ -64,6 +66,60 @@ template <typename F> bool guarded(char *err, F &&body) {
         set_err(err, "Unknown error in the TORCH backend");
     }
     return false;
+}
+
+/* TorchScript's compiler parses and lowers source code recursively, with no
+ * depth limit of its own: a script with 20000 nested brackets overflowed
+ * Redis's 8 MB main-thread stack and crashed the server.  So sources are
+ * refused past a bracket depth no real script reaches, and compiling
+ * (AI.SCRIPTSTORE, and the code inside a model archive) runs on a thread
+ * with a large stack: address space, committed only as far as it is used. */
+constexpr int kMaxBracketDepth = 1000;
+constexpr size_t kCompileStackBytes = 512UL << 20;
+
+void check_nesting(const std::string &src) {
+    int depth = 0;
+    char quote = 0;
+    for (size_t i = 0; i < src.size(); i++) {
+        char c = src[i];
+        if (quote) { /* inside a string literal: brackets do not count */
+            if (c == '\\') i++;
+            else if (c == quote) quote = 0;
+        } else if (c == '#') {
+            while (i < src.size() && src[i] != '\n') i++;
+        } else if (c == '\'' || c == '"') {
+            quote = c;
+        } else if (c == '(' || c == '[' || c == '{') {
+            if (++depth > kMaxBracketDepth)
+                throw BackendError("script source nests brackets more than " + std::to_string(kMaxBracketDepth) +
+                                   " deep");
+        } else if ((c == ')' || c == ']' || c == '}') && depth > 0) {
+            depth--;
+        }
+    }
+}
+
+/* Runs `body` on a thread with a kCompileStackBytes stack and waits for it;
+ * `body` must not throw (pass it through guarded()).  Falls back to the
+ * calling thread if such a thread cannot be made. */
+template <typename F> void on_big_stack(F &&body) {
+    struct Call {
+        F *body;
+        static void *run(void *p) {
+            (*static_cast<Call *>(p)->body)();
+            return nullptr;
+        }
+    } call{&body};
+    pthread_attr_t attr;
+    pthread_t tid;
+    bool started = pthread_attr_init(&attr) == 0;
+    if (started) {
+        started = pthread_attr_setstacksize(&attr, kCompileStackBytes) == 0 &&
+                  pthread_create(&tid, &attr, &Call::run, &call) == 0;
+        pthread_attr_destroy(&attr);
+    }
+    if (started) pthread_join(tid, nullptr);
+    else body();
 }
 
 void check_device(const char *device) {
@@ -224,7 +280,8 @@ void *model_create(const char *device, const RAI_ModelOpts *opts, size_t ninputs
                    size_t noutputs, const char *const *outputs, const char *blob, size_t len, char *err) {
     (void)ninputs, (void)inputs, (void)noutputs, (void)outputs; /* TF only */
     TorchModel *m = nullptr;
-    bool ok = guarded(err, [&] {
+    bool ok = false;
+    on_big_stack([&] { ok = guarded(err, [&] {
         check_device(device);
         if (!blob || len == 0) throw BackendError("Empty model blob");
         std::istringstream in(std::string(blob, len));
@@ -250,7 +307,7 @@ void *model_create(const char *device, const RAI_ModelOpts *opts, size_t ninputs
         model->sig.outputs = model->output_ptrs.data();
         model->intra = opts ? opts->backends_intra_op_parallelism : 0;
         m = model.release();
-    });
+    }); });
     return ok ? m : nullptr;
 }
 
@@ -295,10 +352,13 @@ bool is_new_style(const c10::FunctionSchema &schema) {
 void *script_create(const char *device, const char *source, const char *const *entry_points,
                     size_t n_entry_points, char *err) {
     TorchScript *s = nullptr;
-    bool ok = guarded(err, [&] {
+    bool ok = false;
+    on_big_stack([&] { ok = guarded(err, [&] {
         check_device(device);
         auto script = std::make_unique<TorchScript>();
-        script->cu = compile_script(source ? source : "");
+        std::string src = source ? source : "";
+        check_nesting(src);
+        script->cu = compile_script(src);
         char buf[RAI_ERRLEN];
         for (size_t i = 0; i < n_entry_points; i++) {
             const char *name = entry_points[i];
@@ -322,7 +382,7 @@ void *script_create(const char *device, const char *source, const char *const *e
             }
         }
         s = script.release();
-    });
+    }); });
     return ok ? s : nullptr;
 }
 
