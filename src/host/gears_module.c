@@ -5,6 +5,7 @@
 #include <Python.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "host.h"
 
@@ -96,6 +97,19 @@ static CReply *py_to_error(PyObject *o) {
 
 /* ---- executeCommand ---- */
 
+/* Commands that only make sense on a client connection.  Through a module
+ * call WAIT and SYNC trip Redis assertions, PSYNC crashes it, and CLIENT
+ * KILL can free the client whose command is running the flow; a transaction
+ * started this way would not hold the commands that follow.  Anything else
+ * runs, as in the original (CONFIG GET, FLUSHALL, SELECT...). */
+static int refused_from_flows(const char *cmd, const char *arg1) {
+    static const char *const refused[] = {"WAIT", "WAITAOF", "SYNC", "PSYNC", "REPLCONF", "MULTI", "EXEC",
+                                          "DISCARD", "WATCH", "UNWATCH", "RESET", "QUIT"};
+    for (size_t i = 0; i < sizeof(refused) / sizeof(*refused); i++)
+        if (strcasecmp(cmd, refused[i]) == 0) return 1;
+    return strcasecmp(cmd, "CLIENT") == 0 && strcasecmp(arg1, "KILL") == 0;
+}
+
 static PyObject *gears_execute(PyObject *self, PyObject *args) {
     (void)self;
     Py_ssize_t n = PyTuple_GET_SIZE(args);
@@ -116,10 +130,19 @@ static PyObject *gears_execute(PyObject *self, PyObject *args) {
     }
     const char *cmd = PyBytes_AS_STRING(PyList_GET_ITEM(bufs, 0));
     size_t nargs = (size_t)n - 1;
+    if (refused_from_flows(cmd, nargs ? PyBytes_AS_STRING(PyList_GET_ITEM(bufs, 1)) : "")) {
+        PyErr_Format(GearsError, "ERR command '%.64s' can not be called from a flow", cmd);
+        Py_DECREF(bufs);
+        return NULL;
+    }
     const char **ptrs = malloc((nargs + 1) * sizeof(*ptrs));
     size_t *lens = malloc((nargs + 1) * sizeof(*lens));
     RedisModuleString **argv = malloc((nargs + 1) * sizeof(*argv));
-    if (!ptrs || !lens || !argv) abort();
+    if (!ptrs || !lens || !argv) {
+        free(ptrs), free(lens), free(argv);
+        Py_DECREF(bufs);
+        return PyErr_NoMemory();
+    }
     for (size_t i = 0; i < nargs; i++) {
         PyObject *b = PyList_GET_ITEM(bufs, (Py_ssize_t)i + 1);
         ptrs[i] = PyBytes_AS_STRING(b);
@@ -129,6 +152,7 @@ static PyObject *gears_execute(PyObject *self, PyObject *args) {
     Py_BEGIN_ALLOW_THREADS /* never wait for the Redis lock holding the GIL */
     RedisModuleCtx *ctx = Host_Lock();
     for (size_t i = 0; i < nargs; i++) argv[i] = RedisModule_CreateString(NULL, ptrs[i], lens[i]);
+    /* "!": replicated, as in the original. */
     RedisModuleCallReply *reply = RedisModule_Call(ctx, cmd, "!v", argv, nargs);
     cr = CReply_FromCall(reply);
     if (reply) RedisModule_FreeCallReply(reply);

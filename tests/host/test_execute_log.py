@@ -16,6 +16,7 @@ def ev(r):
     except Exception as e:
         return '%s: %s' % (type(e).__name__, e)
 GB('CommandReader').map(ev).register(trigger='ev')
+GB('CommandReader').map(ev).register(trigger='ev_sync', mode='sync')
 '''
 
 
@@ -80,6 +81,22 @@ def test_errors(evhost, expr, text):
     c.set("s", "text")
     assert ev(c, expr) == text
     assert c.get("s") == "text"
+
+
+@pytest.mark.parametrize("name", ["ev", "ev_sync"])
+@pytest.mark.parametrize("args", [("WAIT", "1", "100"), ("SYNC",), ("psync", "?", "-1"),
+                                  ("CLIENT", "KILL", "TYPE", "normal"), ("client", "kill", "type", "normal"),
+                                  ("MULTI",)])
+def test_connection_only_commands_are_refused(evhost, name, args):
+    # Called from a flow, WAIT and SYNC tripped Redis assertions, PSYNC and
+    # (sync) CLIENT KILL of the caller crashed the server.
+    _, c = evhost
+    [r] = trigger(c, name, "execute(%s)" % ", ".join(repr(a) for a in args))
+    assert r == "GearsError: ERR command '%s' can not be called from a flow" % args[0]
+    assert c.ping()
+    # other admin commands still run, as in the original
+    [r] = trigger(c, name, "execute('CONFIG', 'GET', 'maxmemory-policy')")
+    assert r == "['maxmemory-policy', 'noeviction']"
 
 
 WRITERS = r'''
