@@ -139,19 +139,34 @@ static int run_async(RedisModuleCtx *ctx, Reg *reg, RedisModuleString **argv, in
     return REDISMODULE_OK;
 }
 
+/* Sync flows that trigger sync flows (execute('RG.TRIGGER', ...)) nest on
+ * the C stack, and each level's error wraps the inner one's traceback: an
+ * endless recursion grew the reply by 4x a level, to 20 GB, and crashed.
+ * Counted under the Redis lock, which every sync run holds. */
+#define MAX_NESTED_SYNC 16
+static int nested_sync;
+
 /* A sync registration runs right here, on the main thread, under the Redis
  * lock.  If it awaits, it goes on in the background and the client blocks. */
 static int run_sync(RedisModuleCtx *ctx, Reg *reg, RedisModuleString **argv, int argc) {
+    if (nested_sync >= MAX_NESTED_SYNC) {
+        PyGILState_STATE g = PyGILState_Ensure();
+        Registry_Release(reg);
+        PyGILState_Release(g);
+        return RedisModule_ReplyWithError(ctx, "ERR sync flows nested more than 16 deep (RG.TRIGGER from a flow)");
+    }
     int may_block = async_allowed(ctx);
     Waiter *w = Waiter_New(NULL);
     HostCmdScope scope = Host_CommandEnter(ctx);
     PyGILState_STATE g = PyGILState_Ensure();
     PyObject *args = py_str_list(argv, argc);
+    nested_sync++;
     if (args) call_trigger(reg, args, w, may_block);
     else {
         PyHost_LogError("RG.TRIGGER arguments");
         Waiter_Complete(w, CReply_Error("ERR could not convert the trigger arguments"));
     }
+    nested_sync--;
     Py_XDECREF(args);
     Registry_Release(reg);
     PyGILState_Release(g);

@@ -131,6 +131,23 @@ def test_unknown_trigger_and_arity(host):
     assert "wrong number of arguments" in error_of(c, "RG.TRIGGER")
 
 
+def test_nested_sync_triggers_stop_at_16(host):
+    # A sync flow that triggers itself: each level's error wrapped the
+    # inner traceback (4x longer a level), and the server grew to 20 GB
+    # and crashed.  Now the 17th level is refused and the error comes back.
+    _, c = host
+    pyexecute(c, "def f(r):\n"
+                 "    n = int(r[1])\n"
+                 "    return n if n == 0 else execute('RG.TRIGGER', 'rec', str(n - 1))\n"
+                 "GB('CommandReader').map(f).register(trigger='rec', mode='sync')")
+    [ok] = trigger(c, "rec", "15")  # 16 nested runs: each level's reply is the repr of the one below
+    assert ok.startswith("['[") and "0" in ok and "nested" not in ok
+    err = error_of(c, "RG.TRIGGER", "rec", "100")  # the first error is the reply
+    assert "sync flows nested more than 16 deep (RG.TRIGGER from a flow)" in err
+    assert len(err) < 10_000_000
+    assert c.ping()
+
+
 @pytest.mark.parametrize("mode", ["async", "async_local", "sync"])
 def test_modes(host, mode):
     _, c = host
