@@ -1,20 +1,19 @@
 /* model_type.c -- AI__MODEL: RDB (RedisAI v4 layout, chunked blob) and AOF. */
+#include <limits.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "config.h"
 #include "model.h"
+#include "rdb_cstring.h"
 #include "tensor_type.h"
 
 RedisModuleType *RAI_ModelType = NULL;
 
-static void save_cstring(RedisModuleIO *io, const char *s) {
-    RedisModule_SaveStringBuffer(io, s, strlen(s) + 1); /* the NUL is part of the format */
-}
-
 static void model_rdb_save(RedisModuleIO *io, void *value) {
     RAI_Model *m = value;
     RedisModule_SaveUnsigned(io, m->backend);
-    save_cstring(io, m->devicestr);
+    RAI_SaveCString(io, m->devicestr);
     if (m->tag) {
         RedisModule_SaveString(io, m->tag);
     } else {
@@ -24,9 +23,9 @@ static void model_rdb_save(RedisModuleIO *io, void *value) {
     RedisModule_SaveUnsigned(io, m->opts.minbatchsize);
     RedisModule_SaveUnsigned(io, m->opts.minbatchtimeout);
     RedisModule_SaveUnsigned(io, m->ninputs);
-    for (size_t i = 0; i < m->ninputs; i++) save_cstring(io, m->inputs[i]);
+    for (size_t i = 0; i < m->ninputs; i++) RAI_SaveCString(io, m->inputs[i]);
     RedisModule_SaveUnsigned(io, m->noutputs);
-    for (size_t i = 0; i < m->noutputs; i++) save_cstring(io, m->outputs[i]);
+    for (size_t i = 0; i < m->noutputs; i++) RAI_SaveCString(io, m->outputs[i]);
     size_t chunk = (size_t)RAI_config.model_chunk_size;
     size_t nchunks = (m->bloblen + chunk - 1) / chunk;
     RedisModule_SaveUnsigned(io, m->bloblen);
@@ -41,7 +40,7 @@ static void model_rdb_save(RedisModuleIO *io, void *value) {
 static char **load_names(RedisModuleIO *io, size_t n) {
     char **names = RedisModule_Calloc(n ? n : 1, sizeof(char *));
     for (size_t i = 0; i < n && !RedisModule_IsIOError(io); i++)
-        names[i] = RedisModule_LoadStringBuffer(io, NULL);
+        names[i] = RAI_LoadCString(io);
     return names;
 }
 
@@ -90,8 +89,8 @@ static void *model_rdb_load(RedisModuleIO *io, int encver) {
         RedisModule_LogIOError(io, "warning", "AI__MODEL: unsupported encoding version %d", encver);
         return NULL;
     }
-    RAI_Backend backend = (RAI_Backend)RedisModule_LoadUnsigned(io);
-    char *device = RedisModule_LoadStringBuffer(io, NULL);
+    uint64_t backend_code = RedisModule_LoadUnsigned(io);
+    char *device = RAI_LoadCString(io);
     RedisModuleString *tag = RedisModule_IsIOError(io) ? NULL : RedisModule_LoadString(io);
     RAI_ModelOpts opts = {
         .batchsize = RedisModule_LoadUnsigned(io),
@@ -110,7 +109,11 @@ static void *model_rdb_load(RedisModuleIO *io, int encver) {
     char *blob = RedisModule_IsIOError(io) ? NULL : load_blob(io, total, nchunks);
     RAI_Model *m = NULL;
     RAI_Error err = {0};
-    if (!blob || !device || !tag || backend >= RAI_BACKEND_COUNT || RedisModule_IsIOError(io)) {
+    /* Batch settings past LLONG_MAX would read back as negative numbers (and
+     * an AOF rewrite would then write a command that cannot load). */
+    int bad_opts = opts.batchsize > LLONG_MAX || opts.minbatchsize > LLONG_MAX || opts.minbatchtimeout > LLONG_MAX;
+    RAI_Backend backend = backend_code < RAI_BACKEND_COUNT ? (RAI_Backend)backend_code : RAI_BACKEND_COUNT;
+    if (!blob || !device || !tag || backend == RAI_BACKEND_COUNT || bad_opts || RedisModule_IsIOError(io)) {
         RedisModule_LogIOError(io, "warning", "AI__MODEL: corrupt model in RDB");
     } else {
         if (RAI_LoadDefaultBackend(NULL, backend) != REDISMODULE_OK)

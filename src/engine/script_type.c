@@ -2,41 +2,26 @@
 #include <string.h>
 
 #include "backends.h"
+#include "rdb_cstring.h"
 #include "script.h"
 #include "tensor_type.h"
 
 RedisModuleType *RAI_ScriptType = NULL;
 
-static void save_cstring(RedisModuleIO *io, const char *s) {
-    RedisModule_SaveStringBuffer(io, s, strlen(s) + 1); /* the NUL is part of the format */
-}
-
 /* v4: device, tag, source, n entry points, entry points. */
 static void script_rdb_save(RedisModuleIO *io, void *value) {
     RAI_Script *s = value;
-    save_cstring(io, s->devicestr);
+    RAI_SaveCString(io, s->devicestr);
     if (s->tag) RedisModule_SaveString(io, s->tag);
     else RedisModule_SaveStringBuffer(io, "", 0);
-    save_cstring(io, s->source);
+    RAI_SaveCString(io, s->source);
     RedisModule_SaveUnsigned(io, s->nentry_points);
-    for (size_t i = 0; i < s->nentry_points; i++) save_cstring(io, s->entry_points[i]);
-}
-
-/* A saved string as a C string, whether or not the writer stored its NUL. */
-static char *load_cstring(RedisModuleIO *io) {
-    size_t len;
-    char *buf = RedisModule_LoadStringBuffer(io, &len);
-    if (!buf) return NULL;
-    char *s = RedisModule_Alloc(len + 1);
-    memcpy(s, buf, len);
-    s[len] = '\0';
-    RedisModule_Free(buf);
-    return s;
+    for (size_t i = 0; i < s->nentry_points; i++) RAI_SaveCString(io, s->entry_points[i]);
 }
 
 static RedisModuleString *load_tag(RedisModuleIO *io, int encver) {
     if (encver >= 1) return RedisModule_LoadString(io);
-    char *c = load_cstring(io); /* v0 stored the tag as a C string */
+    char *c = RAI_LoadCString(io); /* v0 stored the tag as a C string */
     RedisModuleString *tag = c ? RedisModule_CreateString(NULL, c, strlen(c)) : NULL;
     RedisModule_Free(c);
     return tag;
@@ -50,16 +35,16 @@ static void *script_rdb_load(RedisModuleIO *io, int encver) {
         RedisModule_LogIOError(io, "warning", "AI_SCRIPT: unsupported encoding version %d", encver);
         return NULL;
     }
-    char *device = load_cstring(io);
+    char *device = RAI_LoadCString(io);
     RedisModuleString *tag = load_tag(io, encver);
-    char *source = load_cstring(io);
+    char *source = RAI_LoadCString(io);
     size_t n = encver >= 3 ? RedisModule_LoadUnsigned(io) : 0; /* entry points came with v3 */
     /* A corrupt count (a crafted RESTORE payload) must not become a huge
      * allocation: past MAX_ENTRY_POINTS nothing is loaded and the value is
      * refused below. */
     size_t loaded = 0;
     char **entries = RedisModule_Calloc(n && n <= MAX_ENTRY_POINTS ? n : 1, sizeof(char *));
-    while (n <= MAX_ENTRY_POINTS && loaded < n && (entries[loaded] = load_cstring(io))) loaded++;
+    while (n <= MAX_ENTRY_POINTS && loaded < n && (entries[loaded] = RAI_LoadCString(io))) loaded++;
     RAI_Script *s = NULL;
     RAI_Error err = {0};
     if (!device || !tag || !source || loaded != n || RedisModule_IsIOError(io)) {

@@ -10,16 +10,18 @@ from rdb_payload import Writer
 ONNX = 3
 
 
-def model_value(blob, chunks=None, total=None, ninputs=None, nchunks=None, tag_as_number=False):
+def model_value(blob, chunks=None, total=None, ninputs=None, nchunks=None, tag_as_number=False,
+                backend=ONNX, device=b"CPU\0", batch=(0, 0, 0), names=(b"x\0", b"y\0")):
     w = Writer("AI__MODEL", 4)
-    w.uint(ONNX).string(b"CPU\0")
+    w.uint(backend).string(device)
     if tag_as_number:
         w.uint(7)
     else:
         w.string(b"restored")
-    w.uint(0).uint(0).uint(0)                 # batchsize, minbatchsize, minbatchtimeout
-    w.uint(1 if ninputs is None else ninputs).string(b"x\0")
-    w.uint(1).string(b"y\0")
+    for v in batch:                           # batchsize, minbatchsize, minbatchtimeout
+        w.uint(v)
+    w.uint(1 if ninputs is None else ninputs).string(names[0])
+    w.uint(1).string(names[1])
     chunks = [blob] if chunks is None else chunks
     w.uint(len(blob) if total is None else total)
     w.uint(len(chunks) if nchunks is None else nchunks)
@@ -48,6 +50,9 @@ def test_hand_built_model_restores_and_runs(r):
     dict(total=2**50),                        # absurd total: no huge allocation
     dict(ninputs=2**40),                      # absurd name count: no huge allocation
     dict(chunks=[b"not an onnx model"]),      # the backend refuses the blob
+    dict(backend=2**32 + ONNX),               # was cut to 32 bits: loaded as ONNX
+    dict(batch=(2**63, 0, 0)),                # read back as -1; an AOF rewrite then lost the model
+    dict(batch=(4, 2, 2**64 - 1)),
 ])
 def test_corrupt_model_payloads_are_refused(r, case):
     blob = case.pop("chunks", [models.linear()])
@@ -56,3 +61,12 @@ def test_corrupt_model_payloads_are_refused(r, case):
         r.restore("bad", 0, value)
     assert r.exists("bad") == 0
     assert r.ping()
+
+
+def test_strings_without_their_nul_load_as_written(r):
+    # RedisAI writes the device and the names with a NUL; a payload without
+    # it was read past its end (heap bytes showed up in the device and names).
+    # (8 bytes: a whole allocation class, so the old read ran into the next one)
+    value = model_value(models.linear(), device=b"CPU:0000", names=(b"x", b"y"))
+    assert r.restore("m", 0, value) == b"OK"
+    assert r.execute_command("AI.MODELGET", "m", "META")[2:4] == [b"device", b"CPU:0000"]

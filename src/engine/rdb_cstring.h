@@ -1,0 +1,28 @@
+/* rdb_cstring.h -- C strings in the RDB layouts of models and scripts.
+ * They are written with their NUL, but a crafted payload (RESTORE) need not have one, and
+ * RedisModule_LoadStringBuffer does not add it: every C string is loaded as
+ * a copy with a NUL after its bytes. */
+#ifndef ENGINE_RDB_CSTRING_H
+#define ENGINE_RDB_CSTRING_H
+
+#include <string.h>
+
+#include "../common/rm_api.h"
+
+static inline void RAI_SaveCString(RedisModuleIO *io, const char *s) {
+    RedisModule_SaveStringBuffer(io, s, strlen(s) + 1); /* the NUL is part of the format */
+}
+
+/* NULL on a short stream; free with RedisModule_Free. */
+static inline char *RAI_LoadCString(RedisModuleIO *io) {
+    size_t len;
+    char *buf = RedisModule_LoadStringBuffer(io, &len);
+    if (!buf) return NULL;
+    char *s = RedisModule_Alloc(len + 1);
+    memcpy(s, buf, len);
+    s[len] = '\0';
+    RedisModule_Free(buf);
+    return s;
+}
+
+#endif
