@@ -35,6 +35,7 @@
 #include <cstring>
 #include <sstream>
 #include <string>
+#include <type_traits>
 #include <unordered_set>
 #include <vector>
 
@@ -69,13 +70,21 @@ template <typename F> bool guarded(char *err, F &&body) {
 }
 
 /* TorchScript's compiler parses and lowers source code recursively, with no
- * depth limit of its own: a script with 20000 nested brackets overflowed
- * Redis's 8 MB main-thread stack and crashed the server.  So sources are
- * refused past a bracket depth no real script reaches, and compiling
- * (AI.SCRIPTSTORE, and the code inside a model archive) runs on a thread
- * with a large stack: address space, committed only as far as it is used. */
+ * depth limit of its own: a script with 20000 nested brackets (or 2 million
+ * unary minuses, or a chain of 2 million additions) overflowed the stack and
+ * crashed the server.  So sources are refused past a bracket depth no real
+ * script reaches, and compiling runs on a thread whose stack grows with the
+ * source: every level of recursion takes at least one character, and less
+ * than kStackPerSourceByte of stack (about 2.6 KB measured for unary
+ * minuses).  The stack is address space, committed only as far as it is
+ * used; when the system refuses one that large, the script is refused.
+ * Model archives (torch::jit::load) hold weights as well as code, so their
+ * size says nothing of the code's: they get kModelStackBytes, or less where
+ * the system refuses that much. */
 constexpr int kMaxBracketDepth = 1000;
-constexpr size_t kCompileStackBytes = 512UL << 20;
+constexpr size_t kStackPerSourceByte = 8192;
+constexpr size_t kMinCompileStack = 64UL << 20;
+constexpr size_t kModelStackBytes = 1UL << 30;
 
 void check_nesting(const std::string &src) {
     int depth = 0;
@@ -99,12 +108,12 @@ void check_nesting(const std::string &src) {
     }
 }
 
-/* Runs `body` on a thread with a kCompileStackBytes stack and waits for it;
- * `body` must not throw (pass it through guarded()).  Falls back to the
- * calling thread if such a thread cannot be made. */
-template <typename F> void on_big_stack(F &&body) {
+/* Runs `body` on a thread with a `stack_bytes` stack and waits for it;
+ * `body` must not throw (pass it through guarded()).  Returns false, without
+ * running it, when such a thread cannot be made. */
+template <typename F> bool on_big_stack(size_t stack_bytes, F &&body) {
     struct Call {
-        F *body;
+        std::remove_reference_t<F> *body;
         static void *run(void *p) {
             (*static_cast<Call *>(p)->body)();
             return nullptr;
@@ -112,14 +121,12 @@ template <typename F> void on_big_stack(F &&body) {
     } call{&body};
     pthread_attr_t attr;
     pthread_t tid;
-    bool started = pthread_attr_init(&attr) == 0;
-    if (started) {
-        started = pthread_attr_setstacksize(&attr, kCompileStackBytes) == 0 &&
-                  pthread_create(&tid, &attr, &Call::run, &call) == 0;
-        pthread_attr_destroy(&attr);
-    }
+    if (pthread_attr_init(&attr) != 0) return false;
+    bool started = pthread_attr_setstacksize(&attr, stack_bytes) == 0 &&
+                   pthread_create(&tid, &attr, &Call::run, &call) == 0;
+    pthread_attr_destroy(&attr);
     if (started) pthread_join(tid, nullptr);
-    else body();
+    return started;
 }
 
 void check_device(const char *device) {
@@ -281,7 +288,7 @@ void *model_create(const char *device, const RAI_ModelOpts *opts, size_t ninputs
     (void)ninputs, (void)inputs, (void)noutputs, (void)outputs; /* TF only */
     TorchModel *m = nullptr;
     bool ok = false;
-    on_big_stack([&] { ok = guarded(err, [&] {
+    auto load = [&] { ok = guarded(err, [&] {
         check_device(device);
         if (!blob || len == 0) throw BackendError("Empty model blob");
         std::istringstream in(std::string(blob, len));
@@ -307,7 +314,10 @@ void *model_create(const char *device, const RAI_ModelOpts *opts, size_t ninputs
         model->sig.outputs = model->output_ptrs.data();
         model->intra = opts ? opts->backends_intra_op_parallelism : 0;
         m = model.release();
-    }); });
+    }); };
+    bool ran = false;
+    for (size_t stack = kModelStackBytes; !ran && stack >= kMinCompileStack; stack /= 4) ran = on_big_stack(stack, load);
+    if (!ran) set_err(err, "could not start a thread to load the model");
     return ok ? m : nullptr;
 }
 
@@ -353,7 +363,9 @@ void *script_create(const char *device, const char *source, const char *const *e
                     size_t n_entry_points, char *err) {
     TorchScript *s = nullptr;
     bool ok = false;
-    on_big_stack([&] { ok = guarded(err, [&] {
+    size_t len = source ? strlen(source) : 0;
+    size_t stack = len > kMinCompileStack / kStackPerSourceByte ? len * kStackPerSourceByte : kMinCompileStack;
+    bool ran = on_big_stack(stack, [&] { ok = guarded(err, [&] {
         check_device(device);
         auto script = std::make_unique<TorchScript>();
         std::string src = source ? source : "";
@@ -383,6 +395,11 @@ void *script_create(const char *device, const char *source, const char *const *e
         }
         s = script.release();
     }); });
+    if (!ran) {
+        char buf[RAI_ERRLEN];
+        snprintf(buf, sizeof buf, "script source too large to compile safely here (%zu bytes)", len);
+        set_err(err, buf);
+    }
     return ok ? s : nullptr;
 }
 
