@@ -11,16 +11,26 @@ static size_t nentries, capacity;
 static pthread_t owner; /* the thread that creates entries: Redis's main thread */
 static int owner_known;
 
+/* A key can have more than one entry for a while: a value being loaded
+ * (RESTORE ... REPLACE) gets its own next to the stored value's, and Redis
+ * may still refuse it (then only its own entry goes).  The newest entry is
+ * the key's; the older one goes when its value is freed. */
 static long find(RedisModuleString *key) {
-    for (size_t i = 0; i < nentries; i++)
+    for (size_t i = nentries; i-- > 0;)
         if (RedisModule_StringCompare(entries[i]->key, key) == 0) return (long)i;
     return -1;
+}
+
+static int superseded(size_t i) {
+    for (size_t j = i + 1; j < nentries; j++)
+        if (entries[j]->type == entries[i]->type && RedisModule_StringCompare(entries[j]->key, entries[i]->key) == 0)
+            return 1;
+    return 0;
 }
 
 RAI_RunStats *RAI_StatsCreate(RedisModuleString *key, RAI_RunType type, int backend,
                               const char *devicestr, RedisModuleString *tag) {
     if (!owner_known) owner = pthread_self(), owner_known = 1;
-    RAI_StatsRemove(key);
     RAI_RunStats *s = RedisModule_Calloc(1, sizeof(*s));
     size_t len;
     const char *k = RedisModule_StringPtrLen(key, &len);
@@ -62,8 +72,7 @@ RAI_RunStats *RAI_StatsGet(RedisModuleString *key) {
 }
 
 void RAI_StatsRemove(RedisModuleString *key) {
-    long i = find(key);
-    if (i >= 0) remove_at(i);
+    for (long i; (i = find(key)) >= 0;) remove_at(i);
 }
 
 void RAI_StatsRemoveEntry(RAI_RunStats *s) {
@@ -118,8 +127,8 @@ void RAI_StatsReplyScan(RedisModuleCtx *ctx, RAI_RunType type) {
      * for ever). */
     prune_orphans();
     long n = 0;
-    for (size_t i = 0; i < nentries; i++) n += entries[i]->type == type;
+    for (size_t i = 0; i < nentries; i++) n += entries[i]->type == type && !superseded(i);
     RedisModule_ReplyWithArray(ctx, n);
     for (size_t i = 0; i < nentries; i++)
-        if (entries[i]->type == type) reply_scan_entry(ctx, entries[i]);
+        if (entries[i]->type == type && !superseded(i)) reply_scan_entry(ctx, entries[i]);
 }

@@ -11,7 +11,7 @@ ONNX = 3
 
 
 def model_value(blob, chunks=None, total=None, ninputs=None, nchunks=None, tag_as_number=False,
-                backend=ONNX, device=b"CPU\0", batch=(0, 0, 0), names=(b"x\0", b"y\0")):
+                backend=ONNX, device=b"CPU\0", batch=(0, 0, 0), names=(b"x\0", b"y\0"), trailing=False):
     w = Writer("AI__MODEL", 4)
     w.uint(backend).string(device)
     if tag_as_number:
@@ -27,6 +27,8 @@ def model_value(blob, chunks=None, total=None, ninputs=None, nchunks=None, tag_a
     w.uint(len(chunks) if nchunks is None else nchunks)
     for c in chunks:
         w.string(c)
+    if trailing:  # a field more than the layout has: our loader is done before it, Redis then refuses the value
+        w.uint(1)
     return w.payload()
 
 
@@ -70,3 +72,21 @@ def test_strings_without_their_nul_load_as_written(r):
     value = model_value(models.linear(), device=b"CPU:0000", names=(b"x", b"y"))
     assert r.restore("m", 0, value) == b"OK"
     assert r.execute_command("AI.MODELGET", "m", "META")[2:4] == [b"device", b"CPU:0000"]
+
+
+def test_a_refused_restore_keeps_the_stored_models_run_info(r):
+    # The refused value's AI.INFO entry replaced the stored model's, then
+    # went with it: the model ran on with no entry (found by fuzzing).
+    r.execute_command("AI.MODELSTORE", "m", "ONNX", "CPU", "TAG", "orig", "BLOB", models.linear())
+    r.execute_command("AI.TENSORSET", "x", "FLOAT", 1, 3, "VALUES", 1, 2, 3)
+    r.execute_command("AI.MODELEXECUTE", "m", "INPUTS", 1, "x", "OUTPUTS", 1, "y")
+    with pytest.raises(Exception, match="Bad data format"):
+        r.restore("m", 0, model_value(models.linear(), trailing=True), replace=True)
+    r.execute_command("AI.MODELEXECUTE", "m", "INPUTS", 1, "x", "OUTPUTS", 1, "y")
+    info = r.execute_command("AI.INFO", "m")
+    assert info[info.index(b"calls") + 1] == 2 and info[info.index(b"tag") + 1] == b"orig"
+    assert r.execute_command("AI._MODELSCAN") == [[b"m", b"orig"]]
+    assert r.restore("m", 0, model_value(models.linear()), replace=True) == b"OK"  # a good one replaces it
+    info = r.execute_command("AI.INFO", "m")
+    assert info[info.index(b"calls") + 1] == 0 and info[info.index(b"tag") + 1] == b"restored"
+    assert r.execute_command("AI._MODELSCAN") == [[b"m", b"restored"]]
