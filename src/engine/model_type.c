@@ -84,29 +84,40 @@ static char *load_blob(RedisModuleIO *io, size_t total, size_t nchunks) {
     return blob;
 }
 
+/* Older encodings (spec 5.3), read from the layout's description: v0 kept
+ * the tag as a C string and the blob in one piece, with no MINBATCHTIMEOUT;
+ * v1 brought string tags and chunks; v2 MINBATCHTIMEOUT.  v3 and v4 changed
+ * only scripts and tensors. */
 static void *model_rdb_load(RedisModuleIO *io, int encver) {
-    if (encver != RAI_ENC_VER) {
+    if (encver < 0 || encver > RAI_ENC_VER) {
         RedisModule_LogIOError(io, "warning", "AI__MODEL: unsupported encoding version %d", encver);
         return NULL;
     }
     uint64_t backend_code = RedisModule_LoadUnsigned(io);
     char *device = RAI_LoadCString(io);
-    RedisModuleString *tag = RedisModule_IsIOError(io) ? NULL : RedisModule_LoadString(io);
+    RedisModuleString *tag = RedisModule_IsIOError(io) ? NULL : RAI_LoadTag(io, encver);
     RAI_ModelOpts opts = {
-        .batchsize = RedisModule_LoadUnsigned(io),
-        .minbatchsize = RedisModule_LoadUnsigned(io),
-        .minbatchtimeout = RedisModule_LoadUnsigned(io),
         .backends_intra_op_parallelism = RAI_config.intra_op_parallelism,
         .backends_inter_op_parallelism = RAI_config.inter_op_parallelism,
     };
+    opts.batchsize = RedisModule_LoadUnsigned(io);
+    opts.minbatchsize = RedisModule_LoadUnsigned(io);
+    if (encver >= 2) opts.minbatchtimeout = RedisModule_LoadUnsigned(io);
     size_t ninputs = RedisModule_LoadUnsigned(io);
     if (ninputs > MAX_LOADED_NAMES) ninputs = 0;
     char **inputs = load_names(io, ninputs);
     size_t noutputs = RedisModule_LoadUnsigned(io);
     if (noutputs > MAX_LOADED_NAMES) noutputs = 0;
     char **outputs = load_names(io, noutputs);
-    size_t total = RedisModule_LoadUnsigned(io), nchunks = RedisModule_LoadUnsigned(io);
-    char *blob = RedisModule_IsIOError(io) ? NULL : load_blob(io, total, nchunks);
+    size_t total = 0;
+    char *blob = NULL;
+    if (encver == 0) {
+        blob = RedisModule_IsIOError(io) ? NULL : RedisModule_LoadStringBuffer(io, &total);
+    } else {
+        total = RedisModule_LoadUnsigned(io);
+        size_t nchunks = RedisModule_LoadUnsigned(io);
+        blob = RedisModule_IsIOError(io) ? NULL : load_blob(io, total, nchunks);
+    }
     RAI_Model *m = NULL;
     RAI_Error err = {0};
     /* Batch settings past LLONG_MAX would read back as negative numbers (and

@@ -19,14 +19,6 @@ static void script_rdb_save(RedisModuleIO *io, void *value) {
     for (size_t i = 0; i < s->nentry_points; i++) RAI_SaveCString(io, s->entry_points[i]);
 }
 
-static RedisModuleString *load_tag(RedisModuleIO *io, int encver) {
-    if (encver >= 1) return RedisModule_LoadString(io);
-    char *c = RAI_LoadCString(io); /* v0 stored the tag as a C string */
-    RedisModuleString *tag = c ? RedisModule_CreateString(NULL, c, strlen(c)) : NULL;
-    RedisModule_Free(c);
-    return tag;
-}
-
 /* More entry points than any script has: the value is corrupt. */
 #define MAX_ENTRY_POINTS 65536
 
@@ -36,7 +28,7 @@ static void *script_rdb_load(RedisModuleIO *io, int encver) {
         return NULL;
     }
     char *device = RAI_LoadCString(io);
-    RedisModuleString *tag = load_tag(io, encver);
+    RedisModuleString *tag = RAI_LoadTag(io, encver);
     char *source = RAI_LoadCString(io);
     size_t n = encver >= 3 ? RedisModule_LoadUnsigned(io) : 0; /* entry points came with v3 */
     /* A corrupt count (a crafted RESTORE payload) must not become a huge

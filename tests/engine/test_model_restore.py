@@ -90,3 +90,38 @@ def test_a_refused_restore_keeps_the_stored_models_run_info(r):
     info = r.execute_command("AI.INFO", "m")
     assert info[info.index(b"calls") + 1] == 0 and info[info.index(b"tag") + 1] == b"restored"
     assert r.execute_command("AI._MODELSCAN") == [[b"m", b"restored"]]
+
+
+def old_model_value(blob, encver, batch=(4, 2, 7)):
+    """A model in the older encodings of spec 5.3: v0 has the tag as a C
+    string and the blob in one piece; v0 and v1 have no MINBATCHTIMEOUT;
+    v2 and v3 are laid out as v4."""
+    w = Writer("AI__MODEL", encver)
+    w.uint(ONNX).string(b"CPU\0")
+    w.string(b"old\0" if encver == 0 else b"old")
+    for v in batch[:3 if encver >= 2 else 2]:
+        w.uint(v)
+    w.uint(1).string(b"x\0").uint(1).string(b"y\0")
+    if encver == 0:
+        w.string(blob)
+    else:
+        half = len(blob) // 2
+        w.uint(len(blob)).uint(2).string(blob[:half]).string(blob[half:])
+    return w.payload()
+
+
+@pytest.mark.parametrize("encver", [0, 1, 2, 3])
+def test_models_of_older_encodings_load(r, encver):
+    # RedisAI 1.2.7 loads its own older RDB values; they were refused here.
+    assert r.restore("m", 0, old_model_value(models.linear(), encver)) == b"OK"
+    meta = r.execute_command("AI.MODELGET", "m", "META")
+    got = dict(zip(meta[::2], meta[1::2]))
+    assert (got[b"backend"], got[b"device"], got[b"tag"]) == (b"ONNX", b"CPU", b"old")
+    assert (got[b"batchsize"], got[b"minbatchsize"]) == (4, 2)
+    assert got[b"minbatchtimeout"] == (7 if encver >= 2 else 0)
+    r.execute_command("AI.TENSORSET", "x", "FLOAT", 1, 3, "VALUES", 1, 2, 3)
+    r.execute_command("AI.MODELEXECUTE", "m", "INPUTS", 1, "x", "OUTPUTS", 1, "y")
+    y = np.frombuffer(r.execute_command("AI.TENSORGET", "y", "BLOB"), dtype=np.float32)
+    assert y.tolist() == (np.array([[1, 2, 3]], np.float32) @ models.LINEAR_W + models.LINEAR_B).ravel().tolist()
+    assert r.execute_command("DEBUG", "RELOAD") == b"OK"  # and is written back as v4
+    assert r.execute_command("AI.MODELGET", "m", "META") == meta
