@@ -92,7 +92,7 @@ class _Sealed:
         raise AttributeError("'%s' object attribute '%s' is read-only" % (type(self).__name__, name))
 
     def __delattr__(self, name: str) -> None:
-        raise AttributeError("'%s' object attribute '%s' is read-only" % (type(self).__name__, name))
+        self.__setattr__(name, None)  # raises the same error
 
 
 _set = object.__setattr__

@@ -18,7 +18,8 @@ static inline void RAI_SaveCString(RedisModuleIO *io, const char *s) {
 static inline char *RAI_LoadCString(RedisModuleIO *io) {
     size_t len;
     char *buf = RedisModule_LoadStringBuffer(io, &len);
-    if (!buf) return NULL;
+    if (!buf || (len > 0 && buf[len - 1] == '\0')) return buf; /* as written: no copy */
+    /* Copy: the buffer has no room for the NUL. */
     char *s = RedisModule_Alloc(len + 1);
     memcpy(s, buf, len);
     s[len] = '\0';

@@ -186,9 +186,10 @@ static void *worker_main(void *arg) {
             return NULL;
         }
         pthread_mutex_unlock(&q->lock);
-        note_gap(&spin);
+        int spinning = spin_limit_us() > 0; /* off (the default): no clock reads per run */
+        if (spinning) note_gap(&spin);
         jobs[0]->execute(jobs, n); /* without the queue lock: it may take the GIL, etc. */
-        clock_gettime(CLOCK_MONOTONIC, &spin.idle_since);
+        if (spinning) clock_gettime(CLOCK_MONOTONIC, &spin.idle_since);
     }
 }
 

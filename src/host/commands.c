@@ -144,6 +144,8 @@ static int run_async(RedisModuleCtx *ctx, Reg *reg, RedisModuleString **argv, in
  * endless recursion grew the reply by 4x a level, to 20 GB, and crashed.
  * Counted under the Redis lock, which every sync run holds. */
 #define MAX_NESTED_SYNC 16
+#define STR_(x) #x
+#define STR(x) STR_(x)
 static int nested_sync;
 
 /* A sync registration runs right here, on the main thread, under the Redis
@@ -153,7 +155,7 @@ static int run_sync(RedisModuleCtx *ctx, Reg *reg, RedisModuleString **argv, int
         PyGILState_STATE g = PyGILState_Ensure();
         Registry_Release(reg);
         PyGILState_Release(g);
-        return RedisModule_ReplyWithError(ctx, "ERR sync flows nested more than 16 deep (RG.TRIGGER from a flow)");
+        return RedisModule_ReplyWithError(ctx, "ERR sync flows nested more than " STR(MAX_NESTED_SYNC) " deep (RG.TRIGGER from a flow)");
     }
     int may_block = async_allowed(ctx);
     Waiter *w = Waiter_New(NULL);

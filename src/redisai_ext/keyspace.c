@@ -51,7 +51,7 @@ static int dtype_from_meta(RedisModuleCtx *ctx, RedisModuleString *key) {
  *   storing -1 reads back as -1 for signed types, wraps for unsigned ones,
  *   and is refused by BOOL (which takes 1) and STRING (which takes nothing);
  * - a scalar cannot be sliced: then the engine is asked (needs ctx + key);
- * - before all that, a STRING tensor shows itself by its byte size: the NUL
+ * - before slicing, a STRING tensor shows itself by its byte size: the NUL
  *   terminators alone make it at least one byte an element, so more bytes
  *   than elements is STRING (a tensor of empty strings is not told apart
  *   this way; the probes above then fail and it stays unknown).
