@@ -30,32 +30,36 @@ def in_atomic():
     return getattr(_atomic, "depth", 0) > 0
 
 
+_NOTHING = object()  # no value yielded yet (a coroutine may yield None)
+
+
 class NoAwaitInAtomic:
     """Awaits `coro`, but never lets it stay suspended inside `with atomic():`.
     The block holds the Redis lock on the loop thread, so any await there
     (not only of a GearsFuture) would stall the server and run the other
-    coroutines under the lock; the await raises instead."""
+    coroutines under the lock; the await raises instead.  `yielded` is what
+    the coroutine last yielded when a MainDriver began it."""
 
-    def __init__(self, coro):
-        self.coro = coro
+    def __init__(self, coro, yielded=_NOTHING):
+        self.coro, self.yielded = coro, yielded
 
     def __await__(self):
+        coro, waiting_on = self.coro, self.yielded
         send, error = None, None
         while True:
-            try:
-                if error is None:
-                    waiting_on = self.coro.send(send)
-                else:
-                    waiting_on = self.coro.throw(error)
-            except StopIteration as stop:
-                return stop.value
-            if in_atomic():
-                send, error = None, Exception(ATOMIC_AWAIT)
-                continue
+            if waiting_on is _NOTHING:
+                try:
+                    waiting_on = coro.send(send) if error is None else coro.throw(error)
+                except StopIteration as stop:
+                    return stop.value
+                if in_atomic():
+                    send, error, waiting_on = None, Exception(ATOMIC_AWAIT), _NOTHING
+                    continue
             try:
                 send, error = (yield waiting_on), None
             except BaseException as e:  # cancellation: hand it to the coroutine
                 send, error = None, e
+            waiting_on = _NOTHING
 
 
 class GearsFuture(asyncio.Future):
@@ -172,7 +176,7 @@ class MainDriver:
     called once, on the thread where the coroutine ends."""
 
     def __init__(self, coro, done):
-        self.steps = NoAwaitInAtomic(coro).__await__()
+        self.coro = coro
         self.done = done
         self.context = contextvars.copy_context()  # the session, across awaits
 
@@ -189,50 +193,37 @@ class MainDriver:
         outer_driver, outer_loop = _driving, asyncio._get_running_loop()
         _driving = self
         asyncio._set_running_loop(loop)  # asyncio calls made here find the loop
+        coro, error = self.coro, None
         try:
             while True:
                 try:
-                    yielded = self.steps.send(None)
+                    yielded = coro.send(None) if error is None else coro.throw(error)
                 except StopIteration as stop:
                     return stop.value, None
                 except BaseException as e:
                     return None, e
+                error = None
                 if type(yielded) is GearsFuture and yielded._on_main:
                     yielded._asyncio_future_blocking = False
                     if yielded.done():
                         continue
                     yielded._main_waiter = self
                     return None
-                runCoroutine(_finish_on_loop(self.steps, yielded, self.done))
+                if in_atomic():  # as NoAwaitInAtomic: no other await under the lock
+                    error = Exception(ATOMIC_AWAIT)
+                    continue
+                runCoroutine(_finish_on_loop(coro, yielded, self.done))
                 return None
         finally:
             _driving = outer_driver
             asyncio._set_running_loop(outer_loop)
 
 
-class _Rest:
-    """The rest of a coroutine begun by a MainDriver: gives the loop's task
-    what the coroutine waits for, then goes on stepping it there."""
-
-    def __init__(self, steps, yielded):
-        self.steps, self.yielded = steps, yielded
-
-    def __await__(self):
-        yielded = self.yielded
-        while True:
-            try:
-                send, error = (yield yielded), None
-            except BaseException as e:  # cancellation: hand it to the coroutine
-                send, error = None, e
-            try:
-                yielded = self.steps.send(send) if error is None else self.steps.throw(error)
-            except StopIteration as stop:
-                return stop.value
-
-
-async def _finish_on_loop(steps, yielded, done):
+async def _finish_on_loop(coro, yielded, done):
+    """The rest of a coroutine a MainDriver began, which now waits for
+    `yielded`: stepped on the loop thread."""
     try:
-        value = await _Rest(steps, yielded)
+        value = await NoAwaitInAtomic(coro, yielded)
     except BaseException as e:
         done(None, e)
         return

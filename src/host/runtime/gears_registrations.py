@@ -38,6 +38,9 @@ class Registration:
     def __init__(self, id, trigger, mode, steps, session, desc):
         self.id, self.trigger, self.mode, self.steps = id, trigger, mode, steps
         self.session, self.desc = session, desc
+        # A sync flow of one `map` step (and convertToStr's) runs without an
+        # Execution: ge.OneMap.
+        self.one_map = ge.OneMap.shape(steps) if mode == "sync" else None
 
     def install(self):
         """Puts the registration in the C registry (again, after a failed UPGRADE).

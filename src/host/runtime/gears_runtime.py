@@ -185,6 +185,10 @@ def _check_requirements(requirements):
 def _trigger(reg, args, waiter, allow_async):
     """RG.TRIGGER: runs `reg`'s flow on the record [trigger, args...] on the
     calling thread (a pool thread, or the main thread for sync)."""
+    if reg.one_map is not None and gears_loop.on_main():
+        fn, convert = reg.one_map
+        gears_execution.OneMap(_completer(waiter, 0), allow_async, convert).run(fn, args, reg.session)
+        return
     ex = gears_execution.Execution(reg.steps, lambda: [args], _completer(waiter, 0), allow_async,
                                    reg.session)
     ex.run()
