@@ -57,11 +57,12 @@ def _check(rc: int, err) -> None:
 
 
 _bound = False
+host = None  # the host's redisgears module, once bound
 
 
 def _bind() -> None:
     """Binds to the host and the engine on first use; retried while it fails."""
-    global _bound
+    global _bound, host
     if _bound:
         return
     try:
@@ -71,6 +72,7 @@ def _bind() -> None:
         raise _error(NOT_LOADED) from None
     err = ffi.new("rx_err *")
     _check(lib.rx_bind(address, err), err)
+    host = redisgears
     _bound = True
 
 
@@ -267,7 +269,10 @@ def setTensorInKey(*args: Any) -> None:
     _bind()
     _argc(args, 2, "setTensorInKey")
     key = _key(args[0])
-    _set_keys([(key, _tensor(args[1]))])
+    p, dt = _tensor(args[1])
+    err = ffi.new("rx_err *")
+    if lib.rx_key_set(key, len(key), p, dt, err) != RX_OK:
+        _check(RX_ERROR, err)
 
 
 def msetTensorsInKeyspace(*args: Any) -> None:
@@ -297,7 +302,14 @@ def getTensorFromKey(*args: Any) -> PyTensor:
     """get a tensor from keyspace"""
     _bind()
     _argc(args, 1, "getTensorFromKey")
-    return _get_keys([_key(args[0])])[0]
+    key = _key(args[0])
+    got = ffi.new("rx_got *")
+    if lib.rx_key_get(key, len(key), got) != RX_OK:
+        _check(RX_ERROR, got.err)
+    t = _wrap(got.tensor, got.dtype)  # owns its reference, also when refused below
+    if got.dtype == _STRING:
+        raise _error(_UNSUPPORTED_STRING)
+    return t
 
 
 def mgetTensorsFromKeyspace(*args: Any) -> List[PyTensor]:

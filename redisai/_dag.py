@@ -151,11 +151,11 @@ class PyDAGRunner(_Sealed):
         d = _dag(self)  # arguments are ignored
         _set(self, "_dag", None)  # consumed whatever the outcome
 
-        def queue(handle, on_main, err):
-            ffi.gc(d, None)  # rx_dag_run frees the DAG (now, or after the callback)
-            return lib.rx_dag_run(d, handle, on_main, err)
+        def queue(dag, handle, on_main, err):
+            ffi.gc(dag, None)  # rx_dag_run frees the DAG (now, or after the callback)
+            return lib.rx_dag_run(dag, handle, on_main, err)
 
-        return _submit(queue)
+        return _submit(queue, d)
 
 
 PyDAGRunner.__module__ = "redisgears"

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, List
 
+from . import _api
 from ._api import PyTensor, RX_OK, RX_ERROR, _Sealed, _argc, _bind, _check, _error, _set, _wrap
 from ._redisai_ext import ffi, lib
 
@@ -59,13 +60,12 @@ def rx_run_done(handle, res):
         return
     future = entry[1]
     try:
-        import redisgears
         outcome = _outcome(res)
         if isinstance(outcome, str):
             # Becomes a plain Exception(outcome) on the loop (spec §7.4).
-            redisgears.setFutureException(future, outcome)
+            _api.host.setFutureException(future, outcome)
         else:
-            redisgears.setFutureResults(future, outcome)
+            _api.host.setFutureResults(future, outcome)
     except Exception as e:
         _log("Error happened when releasing execution future, error='%s'" % e)
 
@@ -85,16 +85,16 @@ def _run_sync(runner: Any, run: Callable) -> List[PyTensor]:
     return outcome
 
 
-def _submit(queue: Callable) -> Any:
-    """Queues a run with `queue(handle, on_main, err)`; returns its future,
-    which rx_run_done resolves.  Raises GearsError if the run was not queued."""
-    import redisgears
-    future = redisgears.createFuture()
+def _submit(queue: Callable, what: Any) -> Any:
+    """Queues a run with `queue(what, handle, on_main, err)` (bound
+    before); returns its future, which rx_run_done resolves.  Raises
+    GearsError if the run was not queued."""
+    future = _api.host.createFuture()
     handle = ffi.new_handle(future)
     key = int(ffi.cast("uintptr_t", handle))
     _pending[key] = (handle, future)  # before queueing: the run may end at once
     err = ffi.new("rx_err *")
-    if queue(handle, bool(getattr(future, "_on_main", False)), err) != RX_OK:
+    if queue(what, handle, getattr(future, "_on_main", False), err) != RX_OK:
         del _pending[key]
         _check(RX_ERROR, err)
     return future
@@ -104,7 +104,7 @@ def _run_async(runner: Any, run: Callable) -> Any:
     ctx = runner._ctx
     _set(runner, "_ctx", None)
     try:
-        future = _submit(lambda handle, on_main, err: run(ctx, handle, on_main, err))
+        future = _submit(run, ctx)
     except BaseException:
         _set(runner, "_ctx", ctx)  # not queued: the runner keeps its context
         raise

@@ -42,6 +42,15 @@ int rx_keys_set(size_t n, const char *keys, const size_t *keylens, RAI_Tensor *c
                 const int *dtypes, rx_err *err);
 int rx_keys_get(size_t n, const char *keys, const size_t *keylens, RAI_Tensor **out, int *dtypes,
                 rx_err *err);
+/* One key, for getTensorFromKey / setTensorInKey: the same calls without
+ * the arrays, which cost a flow more than the keyspace access does. */
+typedef struct rx_got {
+    RAI_Tensor *tensor;
+    int dtype;
+    rx_err err;
+} rx_got;
+int rx_key_get(const char *key, size_t keylen, rx_got *got);
+int rx_key_set(const char *key, size_t keylen, RAI_Tensor *t, int dtype, rx_err *err);
 
 /* Runs (runners.c, dag.c).  The outcome of a run: its outputs (each one
  * engine reference, which the caller takes by wrapping it and setting the

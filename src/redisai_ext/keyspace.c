@@ -189,3 +189,11 @@ int rx_keys_get(size_t n, const char *keys, const size_t *keylens, RAI_Tensor **
         }
     return rc;
 }
+
+int rx_key_get(const char *key, size_t keylen, rx_got *got) {
+    return rx_keys_get(1, key, &keylen, &got->tensor, &got->dtype, &got->err);
+}
+
+int rx_key_set(const char *key, size_t keylen, RAI_Tensor *t, int dtype, rx_err *err) {
+    return rx_keys_set(1, key, &keylen, &t, &dtype, err);
+}
