@@ -18,7 +18,14 @@ import redisgears
 current_session = contextvars.ContextVar("gears_session", default=None)
 current_execution = contextvars.ContextVar("gears_execution", default=None)
 
-_atomic = threading.local()  # .depth: inside `with atomic():` on this thread
+class _AtomicDepth(threading.local):
+    """1 inside `with atomic():` on this thread.  A class default, because
+    getattr(local, name, 0) on a missing name raises and catches an
+    AttributeError each time: a microsecond on every await."""
+    depth = 0
+
+
+_atomic = _AtomicDepth()
 
 loop = asyncio.new_event_loop()
 
@@ -27,7 +34,7 @@ ATOMIC_AWAIT = "await is not allow inside atomic block"
 
 
 def in_atomic():
-    return getattr(_atomic, "depth", 0) > 0
+    return _atomic.depth > 0
 
 
 _NOTHING = object()  # no value yielded yet (a coroutine may yield None)
@@ -241,7 +248,7 @@ class atomic:
     """Holds the Redis lock for the block (the GIL is released while waiting)."""
 
     def __enter__(self):
-        if getattr(_atomic, "depth", 0):
+        if _atomic.depth:
             raise redisgears.GearsError("Already inside an atomic block")
         redisgears._lock()
         _atomic.depth = 1
