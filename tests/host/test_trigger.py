@@ -193,3 +193,79 @@ def test_register_returns_id_and_unregister(host):
     assert error_of(c, "RG.UNREGISTER", rid) == "execution does not exist"
     assert pyexecute(c, "GB('CommandReader').map(lambda r: 'again').register(trigger='t')") == "OK"
     assert trigger(c, "t") == ["again"]
+
+
+# A sync flow of one map step skips the Execution (gears_execution.OneMap).
+# Each function below runs both ways: alone, and followed by a filter that
+# keeps every record, which takes the Execution path.  Replies must match.
+ONE_MAP_FUNCTIONS = '''
+import asyncio
+
+class BadStr:
+    def __str__(self):
+        raise ValueError('no str')
+
+def value(r):
+    return r[1:]
+
+def fails(r):
+    raise flat_error('flat %s' % r[1:])
+
+def raises(r):
+    return 1 / 0
+
+def bad_str(r):
+    return BadStr()
+
+async def coro_value(r):
+    await asyncio.sleep(0)
+    return {'args': r[1:]}
+
+async def coro_fails(r):
+    raise flat_error('async flat')
+
+async def coro_sleeps(r):
+    await asyncio.sleep(0.01)
+    return 'slept %s' % r[1:]
+
+def allowed(r):
+    return isAsyncAllow()
+'''
+ONE_MAP_CASES = ["value", "fails", "raises", "bad_str", "coro_value", "coro_fails", "coro_sleeps",
+                 "allowed"]
+
+
+def _reply(c, *cmd):
+    try:
+        return c.execute_command(*cmd)
+    except Exception as e:  # the error text is the reply to compare
+        return "error: %s" % e
+
+
+@pytest.mark.parametrize("convert", [True, False], ids=["convertToStr", "raw"])
+def test_one_map_sync_flow_replies_as_an_execution(host, convert):
+    srv, c = host
+    raw = srv.client()
+    code = ONE_MAP_FUNCTIONS
+    for name in ONE_MAP_CASES:
+        code += ("GB('CommandReader').map(%s).register(trigger='one_%s', mode='sync', convertToStr=%s)\n"
+                 "GB('CommandReader').map(%s).filter(lambda x: True)"
+                 ".register(trigger='ex_%s', mode='sync', convertToStr=%s)\n"
+                 % (name, name, convert, name, name, convert))
+    assert pyexecute(c, code) == "OK"
+    for name in ONE_MAP_CASES:
+        one = _reply(raw, "RG.TRIGGER", "one_" + name, "a", "b")
+        assert one == _reply(raw, "RG.TRIGGER", "ex_" + name, "a", "b"), name
+        # the same inside MULTI, where an async record is refused
+        pipe = raw.pipeline(transaction=True)
+        pipe.execute_command("RG.TRIGGER", "one_" + name, "a")
+        pipe.execute_command("RG.TRIGGER", "ex_" + name, "a")
+        first, second = pipe.execute(raise_on_error=False)
+        assert str(first) == str(second), name
+    # spot checks, so that two equally wrong paths do not pass
+    assert _reply(raw, "RG.TRIGGER", "one_fails", "x") == "error: flat ['x']"
+    assert _reply(raw, "RG.TRIGGER", "one_raises").startswith("error: ")
+    assert "ZeroDivisionError" in _reply(raw, "RG.TRIGGER", "one_raises")
+    assert _reply(raw, "RG.TRIGGER", "one_allowed") == [b"True"]
+    assert _reply(raw, "RG.TRIGGER", "one_coro_sleeps", "z") == [b"slept ['z']"]
+    assert _reply(raw, "RG.TRIGGER", "one_coro_value", "z") == [b"{'args': ['z']}"]
