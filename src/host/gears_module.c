@@ -100,13 +100,16 @@ static CReply *py_to_error(PyObject *o) {
 /* Commands that only make sense on a client connection.  Through a module
  * call WAIT and SYNC trip Redis assertions, PSYNC crashes it, and CLIENT
  * KILL can free the client whose command is running the flow; a transaction
- * started this way would not hold the commands that follow.  Anything else
- * runs, as in the original (CONFIG GET, FLUSHALL, SELECT...). */
+ * started this way would not hold the commands that follow; HELLO 3 gave a
+ * list of "could not be called" strings (the call's reply is read as RESP2).
+ * HELLO alone (server information) and anything else runs, as in the
+ * original (CONFIG GET, FLUSHALL, SELECT...). */
 static int refused_from_flows(const char *cmd, const char *arg1) {
     static const char *const refused[] = {"WAIT", "WAITAOF", "SYNC", "PSYNC", "REPLCONF", "MULTI", "EXEC",
                                           "DISCARD", "WATCH", "UNWATCH", "RESET", "QUIT"};
     for (size_t i = 0; i < sizeof(refused) / sizeof(*refused); i++)
         if (strcasecmp(cmd, refused[i]) == 0) return 1;
+    if (strcasecmp(cmd, "HELLO") == 0) return *arg1 != '\0'; /* protocol, AUTH, SETNAME: the connection's */
     return strcasecmp(cmd, "CLIENT") == 0 && strcasecmp(arg1, "KILL") == 0;
 }
 

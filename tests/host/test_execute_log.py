@@ -86,7 +86,7 @@ def test_errors(evhost, expr, text):
 @pytest.mark.parametrize("name", ["ev", "ev_sync"])
 @pytest.mark.parametrize("args", [("WAIT", "1", "100"), ("SYNC",), ("psync", "?", "-1"),
                                   ("CLIENT", "KILL", "TYPE", "normal"), ("client", "kill", "type", "normal"),
-                                  ("MULTI",)])
+                                  ("MULTI",), ("HELLO", "3"), ("hello", "2", "SETNAME", "x")])
 def test_connection_only_commands_are_refused(evhost, name, args):
     # Called from a flow, WAIT and SYNC tripped Redis assertions, PSYNC and
     # (sync) CLIENT KILL of the caller crashed the server.
@@ -97,6 +97,8 @@ def test_connection_only_commands_are_refused(evhost, name, args):
     # other admin commands still run, as in the original
     [r] = trigger(c, name, "execute('CONFIG', 'GET', 'maxmemory-policy')")
     assert r == "['maxmemory-policy', 'noeviction']"
+    [r] = trigger(c, name, "dict(zip(*[iter(execute('HELLO'))] * 2))['proto']")
+    assert r == "2"
 
 
 WRITERS = r'''
