@@ -271,8 +271,7 @@ def setTensorInKey(*args: Any) -> None:
     key = _key(args[0])
     p, dt = _tensor(args[1])
     err = ffi.new("rx_err *")
-    if lib.rx_key_set(key, len(key), p, dt, err) != RX_OK:
-        _check(RX_ERROR, err)
+    _check(lib.rx_key_set(key, len(key), p, dt, err), err)
 
 
 def msetTensorsInKeyspace(*args: Any) -> None:
@@ -304,8 +303,7 @@ def getTensorFromKey(*args: Any) -> PyTensor:
     _argc(args, 1, "getTensorFromKey")
     key = _key(args[0])
     got = ffi.new("rx_got *")
-    if lib.rx_key_get(key, len(key), got) != RX_OK:
-        _check(RX_ERROR, got.err)
+    _check(lib.rx_key_get(key, len(key), got), got.err)
     t = _wrap(got.tensor, got.dtype)  # owns its reference, also when refused below
     if got.dtype == _STRING:
         raise _error(_UNSUPPORTED_STRING)

@@ -150,15 +150,15 @@ class PyDAGRunner(_Sealed):
         """start the asynchronous execution of the DAG"""
         d = _dag(self)  # arguments are ignored
         _set(self, "_dag", None)  # consumed whatever the outcome
-
-        def queue(dag, handle, on_main, err):
-            ffi.gc(dag, None)  # rx_dag_run frees the DAG (now, or after the callback)
-            return lib.rx_dag_run(dag, handle, on_main, err)
-
-        return _submit(queue, d)
+        return _submit(_queue_run, d)
 
 
 PyDAGRunner.__module__ = "redisgears"
+
+
+def _queue_run(dag: Any, handle: Any, on_main: bool, err: Any) -> int:
+    ffi.gc(dag, None)  # rx_dag_run frees the DAG (now, or after the callback)
+    return lib.rx_dag_run(dag, handle, on_main, err)
 
 
 def createDAGRunner(*args: Any) -> PyDAGRunner:

@@ -29,6 +29,7 @@ import redisgears
 import gears_loop
 from gears_loop import current_execution, current_session
 
+NO_ASYNC_RECORD = "Creating async record is not allowed"
 MAX_PENDING = {"map": 1000, "filter": 1000, "foreach": 1000, "flatmap": 1000, "accumulate": 1}
 RUNTIME_DIR = os.path.dirname(os.path.abspath(__file__))
 
@@ -310,7 +311,7 @@ class Execution:
     def _start_async(self, kind, record, key, coro):
         if not self.allow_async:
             coro.close()
-            self.errors.append("Creating async record is not allowed")
+            self.errors.append(NO_ASYNC_RECORD)
             return
         placeholder = AsyncRecord(self, kind, record, key)
         self.out.append(placeholder)
@@ -374,7 +375,7 @@ class OneMap:
                 self._finish(v, None)
             elif not self.allow_async:
                 v.close()
-                self.done([], ["Creating async record is not allowed"])
+                self.done([], [NO_ASYNC_RECORD])
             else:  # the driver copies the context with both variables set
                 gears_loop.MainDriver(v, self._finish).step()
         finally:

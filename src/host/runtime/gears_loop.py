@@ -18,6 +18,7 @@ import redisgears
 current_session = contextvars.ContextVar("gears_session", default=None)
 current_execution = contextvars.ContextVar("gears_execution", default=None)
 
+
 class _AtomicDepth(threading.local):
     """1 inside `with atomic():` on this thread.  A class default, because
     getattr(local, name, 0) on a missing name raises and catches an
