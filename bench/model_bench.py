@@ -16,6 +16,8 @@ median of the per-round ratios (and the medians of the raw figures):
     next to the ceiling the CPUs allow when the load generator shares them
     (cpu_ceiling);
   - 32 clients: throughput with BATCHSIZE 16 / without (target >= 1.3);
+  - the server CPU of a PING with the engine loaded but quiet, over the
+    same without modules (what the engine costs other traffic);
   - the 1- and 8-client pairs again with WORKER_SPIN_US (idle workers watch
     their queue instead of sleeping: latency for CPU), and the CPU a run
     costs with and without it when runs come 1 ms apart;
@@ -134,6 +136,25 @@ def paired(n, fn_a, fn_b):
     return med(a), med(b), ratio(0), ratio(1), diff
 
 
+def engine_quiet_tax(engine, blob, x, n, k):
+    """Server CPU of a PING on a server with the engine, a while after its
+    last run, over the same on a server without modules (median of the
+    per-round ratios): what loading the engine costs other traffic."""
+    bare = RedisServer().start()
+    srv = RedisServer(modules=[(engine, [])]).start()
+    try:
+        setup(srv.client(), blob, x)
+        time.sleep(2.5)  # the engine stops watching the event loop after a quiet second
+        ratios = []
+        for _ in range(k):
+            plain = redis_benchmark(bare, 1, n, ["PING"])[3]
+            ratios.append(redis_benchmark(srv, 1, n, ["PING"])[3] / plain)
+        return statistics.median(ratios)
+    finally:
+        srv.stop()
+        bare.stop()
+
+
 def ort_python_us(blob, x, iters=20000):
     import onnxruntime as ort
     opts = ort.SessionOptions()
@@ -242,6 +263,7 @@ def main():
         srv.stop()
     ort_py = ort_python_us(blob, x)
     lib = backend_lib_us(blob, x)
+    quiet_tax = engine_quiet_tax(a.engine, blob, x, n, k)
 
     fsrv, mode = flow_server(blob, x)
     flow = None
@@ -270,6 +292,8 @@ def main():
     print(f"    load generator CPU {ping8[4]:.1f} us per PING, {exec8[4]:.1f} per MODELEXECUTE; on {os.cpu_count()} CPUs"
           f" shared by both, an engine that added only the model's own run ({model_us:.1f} us) to a PING would reach about"
           f" {cpu_ceiling(ping8, model_us):.2f}")
+    print(f"  PING on a server with the engine, quiet since its last run / on one without modules: server CPU"
+          f" x{quiet_tax:.2f}")
     print(f"  32 clients unbatched {plain32[0]:9.0f} req/s  BATCHSIZE 16 {batch32[0]:9.0f} req/s"
           f"  (server CPU {plain32[3]:.1f} vs {batch32[3]:.1f} us/req)")
     print(f"  BATCHSIZE 16 / unbatched throughput = {gain:5.2f}  (target >= 1.3)  {'ok' if gain >= 1.3 else 'MISSED'}")

@@ -124,6 +124,8 @@ typedef void (*RedisModuleEventCallback)(RedisModuleCtx *ctx, RedisModuleEvent e
                                          uint64_t subevent, void *data);
 typedef void (*RedisModuleFreePrivDataFunc)(RedisModuleCtx *ctx, void *privdata);
 typedef void (*RedisModuleEventLoopOneShotFunc)(void *user_data);
+typedef uint64_t RedisModuleTimerID;
+typedef void (*RedisModuleTimerProc)(RedisModuleCtx *ctx, void *data);
 typedef int (*RedisModuleNotificationFunc)(RedisModuleCtx *ctx, int type, const char *event,
                                            RedisModuleString *key);
 
@@ -247,6 +249,8 @@ typedef struct RedisModuleTypeMethods {
     X(RedisModuleCallReply *, CallReplyArrayElement, (RedisModuleCallReply * reply, size_t i))  \
     X(const char *, CallReplyStringPtr, (RedisModuleCallReply * reply, size_t * len))           \
     X(long long, Milliseconds, (void))                                                          \
+    X(RedisModuleTimerID, CreateTimer, (RedisModuleCtx * ctx, long long period_ms,             \
+                                        RedisModuleTimerProc callback, void *data))             \
     X(const RedisModuleString *, GetKeyNameFromIO, (RedisModuleIO * io))
 
 #define RM_DECLARE_ENTRY(ret, name, params) extern ret(*RedisModule_##name) params;

@@ -25,8 +25,9 @@ struct RAI_Job {
     int (*compatible)(RAI_Job *a, RAI_Job *b);
 };
 
-/* At module load, on the main thread: subscribes to the event loop's
- * sleep events, which deferred wake-ups need (Redis >= 7.0). */
+/* At module load, on the main thread: checks that this Redis has the
+ * event loop's sleep events, which deferred wake-ups need (Redis >= 7.0).
+ * The engine listens to them only while commands queue runs. */
 void RAI_QueuesInit(RedisModuleCtx *ctx);
 /* Creates the queue of `device` (and its workers) if it does not exist. */
 int RAI_QueueEnsure(const char *device);

@@ -171,15 +171,27 @@ def test_concurrent_clients_get_their_own_rows(server_factory, threads):
     assert (info["calls"], info["samples"], info["errors"]) == (8 * runs, 8 * (runs // 2) * 3, 0)
 
 
-@pytest.mark.parametrize("threads", [1, 2])
-def test_workers_are_woken_when_the_event_loop_iteration_ends(server_factory, threads):
+def fall_quiet(r):
+    """One run, then more than two seconds without any: the engine stops
+    watching the event loop (it does after a second without runs), so the
+    next run finds it unwatched, as on a fresh server."""
+    r.execute_command("AI.TENSORSET", "xq", "FLOAT", 1, 2, "VALUES", 1, 2)
+    r.execute_command("AI.MODELEXECUTE", "probe", "INPUTS", 1, "xq", "OUTPUTS", 2, "yq", "nq")
+    time.sleep(2.2)
+
+
+@pytest.mark.parametrize("threads,quiet", [(1, False), (2, False), (1, True)])
+def test_workers_are_woken_when_the_event_loop_iteration_ends(server_factory, threads, quiet):
     """Runs queued in one event-loop iteration wake the workers at its end,
     so they find all of them and run them as one batch, even when the
     iteration has other slow work between them.  (Woken at the first push,
-    a worker would run the first alone during the DEBUG SLEEP.)"""
+    a worker would run the first alone during the DEBUG SLEEP.)  Also for
+    the first runs after a quiet spell."""
     srv = server_factory(modules=[(ENGINE, ["THREADS_PER_QUEUE", threads])])
     r = srv.client()
     probe_store(r, "BATCHSIZE", 2)
+    if quiet:
+        fall_quiet(r)
     xs = [rows(i) for i in range(2)]
     first, last = (input_client(srv, i, xs[i]) for i in range(2))
     busy, slow = RawClient(srv.sock), RawClient(srv.sock)
@@ -198,13 +210,17 @@ def test_workers_are_woken_when_the_event_loop_iteration_ends(server_factory, th
         assert n.tolist() == [2.0]
 
 
-def test_pipelined_runs_do_not_wait_for_the_server_timer(server_factory):
+@pytest.mark.parametrize("quiet", [False, True])
+def test_pipelined_runs_do_not_wait_for_the_server_timer(server_factory, quiet):
     """Each run of a pipeline is queued when the one before it unblocks the
     client, late in the event loop's pass: it must wake a worker at once,
     not at the next tick of the server's timer (a second here, with hz 1).
-    The DEBUG SLEEP between runs lets the worker fall asleep first."""
+    The DEBUG SLEEP between runs lets the worker fall asleep first.  Also
+    when the pipeline comes after a quiet spell."""
     srv = server_factory(config=[("hz", 1)])
     probe_store(srv.client())
+    if quiet:
+        fall_quiet(srv.client())
     c = input_client(srv, 0, rows(0))
     started = time.monotonic()
     for _ in range(5):
@@ -212,6 +228,29 @@ def test_pipelined_runs_do_not_wait_for_the_server_timer(server_factory):
         c.send("DEBUG", "SLEEP", "0.02")
     assert [c.read() for _ in range(10)] == [b"OK"] * 10
     assert time.monotonic() - started < 2.5  # about 5 s when each run waits for a tick
+
+
+def test_a_first_run_late_in_the_pass_wakes_its_worker(server_factory):
+    """After a quiet spell the first run may be queued late in the event
+    loop's pass, after its before-sleep event: here by the command a client
+    pipelined behind a BLPOP, which Redis runs once LPUSH serves the BLPOP.
+    It must not wait for the next tick of the server's timer (a second
+    here, with hz 1)."""
+    srv = server_factory(config=[("hz", 1)])
+    r = srv.client()
+    probe_store(r)
+    fall_quiet(r)
+    c = input_client(srv, 0, rows(0))
+    c.send("BLPOP", "q", 0)
+    send_probe(srv, 0, None, c)
+    wait_blocked(r, 1)
+    started = time.monotonic()
+    r.execute_command("LPUSH", "q", "v")
+    assert c.read() == [b"q", b"v"]
+    assert c.read() == b"OK"
+    assert time.monotonic() - started < 0.5  # about a second when the run waits for a tick
+    y, _ = result(r, 0)
+    assert y.tolist() == (2 * rows(0)).ravel().tolist()
 
 
 def batched_pair(srv, case, key, i):
