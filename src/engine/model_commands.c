@@ -89,6 +89,10 @@ static int parse_store(RedisModuleString **argv, int argc, StoreArgs *a, RAI_Err
             return RAI_SetError(err, RAI_EMODELCREATE, "ERR Invalid argument, expected BLOB"), 0;
         }
     }
+    /* A batch holds at most BATCHSIZE rows: it could never reach a larger
+     * minimum, and its runs would wait for ever (the original accepts it). */
+    if (a->opts.batchsize > 0 && a->opts.minbatchsize > a->opts.batchsize)
+        return RAI_SetError(err, RAI_EMODELCREATE, "ERR MINBATCHSIZE must not exceed BATCHSIZE"), 0;
     if (a->backend == RAI_BACKEND_TF && !a->inputs)
         return RAI_SetError(err, RAI_EMODELCREATE, "ERR INPUTS not specified for TF"), 0;
     if (a->backend == RAI_BACKEND_TF && !a->outputs)

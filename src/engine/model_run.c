@@ -219,7 +219,9 @@ RAI_OnFinishCtx *RAI_ModelRunQueue(RAI_ModelRunCtx *mctx, long long timeout_ms,
         f->job.batch_group = mctx->model;
         f->job.batch_rows = rows;
         f->job.batch_size = opts->batchsize;
-        f->job.min_batch_size = opts->minbatchsize;
+        /* A model from an RDB may ask for more rows than a batch holds
+         * (MODELSTORE refuses it): its batches would wait for ever. */
+        f->job.min_batch_size = opts->minbatchsize < opts->batchsize ? opts->minbatchsize : opts->batchsize;
         f->job.compatible = runs_compatible;
         if (opts->minbatchtimeout > 0) { /* saturated: a huge timeout must not wrap to the past */
             long long now = RedisModule_Milliseconds();
@@ -232,6 +234,8 @@ RAI_OnFinishCtx *RAI_ModelRunQueue(RAI_ModelRunCtx *mctx, long long timeout_ms,
     f->private_data = private_data;
     f->timeout_ms = timeout_ms;
     f->enqueued_ms = RedisModule_Milliseconds();
+    if (timeout_ms > 0 && timeout_ms < LLONG_MAX - f->enqueued_ms - 1) /* timed_out() holds from then on */
+        f->job.expire_ms = f->enqueued_ms + timeout_ms + 1;
     if (RAI_QueuePush(mctx->model->devicestr, &f->job) != REDISMODULE_OK) {
         RedisModule_Free(f);
         return NULL;

@@ -58,9 +58,14 @@ static size_t gather(RAI_Job *first, RAI_Job **out, long long *now_ms, long long
         out[n++] = j;
     }
     if (first->min_batch_size && rows < first->min_batch_size) {
-        long long deadline = first->min_batch_deadline_ms;
-        if (deadline && *now_ms == 0) *now_ms = RedisModule_Milliseconds(); /* read once, when needed */
+        long long deadline = first->min_batch_deadline_ms, expire = first->expire_ms;
+        if ((deadline || expire) && *now_ms == 0) *now_ms = RedisModule_Milliseconds(); /* read once, when needed */
+        if (expire && *now_ms >= expire) { /* waited past its TIMEOUT: alone, to be dropped */
+            out[0] = first;
+            return 1;
+        }
         if (deadline == 0 || *now_ms < deadline) {
+            if (expire && (deadline == 0 || expire < deadline)) deadline = expire;
             if (deadline && (*wake_ms == 0 || deadline < *wake_ms)) *wake_ms = deadline;
             return 0;
         }

@@ -23,6 +23,10 @@ struct RAI_Job {
     size_t batch_rows, batch_size, min_batch_size;
     long long min_batch_deadline_ms;
     int (*compatible)(RAI_Job *a, RAI_Job *b);
+    /* A batch waiting for its rows is taken alone from this time on (0 =
+     * never), so that its TIMEOUT can drop it: the first millisecond at
+     * which it has waited longer than that. */
+    long long expire_ms;
 };
 
 /* At module load, on the main thread: checks that this Redis has the

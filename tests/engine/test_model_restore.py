@@ -125,3 +125,24 @@ def test_models_of_older_encodings_load(r, encver):
     assert y.tolist() == (np.array([[1, 2, 3]], np.float32) @ models.LINEAR_W + models.LINEAR_B).ravel().tolist()
     assert r.execute_command("DEBUG", "RELOAD") == b"OK"  # and is written back as v4
     assert r.execute_command("AI.MODELGET", "m", "META") == meta
+
+
+def test_a_restored_minimum_above_the_batch_size_runs_full_batches(engine):
+    """MODELSTORE refuses MINBATCHSIZE > BATCHSIZE; a payload may still carry
+    it (as the original stored it).  Its runs go as full batches (the
+    minimum is capped at BATCHSIZE) instead of waiting for ever."""
+    from tensor_helpers import RawClient
+    import model_cases as mc
+    r = engine.client()
+    assert r.restore("m", 0, model_value(mc.onnx_batch_probe(), batch=(2, 4, 0))) == b"OK"
+    assert mc.meta(r.execute_command("AI.MODELGET", "m", "META"))["minbatchsize"] == 4
+    clients = []
+    for i in range(2):
+        c = RawClient(engine.sock, timeout=10)
+        c.ok("AI.TENSORSET", f"x{i}", "FLOAT", 1, 2, "VALUES", i, i + 1)
+        c.send("AI.MODELEXECUTE", "m", "INPUTS", 1, f"x{i}", "OUTPUTS", 2, f"y{i}", f"n{i}")
+        clients.append(c)
+    for i, c in enumerate(clients):
+        assert c.read() == b"OK"
+        assert np.frombuffer(r.execute_command("AI.TENSORGET", f"y{i}", "BLOB"), np.float32).tolist() == [2 * i, 2 * i + 2]
+        assert np.frombuffer(r.execute_command("AI.TENSORGET", f"n{i}", "BLOB"), np.float32).tolist() == [2.0]

@@ -78,6 +78,9 @@ def test_store_valid_devices(raw, device):
     (["BATCHSIZE", 2, "MINBATCHSIZE", 1, "MINBATCHTIMEOUT", "x"], b"ERR Invalid argument for MINBATCHTIMEOUT"),
     (["MINBATCHSIZE", 2], b"ERR MINBATCHSIZE specified without BATCHSIZE"),
     (["BATCHSIZE", 2, "MINBATCHTIMEOUT", 5], b"ERR MINBATCHTIMEOUT specified without MINBATCHSIZE"),
+    # a batch holds at most BATCHSIZE rows: its runs would wait for ever (the original accepts it)
+    (["BATCHSIZE", 2, "MINBATCHSIZE", 3], b"ERR MINBATCHSIZE must not exceed BATCHSIZE"),
+    (["BATCHSIZE", 2, "MINBATCHSIZE", 3, "MINBATCHTIMEOUT", 5], b"ERR MINBATCHSIZE must not exceed BATCHSIZE"),
     (["TAG", "t", "FOO", "bar"], b"ERR Invalid argument, expected BLOB"),
     (["TAG", "t", "BLOB"], b"ERR Insufficient arguments, missing model BLOB"),
     (["INPUTS", 1, "x", "OUTPUTS", 1, "y"], b"ERR INPUTS argument should not be specified for this backend"),
@@ -419,6 +422,7 @@ def test_modelset_and_modelrun(shared, case):
     (["m", "ONNX", "CPU", "BATCHSIZE", 2, "MINBATCHTIMEOUT", 5, "BLOB", LIN],
      b"ERR MINBATCHTIMEOUT specified without MINBATCHSIZE"),
     (["m", "ONNX", "CPU", "BATCHSIZE", "x", "BLOB", LIN], b"ERR Invalid argument for BATCHSIZE"),
+    (["m", "ONNX", "CPU", "BATCHSIZE", 1, "MINBATCHSIZE", 2, "BLOB", LIN], b"ERR MINBATCHSIZE must not exceed BATCHSIZE"),
     (["m", "ONNX", "CPU", "TAG", "t", "BLOB"], b"ERR Insufficient arguments, missing model BLOB"),
     (["m", "ONNX", "CPU", "TAG", "t", "NOPE", LIN], b"ERR Invalid argument, expected BLOB"),
     (["m", "ONNX", "CPU", "INPUTS", "x", "OUTPUTS", "y", "BLOB", LIN],

@@ -49,6 +49,26 @@ def wait_blocked(r, n):
     wait_for(lambda: int(info_field(r, "clients", "blocked_clients")) == n, f"{n} blocked clients")
 
 
+def test_timeout_drops_a_run_that_waits_for_its_batch(engine):
+    """TIMEOUT also counts the time a run waits for MINBATCHSIZE rows: with
+    no MINBATCHTIMEOUT it would wait for ever; it gets TIMEDOUT, writes no
+    output, and the runs after it still batch."""
+    r = engine.client()
+    probe_store(r, "BATCHSIZE", 2, "MINBATCHSIZE", 2)
+    c = input_client(engine, 0, rows(0))
+    started = time.monotonic()
+    c.send("AI.MODELEXECUTE", "probe", "INPUTS", 1, "x0", "OUTPUTS", 2, "y0", "n0", "TIMEOUT", 300)
+    assert c.read() == b"TIMEDOUT"
+    assert 0.29 <= time.monotonic() - started < 5
+    assert r.exists("y0", "n0") == 0
+    pair = [send_probe(engine, i, rows(i)) for i in (1, 2)]
+    for i, p in zip((1, 2), pair):
+        assert p.read() == b"OK"
+        y, n = result(r, i)
+        assert y.tolist() == (2 * rows(i)).ravel().tolist()
+        assert n.tolist() == [2.0]
+
+
 def test_minbatchsize_waits_for_enough_rows(engine):
     r = engine.client()
     probe_store(r, "BATCHSIZE", 4, "MINBATCHSIZE", 4)
