@@ -115,6 +115,7 @@ static int dag_command(RedisModuleCtx *ctx, RedisModuleString **argv, int argc, 
         RedisModule_Free(call);
         return reply_error(ctx, &err);
     }
+    call->cmd.dag->db = RedisModule_GetSelectedDb(ctx);
     call->bc = RedisModule_BlockClient(ctx, reply_dag, NULL, dag_call_free, 0);
     RAI_QueueDeferWakeups(1);
     int queued = RAI_DAGRunQueue(call->cmd.dag, call->cmd.timeout_ms, on_dag_finished, call, &err);

@@ -54,6 +54,7 @@ static int start_parse(RedisModuleCtx *ctx, RedisModuleString **argv, ParsedRun 
     /* The backend takes a C string: "f\0x" would run f. */
     if (strlen(fn) != fnlen) return RAI_SetError(err, RAI_ESCRIPTRUN, "ERR function name contains a NUL byte"), 0;
     p->sctx = RAI_ScriptRunCtxCreate(script, fn);
+    p->sctx->db = RedisModule_GetSelectedDb(ctx);
     return 1;
 }
 

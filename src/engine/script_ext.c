@@ -11,8 +11,11 @@
  * code only under the lock), so there it is not taken again.
  *
  * Commands and model lookups use one detached context, used only by the
- * thread that holds the lock.  Its keyspace is db 0, as with the thread-safe
- * contexts of RedisAI. */
+ * thread that holds the lock.  They run in the database of the command that
+ * started the script (AI.SCRIPTEXECUTE, AI.DAGEXECUTE...), where its KEYS
+ * and INPUTS were read; through the C API, db 0.  (RedisAI used db 0
+ * always: a script run after SELECT 1 read its KEYS from one database and
+ * its redis.execute calls from another.) */
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -23,6 +26,13 @@
 
 static RedisModuleCtx *shared_ctx;
 static pthread_t main_thread;
+static __thread int run_db; /* the database of the script run on this thread */
+
+int RAI_ScriptExtUseDb(int db) {
+    int outer = run_db;
+    run_db = db;
+    return outer;
+}
 
 void RAI_ScriptExtInit(RedisModuleCtx *ctx) {
     shared_ctx = RedisModule_GetDetachedThreadSafeContext(ctx);
@@ -131,6 +141,7 @@ RAI_CommandReply *RAI_ScriptExtExecute(const char *const *argv, const size_t *le
 
     RAI_CommandReply *out = NULL;
     RedisModuleCtx *ctx = lock_redis();
+    RedisModule_SelectDb(ctx, run_db);
     /* "!": replicated and in the AOF (the script's command is not);
      * "S": script mode, as redis.call in Lua: commands that must not run
      * from a script (WAIT, SYNC, PSYNC, MULTI, CLIENT, CONFIG...) are
@@ -170,6 +181,7 @@ int RAI_ScriptExtModelExecute(const char *key, size_t keylen, RAI_Tensor *const 
     RAI_ModelRunCtx *mctx = NULL;
     RedisModuleString *name = RedisModule_CreateString(NULL, key, keylen);
     RedisModuleCtx *ctx = lock_redis();
+    RedisModule_SelectDb(ctx, run_db);
     /* The run context holds its own reference: the key may be deleted or
      * replaced as soon as the lock is released. */
     if (RAI_GetModelFromKeyspace(ctx, name, &model, REDISMODULE_READ, &e) == REDISMODULE_OK)

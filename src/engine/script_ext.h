@@ -11,6 +11,10 @@
  * share (used only by the thread holding the Redis lock). */
 void RAI_ScriptExtInit(RedisModuleCtx *ctx);
 
+/* The database the extensions use on this thread, for the script run under
+ * way (its command's); returns the previous one, to put back after it. */
+int RAI_ScriptExtUseDb(int db);
+
 RAI_CommandReply *RAI_ScriptExtExecute(const char *const *argv, const size_t *lens, size_t argc, char *err);
 void RAI_ScriptExtReplyFree(RAI_CommandReply *reply);
 int RAI_ScriptExtModelExecute(const char *key, size_t keylen, RAI_Tensor *const *inputs, size_t ninputs,

@@ -3,6 +3,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "script_ext.h"
 #include "script_run.h"
 
 static long long now_us(void) {
@@ -126,8 +127,10 @@ int RAI_ScriptRun(RAI_ScriptRunCtx *s, RAI_Error *err) {
     const char **keys = string_ptrs(s->keys, s->nkeys), **args = string_ptrs(s->args, s->nargs);
     char msg[RAI_ERRLEN] = "";
     size_t produced = 0;
+    int outer_db = RAI_ScriptExtUseDb(s->db);
     int rc = script->ops->script_run(script->handle, s->fnname, s->inputs, s->ninputs, keys, s->nkeys,
                                      args, s->nargs, s->outputs, s->noutputs, &produced, msg);
+    RAI_ScriptExtUseDb(outer_db);
     RedisModule_Free(keys);
     RedisModule_Free(args);
     if (rc != 0) {

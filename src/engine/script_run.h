@@ -28,6 +28,7 @@ struct RAI_ScriptRunCtx {
     RedisModuleString **args; /* owned */
     size_t noutputs;
     RAI_Tensor **outputs; /* filled by the run; NULL slots before */
+    int db; /* where redis.execute and redisAI.model_execute look: the command's database (0: C API) */
 };
 
 RAI_ScriptRunCtx *RAI_ScriptRunCtxCreate(RAI_Script *script, const char *fnname);

@@ -339,6 +339,26 @@ def test_script_op_inside_a_dag(r):
     assert r.get("x") == b"6"
 
 
+def test_scripts_work_in_the_database_of_their_command(shared):
+    """After SELECT 3 a script reads its KEYS and INPUTS from db 3; its
+    redis.execute calls and redisAI.model_execute lookups go there too
+    (RedisAI used db 0 for those), from AI.SCRIPTEXECUTE and from a DAG."""
+    c, db0 = shared.client(db=3), shared.client(db=0)
+    c.flushall()
+    assert store_script(c) == b"OK"
+    assert execute(c, "set_key_get_val", keys=["x"], args=["3"]) == b"OK"
+    assert c.get("x") == b"3" and db0.exists("x") == 0
+    reply = c.execute_command("AI.DAGEXECUTE", "ROUTING", "d", "|>", "AI.SCRIPTEXECUTE", "s", "set_key_get_val",
+                              "KEYS", 1, "d", "ARGS", 1, "6", "OUTPUTS", 1, "y", "|>", "AI.TENSORGET", "y", "VALUES")
+    assert reply == [b"OK", [6]]
+    assert c.get("d") == b"6" and db0.exists("d") == 0
+    c.execute_command("AI.MODELSTORE", "lin", "ONNX", "CPU", "BLOB", models.linear())
+    set_array(c, "in", LINEAR_IN)
+    assert execute(c, "run_model", keys=["lin"], inputs=["in"], args=["1"]) == b"OK"
+    np.testing.assert_allclose(get_array(c, "y"), LINEAR_OUT, rtol=1e-6)
+    assert db0.keys() == []
+
+
 # ---- redisAI.model_execute ------------------------------------------------------
 
 def test_model_execute_onnx(r):
@@ -411,11 +431,14 @@ def test_model_deleted_after_the_script_is_stored(r, raw):
 
 # ---- persistence and replication of the writes --------------------------------
 
-def test_writes_reach_a_replica_and_the_aof(server_factory):
+@pytest.mark.parametrize("db", [0, 5])
+def test_writes_reach_a_replica_and_the_aof(server_factory, db):
+    """The script's writes, in its command's database, reach the replica
+    and survive a restart from the AOF."""
     master = server_factory(tcp=True, config=[("appendonly", "yes")])
-    m = master.client()
+    m = master.client(db=db)
     replica = server_factory(config=[("replicaof", "127.0.0.1", master.port)])
-    rr = replica.client()
+    rr = replica.client(db=db)
     wait_for(lambda: rr.info("replication")["master_link_status"] == "up", "replica link")
     store_script(m)
     execute(m, "set_incr", keys=["x"], args=["9"])
@@ -426,7 +449,7 @@ def test_writes_reach_a_replica_and_the_aof(server_factory):
     assert rr.hgetall("h") == {b"a": b"1", b"b": b"2"}
     assert values(rr, "y")[-1] == [10]  # the output, replicated as AI.TENSORSET
     master.restart()
-    m = master.client()
+    m = master.client(db=db)
     assert m.get("x") == b"10" and m.hgetall("h") == {b"a": b"1", b"b": b"2"}
 
 
