@@ -31,7 +31,7 @@
 #include "dtype.h"
 #include "tensor.h"
 
-#define RAI_BACKEND_ABI_VERSION 1
+#define RAI_BACKEND_ABI_VERSION 2
 #define RAI_ERRLEN 1024
 
 /* A Redis command's reply as handed to a backend (redis.execute in
@@ -119,6 +119,9 @@ typedef struct RAI_BackendOps {
     int (*script_run)(void *script, const char *fn, RAI_Tensor *const *inputs, size_t ninputs,
                       const char *const *keys, size_t nkeys, const char *const *args, size_t nargs,
                       RAI_Tensor **outputs, size_t max_outputs, size_t *noutputs, char *err);
+
+    /* More INFO fields (named without the "ai_" prefix), or NULL. */
+    void (*info)(void (*add)(void *info_ctx, const char *field, long long value), void *info_ctx);
 } RAI_BackendOps;
 
 typedef const RAI_BackendOps *(*RAI_BackendGetOpsFn)(void);

@@ -96,11 +96,16 @@ int RAI_LoadDefaultBackend(RedisModuleCtx *ctx, RAI_Backend b) {
     return RAI_LoadBackend(ctx, b, rel);
 }
 
+static void add_info_field(void *ctx, const char *field, long long value) {
+    RedisModule_InfoAddFieldLongLong(ctx, field, value);
+}
+
 void RAI_BackendsInfo(RedisModuleInfoCtx *ctx) {
     for (int b = 0; b < RAI_BACKEND_COUNT; b++) {
         if (!loaded[b]) continue;
         char field[64];
         snprintf(field, sizeof(field), "%s_version", backend_names[b].info);
         RedisModule_InfoAddFieldCString(ctx, field, loaded[b]->version());
+        if (loaded[b]->info) loaded[b]->info(add_info_field, ctx);
     }
 }

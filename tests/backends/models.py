@@ -109,6 +109,15 @@ def cast_to(dtype):
                   name="cast_" + dtype.lower())
 
 
+def matmul_by(weights):
+    """y = x @ W, with W the given FLOAT [K, M] weights: input 'x' [N, K],
+    output 'y' [N, M]."""
+    w = numpy_helper.from_array(np.asarray(weights, dtype=np.float32), "w")
+    k, m = weights.shape
+    return _model([helper.make_node("MatMul", ["x", "w"], ["y"])], [_info("x", TensorProto.FLOAT, ["N", k])],
+                  [_info("y", TensorProto.FLOAT, ["N", m])], [w], "matmul")
+
+
 def mul_add():
     """y = x * 2 + 1 on FLOAT [N] (the spec's reference timing model)."""
     two = numpy_helper.from_array(np.array([2.0], dtype=np.float32), "two")

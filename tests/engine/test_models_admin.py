@@ -95,6 +95,51 @@ def test_info_ai_reports_each_loaded_backend_version(engine):
         assert "backend TORCH not loaded, will try loading default backend" in f.read()
 
 
+def test_onnx_memory_goes_through_redis_and_is_counted(engine):
+    """ONNX Runtime allocates through the engine's allocator: the model's
+    weights and outputs show in used_memory and in INFO's
+    ai_onnxruntime_memory, and runs count in ..._memory_access_num."""
+    r = engine.client()
+    before = int(r.info("memory")["used_memory"])
+    weights = np.random.default_rng(0).standard_normal((512, 512)).astype(np.float32)  # 1 MiB
+    r.execute_command("AI.MODELSTORE", "m", "ONNX", "CPU", "BLOB", models.matmul_by(weights))
+    info = r.info("ai")
+    assert info["ai_onnxruntime_memory"] >= weights.nbytes
+    assert int(r.info("memory")["used_memory"]) - before >= weights.nbytes
+    accesses = info["ai_onnxruntime_memory_access_num"]
+    r.execute_command("AI.TENSORSET", "x", "FLOAT", 1, 512, "BLOB", np.ones((1, 512), np.float32).tobytes())
+    r.execute_command("AI.MODELEXECUTE", "m", "INPUTS", 1, "x", "OUTPUTS", 1, "y")
+    y = np.frombuffer(r.execute_command("AI.TENSORGET", "y", "BLOB"), np.float32)
+    np.testing.assert_allclose(y, weights.sum(axis=0), rtol=1e-4, atol=1e-3)
+    assert r.info("ai")["ai_onnxruntime_memory_access_num"] > accesses
+    r.delete("m")
+    assert r.info("ai")["ai_onnxruntime_memory"] < weights.nbytes  # the weights went with the model
+
+
+def test_backend_memory_limit_fails_loads_and_runs_past_it(server_factory):
+    """BACKEND_MEMORY_LIMIT (MB) caps what ONNX Runtime holds: a model or a
+    run that would need more fails with the spec's text, counts as an
+    error, and the server and the other models go on."""
+    srv = server_factory(modules=[(ENGINE, ["BACKEND_MEMORY_LIMIT", 1])])
+    r, raw = srv.client(), RawClient(srv.sock)
+    big = np.ones((1024, 512), np.float32)  # 2 MiB of weights
+    assert raw.error("AI.MODELSTORE", "big", "ONNX", "CPU", "BLOB", models.matmul_by(big)) == \
+        b"Onnxruntime memory limit exceeded, memory allocation failed."
+    assert r.exists("big") == 0
+    r.execute_command("AI.MODELSTORE", "m", "ONNX", "CPU", "BLOB", models.mul_add())
+    r.execute_command("AI.TENSORSET", "small", "FLOAT", 4, "VALUES", 1, 2, 3, 4)
+    assert raw.ok("AI.MODELEXECUTE", "m", "INPUTS", 1, "small", "OUTPUTS", 1, "y") == b"OK"
+    x = np.ones(512 * 1024, np.float32)  # a 2 MiB output: the input itself is not copied
+    r.execute_command("AI.TENSORSET", "large", "FLOAT", x.size, "BLOB", x.tobytes())
+    assert raw.error("AI.MODELEXECUTE", "m", "INPUTS", 1, "large", "OUTPUTS", 1, "z") == \
+        b"Onnxruntime memory limit exceeded, memory allocation failed."
+    assert r.exists("z") == 0
+    assert mc.meta(r.execute_command("AI.INFO", "m"))["errors"] == 1
+    assert raw.ok("AI.MODELEXECUTE", "m", "INPUTS", 1, "small", "OUTPUTS", 1, "y") == b"OK"
+    assert r.execute_command("AI.TENSORGET", "y", "VALUES") == [b"3", b"5", b"7", b"9"]
+    assert r.info("ai")["ai_backend_memory_limit"] == 1
+
+
 def test_loadbackend(engine):
     raw = RawClient(engine.sock)
     assert raw.ok("AI.CONFIG", "LOADBACKEND", "ONNX", ONNX_LIB) == b"OK"

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "../../engine/backend_api.h"
+#include "ort_alloc.h"
 #include "ort_api.h"
 #include "ort_timeout.h"
 
@@ -149,6 +150,7 @@ static int ort_init(const RAI_EngineOps *engine, const RAI_BackendConfig *config
         cpu_info = NULL;
         return -1;
     }
+    if (ort_alloc_init(&ort, eng, env, cpu_info, cfg.backend_memory_limit, err)) return -1;
     return ort_timeout_init(&ort, cfg.model_execution_timeout, err);
 }
 
@@ -210,6 +212,10 @@ static int configure(OrtSessionOptions *so, const RAI_ModelOpts *opts, char *err
                           ? opts->backends_inter_op_parallelism
                           : cfg.inter_op_parallelism;
     if (check(ort.SetSessionGraphOptimizationLevel(so, ORT_ENABLE_BASIC), err)) return -1;
+    /* The env's allocator (ort_alloc.c) rather than a private arena per session. */
+    if (check(ort.DisableCpuMemArena(so), err) ||
+        check(ort.AddSessionConfigEntry(so, "session.use_env_allocators", "1"), err))
+        return -1;
     if (intra > 0 && check(ort.SetIntraOpNumThreads(so, (int)intra), err)) return -1;
     if (inter > 0 && check(ort.SetInterOpNumThreads(so, (int)inter), err)) return -1;
     /* ORT's intra-op pool threads busy-wait after each parallel op by
@@ -235,6 +241,7 @@ static void *ort_model_create(const char *device, const RAI_ModelOpts *opts, siz
     }
     OrtSessionOptions *so = NULL;
     if (check(ort.CreateSessionOptions(&so), err)) return NULL;
+    size_t overruns = ort_alloc_overruns();
     OrtModel *model = eng->alloc(sizeof(*model));
     memset(model, 0, sizeof(*model));
     int rc = configure(so, opts, err);
@@ -248,6 +255,7 @@ static void *ort_model_create(const char *device, const RAI_ModelOpts *opts, siz
     if (!rc)
         rc = read_names(model->session, ort.SessionGetOutputName, model->sig.noutputs,
                         &model->sig.outputs, err);
+    if (ort_alloc_overruns() != overruns) rc = -1, set_err(err, ORT_MEMORY_LIMIT_ERR);
     if (rc) {
         ort_model_free(model);
         return NULL;
@@ -391,6 +399,7 @@ static int ort_model_run(void *m, RAI_Tensor *const *inputs, size_t ninputs, RAI
     for (size_t i = 0; i < ninputs && !rc; i++) rc = input_value(inputs[i], i, &in[i], err);
     /* Run options per run: the timeout watchdog terminates through them. */
     OrtRunSlot slot = {0};
+    size_t overruns = ort_alloc_overruns();
     if (!rc) rc = check(ort.CreateRunOptions(&slot.options), err);
     if (!rc) {
         ort_timeout_begin(&slot);
@@ -398,6 +407,7 @@ static int ort_model_run(void *m, RAI_Tensor *const *inputs, size_t ninputs, RAI
                            (const OrtValue *const *)in, ninputs, model->sig.outputs, noutputs, out),
                    err);
         ort_timeout_end(&slot);
+        if (ort_alloc_overruns() != overruns) rc = -1, set_err(err, ORT_MEMORY_LIMIT_ERR);
     }
     if (slot.options) ort.ReleaseRunOptions(slot.options);
     for (size_t i = 0; i < ninputs; i++)
@@ -418,6 +428,11 @@ static int ort_model_run(void *m, RAI_Tensor *const *inputs, size_t ninputs, RAI
     return -1;
 }
 
+static void ort_info(void (*add)(void *info_ctx, const char *field, long long value), void *info_ctx) {
+    add(info_ctx, "onnxruntime_memory", (long long)ort_alloc_in_use());
+    add(info_ctx, "onnxruntime_memory_access_num", (long long)ort_alloc_accesses());
+}
+
 static const RAI_BackendOps ops = {
     .abi_version = RAI_BACKEND_ABI_VERSION,
     .name = "ONNX",
@@ -427,6 +442,7 @@ static const RAI_BackendOps ops = {
     .model_free = ort_model_free,
     .model_signature = ort_model_signature,
     .model_run = ort_model_run,
+    .info = ort_info,
 };
 
 EXPORT const RAI_BackendOps *RAI_BackendGetOps(void) { return &ops; }

@@ -59,6 +59,7 @@ typedef struct OrtFns {
                       const OrtValue *const *inputs, size_t nin, const char *const *out_names,
                       size_t nout, OrtValue **outputs);                                 /* 9 */
     OrtStatus *(*CreateSessionOptions)(OrtSessionOptions **out);                       /* 10 */
+    OrtStatus *(*DisableCpuMemArena)(OrtSessionOptions *o);                            /* 19 */
     OrtStatus *(*SetSessionGraphOptimizationLevel)(OrtSessionOptions *o, int level);   /* 23 */
     OrtStatus *(*SetIntraOpNumThreads)(OrtSessionOptions *o, int n);                   /* 24 */
     OrtStatus *(*SetInterOpNumThreads)(OrtSessionOptions *o, int n);                   /* 25 */
@@ -103,6 +104,7 @@ typedef struct OrtFns {
     void (*ReleaseSessionOptions)(OrtSessionOptions *o);                               /* 100 */
     OrtStatus *(*AddSessionConfigEntry)(OrtSessionOptions *o, const char *key,
                                         const char *value);                             /* 130 */
+    OrtStatus *(*RegisterAllocator)(OrtEnv *env, OrtAllocator *a);                     /* 176 */
 } OrtFns;
 
 /* Generic function pointer: casting it to a typed one is exempt from
@@ -117,6 +119,7 @@ static inline void ort_bind(OrtFns *f, const OrtAnyFn *t) {
     ORT_BIND(f, t, CreateSessionFromArray, 8);
     ORT_BIND(f, t, Run, 9);
     ORT_BIND(f, t, CreateSessionOptions, 10);
+    ORT_BIND(f, t, DisableCpuMemArena, 19);
     ORT_BIND(f, t, SetSessionGraphOptimizationLevel, 23);
     ORT_BIND(f, t, SetIntraOpNumThreads, 24);
     ORT_BIND(f, t, SetInterOpNumThreads, 25);
@@ -150,6 +153,7 @@ static inline void ort_bind(OrtFns *f, const OrtAnyFn *t) {
     ORT_BIND(f, t, ReleaseTensorTypeAndShapeInfo, 99);
     ORT_BIND(f, t, ReleaseSessionOptions, 100);
     ORT_BIND(f, t, AddSessionConfigEntry, 130); /* API 5 on; every ONNX model load calls it */
+    ORT_BIND(f, t, RegisterAllocator, 176);     /* API 11 on; called at every backend init */
 }
 
 #endif

@@ -480,7 +480,7 @@ const char *version() { return TORCH_VERSION; }
 
 const RAI_BackendOps kOps = {
     RAI_BACKEND_ABI_VERSION, "TORCH",      init,          version,    model_create, model_free,
-    model_signature,         model_run,    script_create, script_free, script_run,
+    model_signature,         model_run,    script_create, script_free, script_run,  nullptr,
 };
 
 } // namespace
