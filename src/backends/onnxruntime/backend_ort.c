@@ -143,15 +143,18 @@ static int ort_init(const RAI_EngineOps *engine, const RAI_BackendConfig *config
     if (!api_base && load_runtime(err)) return -1;
     if (check(ort.CreateEnv(ORT_LOGGING_LEVEL_WARNING, "redisai", &env), err)) return -1;
     if (check(ort.CreateCpuMemoryInfo(ORT_DEVICE_ALLOCATOR, ORT_MEM_TYPE_DEFAULT, &cpu_info), err) ||
-        check(ort.GetAllocatorWithDefaultOptions(&default_alloc), err)) {
+        check(ort.GetAllocatorWithDefaultOptions(&default_alloc), err) ||
+        ort_alloc_init(&ort, eng, env, cpu_info, cfg.backend_memory_limit, err) ||
+        ort_timeout_init(&ort, cfg.model_execution_timeout, err)) {
+        /* Not initialized: a later init starts over (an env left set would
+         * make it return 0 on a backend without its allocator). */
         if (cpu_info) ort.ReleaseMemoryInfo(cpu_info);
-        ort.ReleaseEnv(env);
+        ort.ReleaseEnv(env); /* its registered allocator goes with it */
         env = NULL;
         cpu_info = NULL;
         return -1;
     }
-    if (ort_alloc_init(&ort, eng, env, cpu_info, cfg.backend_memory_limit, err)) return -1;
-    return ort_timeout_init(&ort, cfg.model_execution_timeout, err);
+    return 0;
 }
 
 static const char *ort_version(void) { return api_base ? api_base->GetVersionString() : "unknown"; }
