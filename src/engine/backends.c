@@ -6,6 +6,7 @@
 
 #include "backends.h"
 #include "config.h"
+#include "run_queue.h"
 #include "script_ext.h"
 
 static const struct {
@@ -107,5 +108,13 @@ void RAI_BackendsInfo(RedisModuleInfoCtx *ctx) {
         snprintf(field, sizeof(field), "%s_version", backend_names[b].info);
         RedisModule_InfoAddFieldCString(ctx, field, loaded[b]->version());
         if (loaded[b]->info) loaded[b]->info(add_info_field, ctx);
+        if (b == RAI_BACKEND_ONNX) {
+            /* RedisAI's table of ONNX runs in progress has a slot per worker
+             * thread; ours is a list, and the same number bounds the runs
+             * the queues start at once. */
+            long long workers;
+            RAI_QueuesInfo(NULL, &workers);
+            RedisModule_InfoAddFieldLongLong(ctx, "onnxruntime_maximum_run_sessions_number", workers);
+        }
     }
 }

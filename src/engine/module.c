@@ -1,5 +1,8 @@
 /* module.c -- the engine's entry point: registers the module "ai", its data
  * types, commands, INFO section and shared C API. */
+#include <stdio.h>
+#include <sys/resource.h>
+
 #include "../common/rm_api.h"
 #include "../include/redisai.h"
 #include "admin_commands.h"
@@ -27,6 +30,12 @@
 #define GIT_SHA "unknown"
 #endif
 
+static void add_cpu_seconds(RedisModuleInfoCtx *ctx, const char *field, struct timeval tv) {
+    char value[32];
+    snprintf(value, sizeof(value), "%lld.%06ld", (long long)tv.tv_sec, (long)tv.tv_usec);
+    RedisModule_InfoAddFieldCString(ctx, field, value);
+}
+
 static void info_func(RedisModuleInfoCtx *ctx, int for_crash_report) {
     (void)for_crash_report;
     RedisModule_InfoAddSection(ctx, "");
@@ -42,6 +51,19 @@ static void info_func(RedisModuleInfoCtx *ctx, int for_crash_report) {
     RedisModule_InfoAddFieldLongLong(ctx, "backend_memory_limit", RAI_config.backend_memory_limit);
     RedisModule_InfoAddFieldLongLong(ctx, "worker_spin_us", RAI_config.worker_spin_us);
     RAI_BackendsInfo(ctx);
+
+    /* INFO ai_cpu: the process's CPU time, as RedisAI reported it next to
+     * Redis's own, and each worker thread's. */
+    RedisModule_InfoAddSection(ctx, "cpu");
+    struct rusage self, children;
+    getrusage(RUSAGE_SELF, &self);
+    getrusage(RUSAGE_CHILDREN, &children);
+    add_cpu_seconds(ctx, "self_used_cpu_sys", self.ru_stime);
+    add_cpu_seconds(ctx, "self_used_cpu_user", self.ru_utime);
+    add_cpu_seconds(ctx, "children_used_cpu_sys", children.ru_stime);
+    add_cpu_seconds(ctx, "children_used_cpu_user", children.ru_utime);
+    long long workers;
+    RAI_QueuesInfo(ctx, &workers);
 }
 
 static const struct {

@@ -1,6 +1,7 @@
 /* run_queue.c -- per-device FIFO queues and their worker threads. */
 #include <pthread.h>
 #include <sched.h>
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
@@ -16,6 +17,7 @@ typedef struct RAI_Queue {
     RAI_Job *head, *tail;
     int stopping;
     int nthreads;
+    clockid_t *cpu_clocks; /* one per worker, for INFO */
     struct RAI_Queue *next;
     /* Main thread only (see RAI_QueueDeferWakeups): pushes not signalled yet,
      * and the list of queues that have some. */
@@ -213,6 +215,7 @@ static RAI_Queue *queue_get_or_create(const char *device) {
     }
     q = RedisModule_Calloc(1, sizeof(*q));
     q->device = RedisModule_Strdup(device);
+    q->cpu_clocks = RedisModule_Calloc((size_t)RAI_config.threads_per_queue, sizeof(*q->cpu_clocks));
     pthread_mutex_init(&q->lock, NULL);
     pthread_cond_init(&q->ready, NULL);
     for (long long i = 0; i < RAI_config.threads_per_queue; i++) {
@@ -221,17 +224,22 @@ static RAI_Queue *queue_get_or_create(const char *device) {
             /* A queue without workers would hang its clients. */
             if (i == 0) {
                 pthread_mutex_unlock(&queues_lock);
+                RedisModule_Free(q->cpu_clocks);
                 RedisModule_Free(q->device);
                 RedisModule_Free(q);
                 return NULL;
             }
             break;
         }
+        /* The worker lives until shutdown, so its clock id stays valid;
+         * after the thread ends, reading it fails (and INFO skips it). */
+        if (pthread_getcpuclockid(tid, &q->cpu_clocks[q->nthreads]) != 0) q->cpu_clocks[q->nthreads] = -1;
         pthread_detach(tid);
         q->nthreads++;
     }
-    q->next = queues;
-    queues = q;
+    RAI_Queue **tail = &queues; /* in creation order, as INFO lists them */
+    while (*tail) tail = &(*tail)->next;
+    *tail = q;
     pthread_mutex_unlock(&queues_lock);
     return q;
 }
@@ -350,6 +358,28 @@ void RAI_QueuesInit(RedisModuleCtx *ctx) {
     if (events_ctx) RedisModule_FreeThreadSafeContext(events_ctx);
     events_ctx = NULL;
     RedisModule_Log(ctx, "notice", "no event-loop server event in this Redis: each queued run wakes a worker at once");
+}
+
+void RAI_QueuesInfo(RedisModuleInfoCtx *ctx, long long *workers) {
+    *workers = 0;
+    pthread_mutex_lock(&queues_lock);
+    for (RAI_Queue *q = queues; q; q = q->next) {
+        *workers += q->nthreads;
+        if (!ctx) continue;
+        char device[32];
+        snprintf(device, sizeof(device), "%s", q->device);
+        for (char *c = device; *c; c++)
+            if (*c == ':') *c = '_'; /* INFO splits its lines at the first ':' */
+        for (int i = 0; i < q->nthreads; i++) {
+            struct timespec used;
+            if (q->cpu_clocks[i] == (clockid_t)-1 || clock_gettime(q->cpu_clocks[i], &used) != 0) continue;
+            char field[96], value[32];
+            snprintf(field, sizeof(field), "queue_%s_bthread_n%d_used_cpu_total", device, i + 1);
+            snprintf(value, sizeof(value), "%lld.%06ld", (long long)used.tv_sec, used.tv_nsec / 1000);
+            RedisModule_InfoAddFieldCString(ctx, field, value);
+        }
+    }
+    pthread_mutex_unlock(&queues_lock);
 }
 
 void RAI_QueuesShutdown(void) {

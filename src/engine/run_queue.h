@@ -48,6 +48,10 @@ int RAI_QueuePush(const char *device, RAI_Job *job);
 void RAI_QueueDeferWakeups(int defer);
 /* True on an engine worker thread. */
 int RAI_OnWorkerThread(void);
+/* INFO: adds each worker's CPU time (seconds) as
+ * queue_<device>_bthread_n<i>_used_cpu_total (a ':' in the device becomes
+ * '_'), unless `ctx` is NULL; sets *workers to the number of workers. */
+void RAI_QueuesInfo(RedisModuleInfoCtx *ctx, long long *workers);
 /* Stops the workers at shutdown without waiting for running jobs. */
 void RAI_QueuesShutdown(void);
 

@@ -140,6 +140,30 @@ def test_backend_memory_limit_fails_loads_and_runs_past_it(server_factory):
     assert r.info("ai")["ai_backend_memory_limit"] == 1
 
 
+def test_info_ai_cpu_reports_each_worker_of_each_queue(server_factory):
+    """INFO ai_cpu: the process's CPU time and each worker thread's, per
+    device queue (a ':' in the device becomes '_'); the ONNX backend's
+    maximum of runs at once is the number of workers (spec §7.2)."""
+    srv = server_factory(modules=[(ENGINE, ["THREADS_PER_QUEUE", 2])])
+    r = srv.client()
+    cpu = ["ai_queue_CPU_bthread_n%d_used_cpu_total" % i for i in (1, 2)]
+    cpu1 = ["ai_queue_CPU_1_bthread_n%d_used_cpu_total" % i for i in (1, 2)]
+    assert [k for k in r.info("ai_cpu") if "bthread" in k] == cpu
+    assert "ai_onnxruntime_maximum_run_sessions_number" not in r.info("ai")  # not loaded yet
+    r.execute_command("AI.MODELSTORE", "m", "ONNX", "CPU:1", "BLOB", models.matmul_by(np.eye(64, dtype=np.float32)))
+    r.execute_command("AI.TENSORSET", "x", "FLOAT", 1, 64)
+    before = r.info("ai_cpu")
+    assert [k for k in before if "bthread" in k] == cpu + cpu1  # the new queue, listed after CPU
+    for _ in range(300):
+        r.execute_command("AI.MODELEXECUTE", "m", "INPUTS", 1, "x", "OUTPUTS", 1, "y")
+    after = r.info("ai")
+    assert sum(after[w] - before[w] for w in cpu1) > 0.001  # the runs' time is on this queue's workers
+    assert sum(after[w] - before[w] for w in cpu) < 0.001  # and not on CPU's
+    assert after["ai_self_used_cpu_user"] + after["ai_self_used_cpu_sys"] > sum(after[w] for w in cpu + cpu1)
+    assert after["ai_children_used_cpu_user"] == 0
+    assert after["ai_onnxruntime_maximum_run_sessions_number"] == 4
+
+
 def test_loadbackend(engine):
     raw = RawClient(engine.sock)
     assert raw.ok("AI.CONFIG", "LOADBACKEND", "ONNX", ONNX_LIB) == b"OK"
