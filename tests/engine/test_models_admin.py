@@ -140,6 +140,43 @@ def test_backend_memory_limit_fails_loads_and_runs_past_it(server_factory):
     assert r.info("ai")["ai_backend_memory_limit"] == 1
 
 
+def test_backend_memory_limit_fails_only_the_run_that_passed_it(server_factory):
+    """A run in progress while another one passes BACKEND_MEMORY_LIMIT (on
+    another worker) succeeds: it allocated nothing past the limit itself."""
+    srv = server_factory(modules=[(ENGINE, ["BACKEND_MEMORY_LIMIT", 32, "THREADS_PER_QUEUE", 2,
+                                            "INTRA_OP_PARALLELISM", 1])])
+    r, raw = srv.client(), RawClient(srv.sock)
+    w = np.eye(1024, dtype=np.float32)
+    r.execute_command("AI.MODELSTORE", "slow", "ONNX", "CPU", "BLOB", models.matmul_by(w))  # 4 MiB
+    r.execute_command("AI.MODELSTORE", "m", "ONNX", "CPU", "BLOB", models.mul_add())
+    x = np.arange(4096 * 1024, dtype=np.float32).reshape(4096, 1024) % 7  # 16 MiB out: 20 MiB in all
+    r.execute_command("AI.TENSORSET", "x", "FLOAT", 4096, 1024, "BLOB", x.tobytes())
+    large = np.ones(4 << 20, np.float32)  # 16 MiB more: past the limit
+    r.execute_command("AI.TENSORSET", "large", "FLOAT", large.size, "BLOB", large.tobytes())
+    for _ in range(3):  # the big run must start and end while the slow one computes
+        done = {}
+        r.delete("y")  # ORT's memory holds the outputs stored in keys
+
+        def slow_run():
+            done["slow"] = RawClient(srv.sock).call("AI.MODELEXECUTE", "slow", "INPUTS", 1, "x", "OUTPUTS", 1, "y")
+            done["slow_at"] = time.monotonic()
+
+        t = threading.Thread(target=slow_run)
+        t.start()
+        time.sleep(0.03)
+        assert raw.error("AI.MODELEXECUTE", "m", "INPUTS", 1, "large", "OUTPUTS", 1, "z") == \
+            b"Onnxruntime memory limit exceeded, memory allocation failed."
+        big_at = time.monotonic()
+        t.join()
+        if done["slow_at"] > big_at:
+            break
+    else:
+        pytest.skip("the slow run never outlasted the big one on this machine")
+    assert done["slow"] == b"OK"
+    y = np.frombuffer(r.execute_command("AI.TENSORGET", "y", "BLOB"), np.float32).reshape(4096, 1024)
+    np.testing.assert_array_equal(y, x)
+
+
 def test_info_ai_cpu_reports_each_worker_of_each_queue(server_factory):
     """INFO ai_cpu: the process's CPU time and each worker thread's, per
     device queue (a ':' in the device becomes '_'); the ONNX backend's

@@ -244,7 +244,7 @@ static void *ort_model_create(const char *device, const RAI_ModelOpts *opts, siz
     }
     OrtSessionOptions *so = NULL;
     if (check(ort.CreateSessionOptions(&so), err)) return NULL;
-    size_t overruns = ort_alloc_overruns();
+    OrtAllocScope mem = ort_alloc_begin();
     OrtModel *model = eng->alloc(sizeof(*model));
     memset(model, 0, sizeof(*model));
     int rc = configure(so, opts, err);
@@ -258,7 +258,7 @@ static void *ort_model_create(const char *device, const RAI_ModelOpts *opts, siz
     if (!rc)
         rc = read_names(model->session, ort.SessionGetOutputName, model->sig.noutputs,
                         &model->sig.outputs, err);
-    if (ort_alloc_overruns() != overruns) rc = -1, set_err(err, ORT_MEMORY_LIMIT_ERR);
+    if (ort_alloc_end(mem)) rc = -1, set_err(err, ORT_MEMORY_LIMIT_ERR);
     if (rc) {
         ort_model_free(model);
         return NULL;
@@ -402,15 +402,15 @@ static int ort_model_run(void *m, RAI_Tensor *const *inputs, size_t ninputs, RAI
     for (size_t i = 0; i < ninputs && !rc; i++) rc = input_value(inputs[i], i, &in[i], err);
     /* Run options per run: the timeout watchdog terminates through them. */
     OrtRunSlot slot = {0};
-    size_t overruns = ort_alloc_overruns();
     if (!rc) rc = check(ort.CreateRunOptions(&slot.options), err);
     if (!rc) {
         ort_timeout_begin(&slot);
+        OrtAllocScope mem = ort_alloc_begin();
         rc = check(ort.Run(model->session, slot.options, model->sig.inputs,
                            (const OrtValue *const *)in, ninputs, model->sig.outputs, noutputs, out),
                    err);
+        if (ort_alloc_end(mem)) rc = -1, set_err(err, ORT_MEMORY_LIMIT_ERR);
         ort_timeout_end(&slot);
-        if (ort_alloc_overruns() != overruns) rc = -1, set_err(err, ORT_MEMORY_LIMIT_ERR);
     }
     if (slot.options) ort.ReleaseRunOptions(slot.options);
     for (size_t i = 0; i < ninputs; i++)

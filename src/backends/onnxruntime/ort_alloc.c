@@ -9,9 +9,12 @@
  *   still made, and counted as an overrun: ORT 1.32 does not check for a
  *   NULL block everywhere (a model load crashed on one of its threads), and
  *   C cannot throw the exception it expects.  The backend fails the load or
- *   run during which an overrun happened (ORT_MEMORY_LIMIT_ERR), which frees
- *   what it took; the limit can be passed by that much for that long.
- * ORT calls it from any of its threads: the counters are atomic. */
+ *   run that made an overrun (ORT_MEMORY_LIMIT_ERR), which frees what it
+ *   took; the limit can be passed by that much for that long.  An overrun is
+ *   the call's own when made on the thread that called ORT (see
+ *   ort_alloc_begin); one made on another of ORT's threads (its intra-op
+ *   pool) cannot be told apart and fails every call in progress.
+ * ORT calls it from any of its threads: the shared counters are atomic. */
 #include "ort_alloc.h"
 
 #include <stdint.h>
@@ -37,14 +40,19 @@ typedef struct BlockHead {
 
 static const RAI_EngineOps *eng;
 static const OrtMemoryInfo *cpu_info;
-static size_t limit_bytes, in_use, accesses, overruns;
+static size_t limit_bytes, in_use, accesses, pool_overruns;
+static __thread int in_call;          /* this thread is inside a load or run */
+static __thread size_t call_overruns; /* made by this thread inside one */
 
 static void *alloc_block(RedisOrtAllocator *self, size_t size) {
     (void)self;
     __atomic_add_fetch(&accesses, 1, __ATOMIC_RELAXED);
     if (size > SIZE_MAX - ALIGN - sizeof(BlockHead)) return NULL; /* no allocator could: ORT reports it */
     size_t now = __atomic_add_fetch(&in_use, size, __ATOMIC_RELAXED);
-    if (limit_bytes && now > limit_bytes) __atomic_add_fetch(&overruns, 1, __ATOMIC_RELAXED);
+    if (limit_bytes && now > limit_bytes) {
+        if (in_call) call_overruns++;
+        else __atomic_add_fetch(&pool_overruns, 1, __ATOMIC_RELAXED);
+    }
     char *start = eng->alloc(size + ALIGN + sizeof(BlockHead));
     uintptr_t p = ((uintptr_t)start + sizeof(BlockHead) + ALIGN - 1) & ~(uintptr_t)(ALIGN - 1);
     BlockHead *head = (BlockHead *)p - 1;
@@ -83,6 +91,15 @@ int ort_alloc_init(const OrtFns *ort, const RAI_EngineOps *engine, OrtEnv *env, 
     return -1;
 }
 
-size_t ort_alloc_overruns(void) { return __atomic_load_n(&overruns, __ATOMIC_RELAXED); }
+OrtAllocScope ort_alloc_begin(void) {
+    in_call = 1;
+    return (OrtAllocScope){call_overruns, __atomic_load_n(&pool_overruns, __ATOMIC_RELAXED)};
+}
+
+int ort_alloc_end(OrtAllocScope scope) {
+    in_call = 0;
+    return call_overruns != scope.own || __atomic_load_n(&pool_overruns, __ATOMIC_RELAXED) != scope.pool;
+}
+
 size_t ort_alloc_in_use(void) { return __atomic_load_n(&in_use, __ATOMIC_RELAXED); }
 size_t ort_alloc_accesses(void) { return __atomic_load_n(&accesses, __ATOMIC_RELAXED); }

@@ -11,9 +11,14 @@
  * BACKEND_MEMORY_LIMIT (0: none).  0 on success, -1 with `err` set. */
 int ort_alloc_init(const OrtFns *ort, const RAI_EngineOps *engine, OrtEnv *env, const OrtMemoryInfo *cpu,
                    long long limit_mb, char *err);
-/* Allocations so far that took the memory held past the limit: a load or
- * run during which this grew must fail. */
-size_t ort_alloc_overruns(void);
+/* Around each load or run, on the thread that calls ORT: end returns 1
+ * when an allocation took the memory held past the limit meanwhile, on
+ * this thread or on one of ORT's own (the call must then fail). */
+typedef struct {
+    size_t own, pool;
+} OrtAllocScope;
+OrtAllocScope ort_alloc_begin(void);
+int ort_alloc_end(OrtAllocScope scope);
 /* Bytes held now, and allocations + frees so far (INFO). */
 size_t ort_alloc_in_use(void);
 size_t ort_alloc_accesses(void);
