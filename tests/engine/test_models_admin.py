@@ -155,7 +155,6 @@ def test_backend_memory_limit_fails_only_the_run_that_passed_it(server_factory):
     r.execute_command("AI.TENSORSET", "large", "FLOAT", large.size, "BLOB", large.tobytes())
     for _ in range(3):  # the big run must start and end while the slow one computes
         done = {}
-        r.delete("y")  # ORT's memory holds the outputs stored in keys
 
         def slow_run():
             done["slow"] = RawClient(srv.sock).call("AI.MODELEXECUTE", "slow", "INPUTS", 1, "x", "OUTPUTS", 1, "y")
@@ -175,6 +174,22 @@ def test_backend_memory_limit_fails_only_the_run_that_passed_it(server_factory):
     assert done["slow"] == b"OK"
     y = np.frombuffer(r.execute_command("AI.TENSORGET", "y", "BLOB"), np.float32).reshape(4096, 1024)
     np.testing.assert_array_equal(y, x)
+
+
+def test_outputs_stored_in_keys_do_not_count_against_the_memory_limit(server_factory):
+    """Under BACKEND_MEMORY_LIMIT the outputs leave ONNX Runtime's memory
+    when they are stored, as in RedisAI: many stored outputs, together past
+    the limit, do not fail the runs after them."""
+    srv = server_factory(modules=[(ENGINE, ["BACKEND_MEMORY_LIMIT", 4])])
+    r = srv.client()
+    r.execute_command("AI.MODELSTORE", "m", "ONNX", "CPU", "BLOB", models.mul_add())
+    x = np.arange(256 * 1024, dtype=np.float32)  # 1 MiB
+    r.execute_command("AI.TENSORSET", "x", "FLOAT", x.size, "BLOB", x.tobytes())
+    for i in range(12):
+        r.execute_command("AI.MODELEXECUTE", "m", "INPUTS", 1, "x", "OUTPUTS", 1, "y%d" % i)
+    assert r.info("ai")["ai_onnxruntime_memory"] < 1 << 20
+    y = np.frombuffer(r.execute_command("AI.TENSORGET", "y11", "BLOB"), np.float32)
+    np.testing.assert_array_equal(y, x * 2 + 1)
 
 
 def test_info_ai_cpu_reports_each_worker_of_each_queue(server_factory):

@@ -329,7 +329,8 @@ static RAI_Tensor *string_output(OrtValue *v, const long long *dims, int ndims, 
 }
 
 /* Turns one ORT output into an engine tensor.  Numeric outputs borrow ORT's
- * memory: the tensor owns the OrtValue and releases it when freed.  On
+ * memory (without a BACKEND_MEMORY_LIMIT): the tensor owns the OrtValue and
+ * releases it when freed.  On
  * success the value is consumed; on failure the caller still owns it. */
 static RAI_Tensor *output_tensor(OrtValue *v, size_t index, int *consumed, char *err) {
     *consumed = 0;
@@ -372,8 +373,25 @@ static RAI_Tensor *output_tensor(OrtValue *v, size_t index, int *consumed, char 
     }
     void *data = NULL;
     if (check(ort.GetTensorMutableData(v, &data), err)) return NULL;
-    RAI_Tensor *t = eng->tensor_wrap(dt, dims, (int)ndims, data, count * elem_size(dt), v,
-                                     release_value);
+    size_t bytes = count * elem_size(dt);
+    if (ort_alloc_limited()) {
+        /* Copied under BACKEND_MEMORY_LIMIT: an output kept in ORT's memory
+         * would count against the limit for as long as a key holds it, so
+         * stored outputs would end up failing every run (RedisAI copies
+         * them always). */
+        char *copy = eng->alloc(bytes ? bytes : 1);
+        memcpy(copy, data, bytes);
+        RAI_Tensor *t = eng->tensor_wrap(dt, dims, (int)ndims, copy, bytes, copy, eng->free);
+        if (!t) {
+            eng->free(copy);
+            set_err(err, "ERR ONNX backend: output %zu too large", index);
+            return NULL;
+        }
+        ort.ReleaseValue(v);
+        *consumed = 1;
+        return t;
+    }
+    RAI_Tensor *t = eng->tensor_wrap(dt, dims, (int)ndims, data, bytes, v, release_value);
     if (!t) {
         set_err(err, "ERR ONNX backend: output %zu too large", index);
         return NULL;

@@ -101,5 +101,6 @@ int ort_alloc_end(OrtAllocScope scope) {
     return call_overruns != scope.own || __atomic_load_n(&pool_overruns, __ATOMIC_RELAXED) != scope.pool;
 }
 
+int ort_alloc_limited(void) { return limit_bytes > 0; }
 size_t ort_alloc_in_use(void) { return __atomic_load_n(&in_use, __ATOMIC_RELAXED); }
 size_t ort_alloc_accesses(void) { return __atomic_load_n(&accesses, __ATOMIC_RELAXED); }

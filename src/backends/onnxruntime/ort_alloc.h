@@ -19,6 +19,8 @@ typedef struct {
 } OrtAllocScope;
 OrtAllocScope ort_alloc_begin(void);
 int ort_alloc_end(OrtAllocScope scope);
+/* 1 when BACKEND_MEMORY_LIMIT is set. */
+int ort_alloc_limited(void);
 /* Bytes held now, and allocations + frees so far (INFO). */
 size_t ort_alloc_in_use(void);
 size_t ort_alloc_accesses(void);
