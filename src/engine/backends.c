@@ -80,6 +80,13 @@ int RAI_LoadBackend(RedisModuleCtx *ctx, RAI_Backend b, const char *path) {
         dlclose(lib);
         return REDISMODULE_ERR;
     }
+    if (!ops->name || strcasecmp(ops->name, backend_names[b].name) != 0) {
+        /* One entry point for every backend: the library says which it is. */
+        RedisModule_Log(ctx, "warning", "%s is the %s backend, not %s: not loaded", full,
+                        ops->name ? ops->name : "(unnamed)", backend_names[b].name);
+        dlclose(lib);
+        return REDISMODULE_ERR;
+    }
     if (ops->init(&engine_ops, &cfg, err) != 0) {
         RedisModule_Log(ctx, "warning", "Could not initialize %s backend: %s", backend_names[b].name, err);
         dlclose(lib);

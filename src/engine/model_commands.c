@@ -22,6 +22,14 @@ static int parse_count(RedisModuleString *arg, long long *out) {
     return RedisModule_StringToLongLong(arg, out) == REDISMODULE_OK && *out > 0;
 }
 
+static int is_store_keyword(RedisModuleString *arg) {
+    static const char *const keywords[] = {"TAG", "BATCHSIZE", "MINBATCHSIZE", "MINBATCHTIMEOUT", "INPUTS",
+                                           "OUTPUTS", "BLOB"};
+    for (size_t k = 0; k < sizeof(keywords) / sizeof(keywords[0]); k++)
+        if (RAI_ArgIs(arg, keywords[k])) return 1;
+    return 0;
+}
+
 static int parse_names(RedisModuleString **argv, int argc, int *i, const char *what, size_t *n,
                        const char ***names, RAI_Error *err) {
     long long count;
@@ -41,7 +49,11 @@ static int parse_names(RedisModuleString **argv, int argc, int *i, const char *w
     for (; got < count && *i < argc && !RAI_ArgIs(argv[*i], "OUTPUTS") && !RAI_ArgIs(argv[*i], "BLOB"); got++)
         (*names)[got] = RedisModule_StringPtrLen(argv[(*i)++], NULL);
     *n = (size_t)got;
-    if (got != count) {
+    /* Names run up to the next keyword, as RedisAI reads them: more names
+     * than the count is a count mismatch too, not an unknown argument. */
+    long long more = 0;
+    while (*i + more < argc && !is_store_keyword(argv[*i + more])) more++;
+    if (got != count || more > 0) {
         snprintf(msg, sizeof(msg), "ERR number of model %ss does not match the number of given arguments", what);
         RAI_SetError(err, RAI_EMODELCREATE, msg);
         return 0;

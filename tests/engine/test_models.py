@@ -106,6 +106,10 @@ def test_store_torch_refuses_inputs(raw):
     (["INPUTS", 2, "a", "b", "OUTPUTS", -1, "c"], b"ERR Invalid argument for output_count"),
     (["INPUTS", 3, "a", "b", "OUTPUTS", 1, "c"], b"ERR number of model inputs does not match the number of given arguments"),
     (["INPUTS", 2, "a", "b", "OUTPUTS", 2, "c"], b"ERR number of model outputs does not match the number of given arguments"),
+    # names run up to the next keyword: more names than the count
+    (["INPUTS", 1, "a", "b", "OUTPUTS", 1, "c"], b"ERR number of model inputs does not match the number of given arguments"),
+    (["INPUTS", 2, "a", "b", "OUTPUTS", 1, "c", "d"],
+     b"ERR number of model outputs does not match the number of given arguments"),
     # counts far past the arguments: the server allocated them first and aborted
     (["INPUTS", 2**63 - 1, "a", "b", "OUTPUTS", 1, "c"],
      b"ERR number of model inputs does not match the number of given arguments"),

@@ -227,6 +227,12 @@ def test_loadbackend(engine):
     assert raw.ok("AI.CONFIG", "LOADBACKEND", "torch", torch_path) == b"OK"  # absolute
     assert raw.error("AI.CONFIG", "LOADBACKEND", "TF", "nowhere/lib.so") == b"ERR error loading backend"
     assert raw.error("AI.CONFIG", "LOADBACKEND", "TF", ENGINE) == b"ERR error loading backend"  # not a backend
+    # another backend's library: refused, and TF stays unloaded
+    assert raw.error("AI.CONFIG", "LOADBACKEND", "TF", ONNX_LIB) == b"ERR error loading backend"
+    assert raw.error("AI.CONFIG", "LOADBACKEND", "tf", torch_path) == b"ERR error loading backend"
+    assert "ai_TensorFlow_version" not in engine.client().info("ai")
+    with open(engine.logfile) as f:
+        assert "redisai_onnxruntime.so is the ONNX backend, not TF: not loaded" in f.read()
     assert raw.error("AI.CONFIG", "LOADBACKEND", "TFLITE", "redisai_tflite/redisai_tflite.so") == \
         b"ERR error loading backend"
     assert raw.error("AI.CONFIG", "LOADBACKEND", "FOO", ONNX_LIB) == b"ERR unsupported backend"
