@@ -9,11 +9,12 @@ names are checked; an op that does not make it into the DAG is freed.
 """
 from __future__ import annotations
 
+import threading
 from typing import Any, List
 
-from ._api import RX_ERROR, _Sealed, _bind, _check, _error, _set
+from ._api import RX_ERROR, RX_OK, _Sealed, _bind, _check, _error, _set
 from ._redisai_ext import ffi, lib
-from ._runners import _name, _submit, _tensor_ptr
+from ._runners import _name, _submit, _take, _tensor_ptr
 
 _UNSUPPORTED = "DAG run is not supported in RedisAI version"
 _NOT_GIVEN = object()
@@ -48,20 +49,25 @@ def _names(value: Any, missing: str, not_iterable: str, not_str: str) -> List[An
 
 
 def _load(r: Any, args: tuple, add) -> "PyDAGRunner":
-    d = _dag(r)
+    _dag(r)
     if len(args) != 2:
         raise _error("Wrong number of args to DAG load input")
     name = _name(args[0], "Tensor name argument must be a string")
     t = _tensor_ptr(args[1], "Given argument is not of type PyTensorType")
     err = ffi.new("rx_err *")
-    _check(add(d, name, t, err), err)  # the DAG takes its own tensor reference
+    with r._lock:  # one thread at a time per runner: see _runners._take
+        rc = add(_dag(r), name, t, err)  # the DAG takes its own tensor reference
+    _check(rc, err)
     return r
 
 
-def _add_op(r: Any, d: Any, op: Any, inputs: list, outputs: list) -> "PyDAGRunner":
-    ffi.gc(op, None)  # rx_dag_add_op consumes the op whatever the outcome
+def _add_op(r: Any, op: Any, inputs: list, outputs: list) -> "PyDAGRunner":
     err = ffi.new("rx_err *")
-    _check(lib.rx_dag_add_op(d, op, inputs, len(inputs), outputs, len(outputs), err), err)
+    with r._lock:
+        d = _dag(r)  # raises if another thread ran the DAG meanwhile: the op is freed by its gc
+        ffi.gc(op, None)  # rx_dag_add_op consumes the op whatever the outcome
+        rc = lib.rx_dag_add_op(d, op, inputs, len(inputs), outputs, len(outputs), err)
+    _check(rc, err)
     return r
 
 
@@ -77,7 +83,7 @@ class PyDAGRunner(_Sealed):
     """A DAG under construction (single-shot).  ``PyDAGRunner()`` from Python
     makes an invalid runner; createDAGRunner makes a valid one."""
 
-    __slots__ = ("_dag",)
+    __slots__ = ("_dag", "_lock")
 
     def __init__(self) -> None:
         _set(self, "_dag", None)
@@ -98,17 +104,19 @@ class PyDAGRunner(_Sealed):
 
     def TensorGet(self, *args: Any) -> "PyDAGRunner":
         """output a tensor within the DAG context having a specific name"""
-        d = _dag(self)
+        _dag(self)
         if len(args) != 1:
             raise _error("Wrong number of args to TensorSet op")  # sic, as the original
         name = _name(args[0], "Tensor name argument must be a string")
         err = ffi.new("rx_err *")
-        _check(lib.rx_dag_tensor_get(d, name, err), err)
+        with self._lock:
+            rc = lib.rx_dag_tensor_get(_dag(self), name, err)
+        _check(rc, err)
         return self
 
     def ModelRun(self, *args: Any, **kwargs: Any) -> "PyDAGRunner":
         """add a model run operation to the DAG"""
-        d = _dag(self)  # positional arguments are ignored: keywords only
+        _dag(self)  # positional arguments are ignored: keywords only
         key = kwargs.get("name", _NOT_GIVEN)
         if key is _NOT_GIVEN:
             raise _error("Model key name was not given")
@@ -117,11 +125,11 @@ class PyDAGRunner(_Sealed):
                         "Model inputs must be iterable", "Input name must be a string")
         outputs = _names(kwargs.get("outputs", _NOT_GIVEN), "Must specify model outputs",
                          "Model outputs must be iterable", "Output name must be a string")
-        return _add_op(self, d, op, inputs, outputs)
+        return _add_op(self, op, inputs, outputs)
 
     def ScriptRun(self, *args: Any, **kwargs: Any) -> "PyDAGRunner":
         """add a script run operation to the DAG"""
-        d = _dag(self)
+        _dag(self)
         key = kwargs.get("name", _NOT_GIVEN)
         if key is _NOT_GIVEN:
             raise _error("Script key name was not given")
@@ -134,22 +142,31 @@ class PyDAGRunner(_Sealed):
                         "Input name must be a string")
         outputs = _names(kwargs.get("outputs", _NOT_GIVEN), None, "Script outputs must be iterable",
                          "Output name must be a string")
-        return _add_op(self, d, op, inputs, outputs)
+        return _add_op(self, op, inputs, outputs)
 
     def OpsFromString(self, *args: Any) -> "PyDAGRunner":
         """add operations to the DAG by using the redis DAGRUN command syntax"""
-        d = _dag(self)
+        _dag(self)
         if len(args) != 1:
             raise _error("Wrong number of args")
         ops = _name(args[0], "ops argument must be a string")
         err = ffi.new("rx_err *")
-        _check(lib.rx_dag_ops_from_string(d, ops, err), err)  # takes the Redis lock
+        # The parse needs the Redis lock; taken before the runner's lock, as a
+        # thread that holds it (Redis's main thread) may be waiting for ours.
+        if lib.rx_lock_redis() != RX_OK:
+            raise _error("could not take the Redis lock")
+        try:
+            with self._lock:
+                rc = lib.rx_dag_ops_from_string(_dag(self), ops, err)
+        finally:
+            lib.rx_unlock_redis()
+        _check(rc, err)
         return self
 
     def Run(self, *args: Any) -> Any:
         """start the asynchronous execution of the DAG"""
-        d = _dag(self)  # arguments are ignored
-        _set(self, "_dag", None)  # consumed whatever the outcome
+        _dag(self)  # arguments are ignored
+        d = _take(self, _dag, "_dag")  # consumed whatever the outcome
         return _submit(_queue_run, d)
 
 
@@ -170,4 +187,5 @@ def createDAGRunner(*args: Any) -> PyDAGRunner:
         _check(RX_ERROR, err)
     r = PyDAGRunner()
     _set(r, "_dag", ffi.gc(d, lib.rx_dag_free))
+    _set(r, "_lock", threading.Lock())
     return r

@@ -1,9 +1,10 @@
 """Model and script runners (spec §3 #7-#17, §4.2-§4.3, §5.2, §7).
 
 A runner wraps one engine run context and is single-shot: running it takes
-the context out of the runner (``_ctx = None``) before anything else can
-happen, so a second run -- even from another thread while the first one is
-still inside C without the GIL -- sees ``... is invalid``.  A context is
+the context out of the runner (``_ctx = None``, under the runner's lock, see
+_take), so a second run or an input added later -- even from another thread
+while the first one is still inside C without the GIL -- sees ``... is
+invalid``.  A context is
 freed exactly once: by the C run function (sync), by the completion callback
 (async), or by the cffi destructor when an unrun runner dies.
 
@@ -18,6 +19,7 @@ worker never waits for the GIL.
 """
 from __future__ import annotations
 
+import threading
 from typing import Any, Callable, List
 
 from . import _api
@@ -70,9 +72,26 @@ def rx_run_done(handle, res):
         _log("Error happened when releasing execution future, error='%s'" % e)
 
 
-def _run_sync(runner: Any, run: Callable) -> List[PyTensor]:
-    ctx = runner._ctx
-    _set(runner, "_ctx", None)  # consumed whatever the outcome
+# ---- one thread at a time per runner ------------------------------------------
+# cffi releases the GIL around each C call, so two Python threads could change
+# one run context at once (the engine's context is not thread-safe), or add to
+# a context another thread has just queued to run: both crashed the server.
+# Each valid runner has a lock, held from reading its context to the end of
+# the C call that changes it, and while a run takes the context away.  No C
+# call made under it waits for the Redis lock (OpsFromString takes that one
+# first), so a thread holding the Redis lock can always get it.
+
+
+def _take(runner: Any, check: Callable, slot: str = "_ctx") -> Any:
+    """Takes the context out of `runner` (a run consumes it)."""
+    with runner._lock:
+        ctx = check(runner)
+        _set(runner, slot, None)
+    return ctx
+
+
+def _run_sync(runner: Any, run: Callable, check: Callable) -> List[PyTensor]:
+    ctx = _take(runner, check)  # consumed whatever the outcome
     ffi.gc(ctx, None)   # the C run frees the context
     res = ffi.new("rx_result *")
     run(ctx, res)       # the GIL is released for the whole run
@@ -100,9 +119,8 @@ def _submit(queue: Callable, what: Any) -> Any:
     return future
 
 
-def _run_async(runner: Any, run: Callable) -> Any:
-    ctx = runner._ctx
-    _set(runner, "_ctx", None)
+def _run_async(runner: Any, run: Callable, check: Callable) -> Any:
+    ctx = _take(runner, check)
     try:
         future = _submit(run, ctx)
     except BaseException:
@@ -132,7 +150,7 @@ class PyGraphRunner(_Sealed):
     """A model run context (single-shot).  ``PyGraphRunner()`` from Python
     makes an invalid runner."""
 
-    __slots__ = ("_ctx",)
+    __slots__ = ("_ctx", "_lock")
 
     def __init__(self) -> None:
         _set(self, "_ctx", None)
@@ -166,6 +184,7 @@ def createModelRunner(*args: Any) -> PyGraphRunner:
         _check(RX_ERROR, err)
     r = PyGraphRunner()
     _set(r, "_ctx", ffi.gc(ctx, lib.rx_model_runner_free))
+    _set(r, "_lock", threading.Lock())
     return r
 
 
@@ -173,11 +192,14 @@ def modelRunnerAddInput(*args: Any) -> int:
     """add input to graph runner"""
     _bind()
     _argc(args, 3, "modelRunnerAddInput")
-    ctx = _model_runner(args[0])
+    r = args[0]
+    _model_runner(r)
     name = _name(args[1], "input name argument must be a string")
     t = _tensor_ptr(args[2], "Given argument is not of type PyTensorType")
     err = ffi.new("rx_err *")
-    _check(lib.rx_model_runner_add_input(ctx, name, t, err), err)  # the context takes a reference
+    with r._lock:
+        rc = lib.rx_model_runner_add_input(_model_runner(r), name, t, err)  # the context takes a reference
+    _check(rc, err)
     return 1
 
 
@@ -185,10 +207,13 @@ def modelRunnerAddOutput(*args: Any) -> int:
     """add output to graph runner"""
     _bind()
     _argc(args, 2, "modelRunnerAddOutput")
-    ctx = _model_runner(args[0])
+    r = args[0]
+    _model_runner(r)
     name = _name(args[1], "output name argument must be a string")
     err = ffi.new("rx_err *")
-    _check(lib.rx_model_runner_add_output(ctx, name, err), err)
+    with r._lock:
+        rc = lib.rx_model_runner_add_output(_model_runner(r), name, err)
+    _check(rc, err)
     return 1
 
 
@@ -197,7 +222,7 @@ def modelRunnerRun(*args: Any) -> List[PyTensor]:
     _bind()
     _argc(args, 1, "modelRunnerRun")
     _model_runner(args[0])
-    return _run_sync(args[0], lib.rx_model_runner_run)
+    return _run_sync(args[0], lib.rx_model_runner_run, _model_runner)
 
 
 def modelRunnerRunAsync(*args: Any) -> Any:
@@ -207,7 +232,7 @@ def modelRunnerRunAsync(*args: Any) -> Any:
         raise _error("Asynchronous run is not supported in RedisAI version")
     _argc(args, 1, "modelRunnerRunAsync")
     _model_runner(args[0])
-    return _run_async(args[0], lib.rx_model_runner_run_async)
+    return _run_async(args[0], lib.rx_model_runner_run_async, _model_runner)
 
 
 # ---- PyTorchScriptRunner -----------------------------------------------------
@@ -215,7 +240,7 @@ def modelRunnerRunAsync(*args: Any) -> Any:
 class PyTorchScriptRunner(_Sealed):
     """A script run context (single-shot); only createScriptRunner makes one."""
 
-    __slots__ = ("_ctx",)
+    __slots__ = ("_ctx", "_lock")
 
     def __new__(cls, *args, **kwargs):
         raise TypeError("cannot create 'redisgears.PyTorchScriptRunner' instances")
@@ -252,6 +277,7 @@ def createScriptRunner(*args: Any) -> PyTorchScriptRunner:
         _check(RX_ERROR, err)
     r = object.__new__(PyTorchScriptRunner)
     _set(r, "_ctx", ffi.gc(ctx, lib.rx_script_runner_free))
+    _set(r, "_lock", threading.Lock())
     return r
 
 
@@ -259,17 +285,21 @@ def scriptRunnerAddInput(*args: Any) -> None:
     """add input to torch script runner"""
     _bind()
     _argc(args, 2, "scriptRunnerAddInput")
-    ctx = _script_runner(args[0])
+    r = args[0]
+    _script_runner(r)
     t = _tensor_ptr(args[1], "Given argument is not of type PyTensor")
     err = ffi.new("rx_err *")
-    _check(lib.rx_script_runner_add_input(ctx, t, err), err)
+    with r._lock:
+        rc = lib.rx_script_runner_add_input(_script_runner(r), t, err)
+    _check(rc, err)
 
 
 def scriptRunnerAddInputList(*args: Any) -> None:
     """add a list of tensor as input to torch script runner"""
     _bind()
     _argc(args, 2, "scriptRunnerAddInput")  # sic: the original's text
-    ctx = _script_runner(args[0])
+    r = args[0]
+    _script_runner(r)
     try:
         it = iter(args[1])
     except TypeError:
@@ -277,16 +307,21 @@ def scriptRunnerAddInputList(*args: Any) -> None:
     # Every element is checked before any is added: all or nothing.
     ptrs = [_tensor_ptr(t, "Given argument is not of type PyTensor") for t in it]
     err = ffi.new("rx_err *")
-    _check(lib.rx_script_runner_add_input_list(ctx, ptrs, len(ptrs), err), err)
+    with r._lock:
+        rc = lib.rx_script_runner_add_input_list(_script_runner(r), ptrs, len(ptrs), err)
+    _check(rc, err)
 
 
 def scriptRunnerAddOutput(*args: Any) -> int:
     """add output to torch script runner"""
     _bind()
     _argc(args, 1, "scriptRunnerAddOutput")
-    ctx = _script_runner(args[0])
+    r = args[0]
+    _script_runner(r)
     err = ffi.new("rx_err *")
-    _check(lib.rx_script_runner_add_output(ctx, err), err)
+    with r._lock:
+        rc = lib.rx_script_runner_add_output(_script_runner(r), err)
+    _check(rc, err)
     return 1
 
 
@@ -295,7 +330,7 @@ def scriptRunnerRun(*args: Any) -> List[PyTensor]:
     _bind()
     _argc(args, 1, "scriptRunnerRun")
     _script_runner(args[0])
-    return _run_sync(args[0], lib.rx_script_runner_run)
+    return _run_sync(args[0], lib.rx_script_runner_run, _script_runner)
 
 
 def scriptRunnerRunAsync(*args: Any) -> Any:
@@ -305,4 +340,4 @@ def scriptRunnerRunAsync(*args: Any) -> Any:
     _script_runner(args[0])
     if not lib.rx_has_entry(b"ScriptRunAsync"):
         raise _error("Asynchronous run is not supported in RedisAI version")
-    return _run_async(args[0], lib.rx_script_runner_run_async)
+    return _run_async(args[0], lib.rx_script_runner_run_async, _script_runner)

@@ -111,6 +111,12 @@ int rx_bind(uintptr_t host_api_address, rx_err *err) {
     return rc;
 }
 
+int rx_lock_redis(void) { return rm_ready && rx_host->lock() ? RX_OK : RX_ERROR; }
+
+void rx_unlock_redis(void) {
+    if (rm_ready) rx_host->unlock();
+}
+
 int rx_has_entry(const char *name) {
     if (!__atomic_load_n(&rai_ready, __ATOMIC_ACQUIRE) || !name) return 0;
 #define HAS(ret, n, params) if (!strcmp(name, #n)) return rai.n != NULL;

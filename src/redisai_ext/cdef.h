@@ -17,6 +17,10 @@ typedef struct rx_err {
 /* Binding (thread-safe, idempotent; retried by the caller while it fails). */
 int rx_bind(uintptr_t host_api_address, rx_err *err);
 int rx_has_entry(const char *name); /* 1 if the engine exported RedisAI_<name> */
+/* The Redis lock (re-entrant per thread), for Python code that must take it
+ * before one of its own locks; 0 when taken. */
+int rx_lock_redis(void);
+void rx_unlock_redis(void);
 
 /* Dtypes: ids 0..9 = FLOAT DOUBLE INT8 INT16 INT32 INT64 UINT8 UINT16 BOOL STRING. */
 int rx_dtype_parse(const char *s); /* -1 if unknown */

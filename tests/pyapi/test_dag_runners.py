@@ -356,6 +356,51 @@ def test_100_concurrent_dag_flows(dg):
     assert c.ping()
 
 
+def test_a_dag_runner_shared_by_threads(dg):
+    """Threads sharing one DAG runner: their ops are serialized (OpsFromString
+    too, which needs the Redis lock while a thread holding that lock adds
+    ops), and a run takes the DAG from them; the server lives."""
+    srv, c = dg
+    flow = R + ("import threading\n"
+                "from redisgears import atomic\n"
+                "ta = ai.getTensorFromKey('a{1}')\n"
+                "def add(d, n, errors, locked):\n"
+                "    try:\n"
+                "        for _ in range(n):\n"
+                "            if locked:\n"
+                "                with atomic():\n"
+                "                    d.TensorSet('t', ta)\n"
+                "            else:\n"
+                "                d.OpsFromString('|> AI.TENSORSET x FLOAT 1 3 VALUES 1 2 3')\n"
+                "            d.TensorGet('t')\n"
+                "    except Exception as e:\n"
+                "        errors.append(str(e))\n"
+                "def adders(d, n, errors):\n"
+                "    return [threading.Thread(target=add, args=(d, n, errors, i % 2)) for i in range(4)]\n"
+                "async def main():\n"
+                "    errors, lengths = [], set()\n"
+                "    for _ in range(10):\n"
+                "        d = ai.createDAGRunner()\n"
+                "        d.TensorSet('t', ta)\n"
+                "        threads = adders(d, 200, errors)\n"
+                "        [th.start() for th in threads]\n"
+                "        [th.join() for th in threads]\n"
+                "        lengths.add(len(await d.Run()))\n"
+                "    late = []\n"
+                "    for _ in range(10):\n"
+                "        d = ai.createDAGRunner()\n"
+                "        d.TensorSet('t', ta)\n"
+                "        threads = adders(d, 10**9, late)\n"
+                "        [th.start() for th in threads]\n"
+                "        await d.Run()\n"
+                "        [th.join() for th in threads]\n"
+                "    return errors, sorted(lengths), set(late), len(late)\n")
+    errors, lengths, late, n_late = aok(c, flow)
+    assert errors == [] and lengths == [800]  # every TensorGet of every thread
+    assert late == {"PyDAGRunner is invalid"} and n_late == 40
+    assert srv.alive()
+
+
 def test_failed_and_dropped_dags_give_their_memory_back(dg):
     """A DAG whose Run() fails at once is freed (the original leaked it), and
     so is a DAG that is never run.  Each holds a fresh 1 MB tensor: a leak

@@ -342,6 +342,52 @@ def test_100_concurrent_async_runs(mr):
     assert c.ping()
 
 
+def test_a_runner_shared_by_threads(mr):
+    """Python threads sharing one runner (cffi releases the GIL in every C
+    call): their adds are serialized, and a run takes the runner from them.
+    Two threads changing one context, or one adding to a context another had
+    queued, crashed the server."""
+    srv, c = mr
+    flow = R + ("import threading\n"
+                "t = ai.createTensorFromValues('FLOAT', [1, 3], [1.0, 2.0, 3.0])\n"
+                "def add(r, n, errors):\n"
+                "    try:\n"
+                "        for _ in range(n):\n"
+                "            ai.modelRunnerAddInput(r, 'x', t)\n"
+                "            ai.modelRunnerAddOutput(r, 'y')\n"
+                "    except Exception as e:\n"
+                "        errors.append(str(e))\n"
+                "def adders(r, n, errors):\n"
+                "    return [threading.Thread(target=add, args=(r, n, errors)) for _ in range(4)]\n"
+                "async def main():\n"
+                "    outcomes, errors = set(), []\n"
+                "    for _ in range(20):\n"
+                "        r = ai.createModelRunner('lin{1}')\n"
+                "        threads = adders(r, 500, errors)\n"
+                "        [th.start() for th in threads]\n"
+                "        [th.join() for th in threads]\n"
+                "        try:\n"
+                "            await ai.modelRunnerRunAsync(r)\n"
+                "        except Exception as e:\n"
+                "            outcomes.add(str(e))\n"
+                "    late = []  # adding while the run starts\n"
+                "    for _ in range(20):\n"
+                "        r = ai.createModelRunner('lin{1}')\n"
+                "        threads = adders(r, 10**9, late)\n"
+                "        [th.start() for th in threads]\n"
+                "        try:\n"
+                "            await ai.modelRunnerRunAsync(r)\n"
+                "        except Exception:\n"
+                "            pass  # inputs were added twice: the run fails, as it should\n"
+                "        [th.join() for th in threads]\n"
+                "    return sorted(outcomes), errors, set(late), len(late)\n")
+    outcomes, errors, late, n_late = aok(c, flow)
+    assert outcomes == ["Number of keys given as INPUTS here does not match model definition"]
+    assert errors == []
+    assert late == {"PyGraphRunner is invalid"} and n_late == 80  # every thread stopped there
+    assert srv.alive()
+
+
 def test_unawaited_async_run_still_runs(mr):
     """A plain step that calls modelRunnerRunAsync without awaiting it still
     queues the run (spec §7.2); the result is thrown away."""
