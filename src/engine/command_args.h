@@ -13,6 +13,14 @@ static inline int RAI_ArgIs(RedisModuleString *arg, const char *word) {
     return len == strlen(word) && strncasecmp(s, word, len) == 0;
 }
 
+/* Arguments the engine keeps as C strings (devices, entry points, script
+ * KEYS and ARGS) would be cut at a NUL byte: they are refused instead. */
+static inline int RAI_ArgHasNul(RedisModuleString *arg) {
+    size_t len;
+    const char *s = RedisModule_StringPtrLen(arg, &len);
+    return memchr(s, '\0', len) != NULL;
+}
+
 /* Commands that block their client cannot run inside MULTI or Lua. */
 static inline int RAI_CannotBlock(RedisModuleCtx *ctx) {
     int flags = RedisModule_GetContextFlags(ctx);

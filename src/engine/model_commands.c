@@ -66,7 +66,8 @@ static int parse_store(RedisModuleString **argv, int argc, StoreArgs *a, RAI_Err
     if (b < 0) return RAI_SetError(err, RAI_EUNSUPPORTEDBACKEND, "ERR unsupported backend"), 0;
     a->backend = (RAI_Backend)b;
     a->device = RedisModule_StringPtrLen(argv[3], NULL);
-    if (!RAI_DeviceIsValid(a->device)) return RAI_SetError(err, RAI_EMODELCREATE, "ERR Invalid DEVICE"), 0;
+    if (RAI_ArgHasNul(argv[3]) || !RAI_DeviceIsValid(a->device))
+        return RAI_SetError(err, RAI_EMODELCREATE, "ERR Invalid DEVICE"), 0;
     a->opts.backends_intra_op_parallelism = RAI_config.intra_op_parallelism;
     a->opts.backends_inter_op_parallelism = RAI_config.inter_op_parallelism;
     int i = 4, has_batch = 0, has_minbatch = 0;

@@ -35,6 +35,13 @@ static int parse_scope(RedisModuleString **argv, int argc, int *i, RAI_ScriptSco
                            scope_names[scope]);
         return 0;
     }
+    /* The script gets KEYS and ARGS as strings, cut at a NUL byte: "a\0b"
+     * would reach redis.execute as the key "a". */
+    for (long long k = 0; k < n && (scope == RAI_SCOPE_KEYS || scope == RAI_SCOPE_ARGS); k++)
+        if (RAI_ArgHasNul(argv[at + k])) {
+            RAI_SetErrorFormat(err, RAI_ESCRIPTRUN, "ERR %s values must not contain a NUL byte", scope_words[scope]);
+            return 0;
+        }
     if (!h->on_scope(h->priv, scope, argv + at, n, err)) return 0;
     *i = at + (int)n;
     return 1;

@@ -40,9 +40,14 @@ static int parse_source(RedisModuleString **argv, int argc, int i, StoreArgs *a,
     return 1;
 }
 
+/* NULL (an invalid device) when the argument holds a NUL byte. */
+static const char *device_arg(RedisModuleString *arg) {
+    return RAI_ArgHasNul(arg) ? NULL : RedisModule_StringPtrLen(arg, NULL);
+}
+
 /* key device [TAG tag] ENTRY_POINTS n name... SOURCE script */
 static int parse_store(RedisModuleString **argv, int argc, StoreArgs *a, RAI_Error *err) {
-    a->device = RedisModule_StringPtrLen(argv[2], NULL);
+    a->device = device_arg(argv[2]);
     int i = parse_tag(argv, argc, a);
     long long n;
     if (i >= argc || !RAI_ArgIs(argv[i], "ENTRY_POINTS"))
@@ -53,8 +58,15 @@ static int parse_store(RedisModuleString **argv, int argc, StoreArgs *a, RAI_Err
     if (n <= 0 || n > argc - i)
         return RAI_SetError(err, RAI_ESCRIPTCREATE, "ERR Insufficient arguments, missing script entry points"), 0;
     a->entry_points = RedisModule_Calloc((size_t)n, sizeof(char *));
-    for (; a->nentry_points < (size_t)n && !RAI_ArgIs(argv[i], "SOURCE"); i++)
-        a->entry_points[a->nentry_points++] = RedisModule_StringPtrLen(argv[i], NULL);
+    for (; a->nentry_points < (size_t)n && !RAI_ArgIs(argv[i], "SOURCE"); i++) {
+        size_t len;
+        const char *name = RedisModule_StringPtrLen(argv[i], &len);
+        if (RAI_ArgHasNul(argv[i]))
+            return RAI_SetError(err, RAI_ESCRIPTCREATE, "ERR entry point name contains a NUL byte"), 0;
+        if (len == 0) /* libtorch's own text for it is an internal assertion */
+            return RAI_SetError(err, RAI_ESCRIPTCREATE, "Function  does not exist in the given script."), 0;
+        a->entry_points[a->nentry_points++] = name;
+    }
     if (a->nentry_points != (size_t)n)
         return RAI_SetError(err, RAI_ESCRIPTCREATE, "ERR Insufficient arguments, missing script entry points"), 0;
     return parse_source(argv, argc, i, a, err);
@@ -114,7 +126,7 @@ int RAI_ScriptStoreCommand(RedisModuleCtx *ctx, RedisModuleString **argv, int ar
 
 /* Deprecated: key device [TAG tag] SOURCE script, no entry points. */
 static int parse_set(RedisModuleString **argv, int argc, StoreArgs *a, RAI_Error *err) {
-    a->device = RedisModule_StringPtrLen(argv[2], NULL);
+    a->device = device_arg(argv[2]);
     return parse_source(argv, argc, parse_tag(argv, argc, a), a, err);
 }
 

@@ -60,7 +60,7 @@ def test_store_unsupported_backend(raw, backend):
     assert store_error(raw, backend, "CPU", "BLOB", LIN) == b"ERR unsupported backend"
 
 
-@pytest.mark.parametrize("device", ["TPU", "CPU:", "CPU:x", "CPU:123456", "CPU0", "", "CP", "GPU:1:2"])
+@pytest.mark.parametrize("device", ["TPU", "CPU:", "CPU:x", "CPU:123456", "CPU0", "", "CP", "GPU:1:2", "CPU\0x"])
 def test_store_invalid_device(raw, device):
     assert store_error(raw, "ONNX", device, "BLOB", LIN) == b"ERR Invalid DEVICE"
 

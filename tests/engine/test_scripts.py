@@ -83,6 +83,13 @@ STORE_ERRORS = [
     (["AI.SCRIPTSTORE", "s", "CPU", "ENTRY_POINTS", 1, "mul", "SOURCE", "def mul\0"],
      b"ERR script SOURCE contains a null character"),
     (["AI.SCRIPTSTORE", "s", "TPU", "ENTRY_POINTS", 1, "mul", "SOURCE", SOURCE], b"ERR Invalid DEVICE"),
+    # a C string would have cut these at the NUL: stored as "CPU" and "mul"
+    (["AI.SCRIPTSTORE", "s", "CPU\0x", "ENTRY_POINTS", 1, "mul", "SOURCE", SOURCE], b"ERR Invalid DEVICE"),
+    (["AI.SCRIPTSET", "s", "CPU\0x", "SOURCE", SOURCE], b"ERR Invalid DEVICE"),
+    (["AI.SCRIPTSTORE", "s", "CPU", "ENTRY_POINTS", 1, "mul\0x", "SOURCE", SOURCE],
+     b"ERR entry point name contains a NUL byte"),
+    (["AI.SCRIPTSTORE", "s", "CPU", "ENTRY_POINTS", 2, "mul", "", "SOURCE", SOURCE],
+     b"Function  does not exist in the given script."),
     (["AI.SCRIPTSTORE", "s", "GPU:0", "ENTRY_POINTS", 1, "mul", "SOURCE", SOURCE],
      b"ERR GPU device requested but this build of the engine has no GPU support"),
     (["AI.SCRIPTSTORE", "s", "CPU", "ENTRY_POINTS", 2, "mul", "nope", "SOURCE", SOURCE],
@@ -192,6 +199,8 @@ EXECUTE_ERRORS = [
     (["str", "mul", "INPUTS", 1, "a"], WRONGTYPE),
     (["s", "", "INPUTS", 1, "a"], b"ERR function name not specified"),
     (["s", "mul\0x", "INPUTS", 2, "a", "a"], b"ERR function name contains a NUL byte"),  # ran mul
+    (["s", "mul", "KEYS", 1, "a\0b", "INPUTS", 2, "a", "a"], b"ERR KEYS values must not contain a NUL byte"),
+    (["s", "mul", "INPUTS", 2, "a", "a", "ARGS", 1, "1\x002"], b"ERR ARGS values must not contain a NUL byte"),
     (["s", "mul"], b"ERR KEYS or INPUTS scope must be provided first for AI.SCRIPTEXECUTE command"),
     (["s", "mul", "OUTPUTS", 1, "c"],
      b"ERR KEYS or INPUTS scope must be provided first for AI.SCRIPTEXECUTE command"),
