@@ -133,6 +133,16 @@ def test_scriptstore_deeply_nested_source(r, raw, body, reply):
     assert r.ping()
 
 
+def test_empty_output_is_a_clear_error(r, raw):
+    source = ("def empty(tensors: List[Tensor], keys: List[str], args: List[str]):\n"
+              "    return torch.zeros(0, 3)\n")
+    r.execute_command("AI.SCRIPTSTORE", "e", "CPU", "ENTRY_POINTS", 1, "empty", "SOURCE", source)
+    r.execute_command("AI.TENSORSET", "a", "FLOAT", 1)
+    assert raw.error("AI.SCRIPTEXECUTE", "e", "empty", "INPUTS", 1, "a", "OUTPUTS", 1, "o") == \
+        b"Torch output is empty (a zero dimension)"
+    assert r.exists("o") == 0
+
+
 def test_scriptstore_on_other_type_is_wrongtype(r, raw):
     r.set("str", "x")
     assert raw.error("AI.SCRIPTSTORE", "str", "CPU", "ENTRY_POINTS", 1, "mul", "SOURCE", SOURCE) == WRONGTYPE

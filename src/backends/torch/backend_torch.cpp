@@ -214,16 +214,13 @@ RAI_Tensor *to_engine(at::Tensor t, const std::unordered_set<const void *> &inpu
     }
     t = t.contiguous(); /* copy only when the output is not contiguous */
     if (t.has_storage() && inputs.count(t.storage().data())) t = t.clone(); /* copy: aliases an input */
+    if (t.numel() == 0) /* the engine's tensors have no zero dims */
+        throw BackendError("Torch output is empty (a zero dimension)");
     std::vector<long long> dims(t.sizes().begin(), t.sizes().end());
-    RAI_Tensor *out;
-    if (t.numel() == 0) {
-        out = g_engine->tensor_new(dt, dims.data(), (int)dims.size());
-    } else {
-        at::Tensor *owner = new at::Tensor(t);
-        out = g_engine->tensor_wrap(dt, dims.data(), (int)dims.size(), (char *)owner->data_ptr(),
-                                    owner->nbytes(), owner, release_tensor);
-        if (!out) delete owner;
-    }
+    at::Tensor *owner = new at::Tensor(t);
+    RAI_Tensor *out = g_engine->tensor_wrap(dt, dims.data(), (int)dims.size(), (char *)owner->data_ptr(),
+                                            owner->nbytes(), owner, release_tensor);
+    if (!out) delete owner;
     if (!out) throw BackendError("Could not create the output tensor (shape too large)");
     return out;
 }
