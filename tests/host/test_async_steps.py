@@ -131,6 +131,38 @@ def test_async_aggregate_and_aggregateby(host):
     assert trigger(c, "aggby", 1, 2, 3, 5) == ["{'key': 1, 'value': [3]}", "{'key': 0, 'value': [1]}"]
 
 
+def test_accumulateby_sync_and_async(host):
+    _, c = host
+    code = ("import asyncio\n"
+            "async def acck(k, a, x):\n"
+            "    await asyncio.sleep(0.001)\n"
+            "    return (a or 0) + x\n"
+            "nums = lambda: GB('CommandReader').flatmap(lambda r: [int(x) for x in r[1:]])\n"
+            "nums().accumulateby(lambda x: x % 2, lambda k, a, x: (a or []) + [x]).register(trigger='accby')\n"
+            "nums().accumulateby(lambda x: x % 2, acck).register(trigger='aaccby')\n")
+    pyexecute(c, code)
+    assert trigger(c, "accby", 1, 2, 3, 4) == ["{'key': 1, 'value': [1, 3]}", "{'key': 0, 'value': [2, 4]}"]
+    assert trigger(c, "aaccby", 1, 2, 3, 5) == ["{'key': 1, 'value': 9}", "{'key': 0, 'value': 2}"]
+
+
+class_bad_str = ("class BadStr(Exception):\n"
+                 "    def __str__(self):\n"
+                 "        raise RuntimeError('no text')\n")
+
+
+@pytest.mark.parametrize("mode", ["sync", "async", "async_local"])
+@pytest.mark.parametrize("body", ["    raise BadStr()\n",
+                                  "    await asyncio.sleep(0.001)\n    raise BadStr()\n"])
+def test_an_error_without_text_still_ends_the_execution(host, mode, body):
+    """An async step raising an exception whose str() fails: the client got
+    no reply, ever."""
+    _, c = host
+    pyexecute(c, "import asyncio\n" + class_bad_str + "async def f(r):\n" + body +
+              "GB('CommandReader').map(f).register(trigger='bad', mode=%r)\n" % mode)
+    assert error_of(c, "RG.TRIGGER", "bad") == "<exception str() failed>"
+    assert c.ping()
+
+
 @pytest.mark.parametrize("op,text", [
     (".groupby(ax, lambda k, a, r: r)", "coroutine are not allow on extractor"),
     (".countby(ax)", "coroutine are not allow on extractor"),

@@ -153,7 +153,7 @@ def test_requirements_not_met_stop_the_script(host, deps, text):
 SESSION_NAMES = ["GearsBuilder", "GB", "execute", "atomic", "log", "configGet", "gearsConfigGet",
                  "hashtag", "call_next", "override_reply", "isAsyncAllow", "flat_error",
                  "gearsFuture", "registerTE", "createFuture", "setFutureResults",
-                 "setFutureException", "runCoroutine"]
+                 "setFutureException", "runCoroutine", "gearsCtx"]
 
 
 def test_session_globals(host):
@@ -168,6 +168,9 @@ def test_session_globals(host):
     assert pyexecute(c, "secret = 41\nGB('CommandReader').map(lambda r: secret + 1).register(trigger='s')") == "OK"
     assert pyexecute(c, "GB('PythonReader').run(lambda: ['secret' in globals()])") == [["False"], []]
     assert trigger(c, "s") == ["42"]
+    # gearsCtx, the original's lower-level constructor (the AnimalRecognitionDemo uses it)
+    assert pyexecute(c, "gearsCtx('CommandReader').map(lambda r: r[1] * 2).register(trigger='ctx')") == "OK"
+    assert trigger(c, "ctx", "ab") == ["abab"]
 
 
 def test_config_helpers(host):

@@ -66,6 +66,10 @@ class GearsBuilder:
     def accumulate(self, f):
         return self._add("accumulate", ge.Fold(f))
 
+    def accumulateby(self, extractor, accumulator):
+        """accumulator(key, acc, record) per key; records {'key', 'value'}."""
+        return self._add("accumulate", ge.Fold(accumulator, None, extractor))
+
     # -- whole-list operations --------------------------------------------
     def collect(self):
         return self
@@ -215,3 +219,9 @@ class GearsBuilder:
 
 
 GB = GearsBuilder
+
+
+def gearsCtx(reader="KeysReader", desc=None):
+    """The original's lower-level constructor, which older scripts use
+    (gearsCtx('StreamReader')...register('camera:0')): the same builder."""
+    return GearsBuilder(reader, desc=desc)

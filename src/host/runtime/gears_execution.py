@@ -38,13 +38,22 @@ class GearsFlatError(Exception):
     """Raised by a step: the error record is the message alone."""
 
 
+def error_text(e):
+    """str(e), or what Python's own tracebacks print when that fails: an
+    error record must never fail to be made (its execution would not end)."""
+    try:
+        return str(e)
+    except BaseException:
+        return "<exception str() failed>"
+
+
 def step_error(e):
     """The error record of an exception raised by a synchronous step."""
     if isinstance(e, GearsFlatError):
-        return str(e)
+        return error_text(e)
     if gears_loop.PYTHON_ATTEMPT_TRACEBACK:
         return str(traceback.format_exception(type(e), e, _user_frames(e.__traceback__)))
-    return "Error type: %s, Value: %s" % (type(e), e)
+    return "Error type: %s, Value: %s" % (type(e), error_text(e))
 
 
 def _user_frames(tb):
@@ -123,7 +132,7 @@ class AsyncRecord:
         self._finish(value, None)
 
     def continueFailed(self, error):
-        self._finish(None, str(error))
+        self._finish(None, error_text(error))
 
     def finish(self, value, error):
         """How a coroutine's driver reports its end (MainDriver, _finish_on_loop)."""
@@ -145,7 +154,7 @@ class AsyncRecord:
             try:
                 self.out.extend(ex.apply(self.kind, self.record, value))
             except Exception as e:
-                ex.errors.append(str(e))
+                ex.errors.append(error_text(e))
         ex.one_done()
 
 
@@ -255,7 +264,7 @@ class Execution:
         try:
             redisgears._submit(self.run)
         except Exception as e:  # shutting down: answer instead of hanging
-            self.errors.append(str(e))
+            self.errors.append(error_text(e))
             self._finish()
         return True
 
@@ -384,7 +393,7 @@ class OneMap:
 
     def _finish(self, value, error):
         if error is not None:
-            self.done([], [str(error)])
+            self.done([], [error_text(error)])
             return
         if self.convert:
             try:

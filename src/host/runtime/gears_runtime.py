@@ -50,6 +50,7 @@ def _unsupported(name):
 SESSION_NAMES = {
     "GearsBuilder": gears_builder.GearsBuilder,
     "GB": gears_builder.GB,
+    "gearsCtx": gears_builder.gearsCtx,
     "execute": redisgears.executeCommand,
     "atomic": atomic,
     "log": redisgears.log,
