@@ -4,6 +4,8 @@ again when loading ends -- their run() skipped, UPGRADEs and RG.UNREGISTER
 honoured, nothing registered twice."""
 import time
 
+import pytest
+
 from support.flows import host_module, pyexecute, trigger
 from support.server import ENGINE
 
@@ -70,9 +72,12 @@ def test_unregistered_sessions_stay_gone(host):
     assert c.execute_command("RG.DUMPREGISTRATIONS") == []
 
 
-def test_debug_reload_registers_nothing_twice(host):
+@pytest.mark.parametrize("script,options", [(COUNTER, ("ID", "counter")), (COUNTER, ()),
+                                            (COUNTER.splitlines()[2], ())],
+                         ids=["with_id", "without_id", "keys_reader_only_without_id"])
+def test_debug_reload_registers_nothing_twice(host, script, options):
     srv, c = host
-    pyexecute(c, COUNTER, "ID", "counter")
+    pyexecute(c, script, *options)
     before = dump(c)
     assert c.execute_command("DEBUG", "RELOAD") == "OK"
     assert dump(c) == before

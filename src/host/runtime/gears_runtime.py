@@ -97,7 +97,7 @@ class Session:
         return [r for r in self.registrations if r.unregister()]
 
 
-SESSIONS = {}  # RG.PYEXECUTE ID -> the Session that registered under it
+SESSIONS = {}  # session ID (given, or generated) -> the Session with registrations
 
 
 def _completer(waiter, kind):
@@ -146,8 +146,8 @@ def _pyexecute(code, waiter, may_block, id, desc, upgrade, replay=False):
     finally:
         current_session.reset(token)
         session.runner = None
-    if id is not None and session.registrations:
-        SESSIONS[id] = session
+    if session.registrations:  # under its generated ID too: a replay after a load replaces it
+        SESSIONS[session.id] = session
     elif old is not None:
         del SESSIONS[id]
     if session.registrations:
