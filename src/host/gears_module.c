@@ -257,14 +257,15 @@ static PyObject *gears_register_keys(PyObject *self, PyObject *args) {
     return KeyEvents_Register(args);
 }
 
-/* _store_script(id, desc, code) / _drop_script(id): the script_store.c
- * entries of a session (main thread). */
+/* _store_script(id, desc, code, dropped) / _drop_script(id): the
+ * script_store.c entries of a session (main thread); `dropped` lists the
+ * registrations RG.UNREGISTER took ("1,3": their order in the script). */
 static PyObject *gears_store_script(PyObject *self, PyObject *args) {
     (void)self;
-    const char *id, *desc, *code;
+    const char *id, *desc, *code, *dropped = "";
     Py_ssize_t len;
-    if (!PyArg_ParseTuple(args, "szs#", &id, &desc, &code, &len)) return NULL;
-    if (ScriptStore_Put(id, desc, code, (size_t)len) != REDISMODULE_OK) return PyErr_NoMemory();
+    if (!PyArg_ParseTuple(args, "szs#|s", &id, &desc, &code, &len, &dropped)) return NULL;
+    if (ScriptStore_Put(id, desc, code, (size_t)len, dropped) != REDISMODULE_OK) return PyErr_NoMemory();
     Py_RETURN_NONE;
 }
 

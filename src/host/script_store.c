@@ -7,7 +7,9 @@
  * RDB -- SAVE, BGSAVE, a replica's full sync, the AOF's RDB preamble --
  * carries them as aux data of the module type "rg-pyhost", which no key
  * ever has; when loading ends, each is run again (with UPGRADE, its run()
- * skipped), so its flows are registered again under the same session ID.
+ * skipped), so its flows are registered again under the same session ID,
+ * but for those RG.UNREGISTER took since (`dropped`, kept with the script:
+ * encoding version 2; version 1 had no such list).
  *
  * Only the main thread touches the store; a BGSAVE child reads the copy it
  * was forked with. */
@@ -18,10 +20,11 @@
 
 #include "host.h"
 
-#define STORE_ENCVER 1
+#define STORE_ENCVER 2
 
 typedef struct Script {
     char *id, *desc, *code; /* desc may be NULL */
+    char *dropped;          /* "1,3": registrations unregistered since, by order */
     size_t code_len;
     struct Script *next;
 } Script;
@@ -33,17 +36,19 @@ static void script_free(Script *s) {
     free(s->id);
     free(s->desc);
     free(s->code);
+    free(s->dropped);
     free(s);
 }
 
 static Script *script_new(const char *id, size_t id_len, const char *desc, size_t desc_len,
-                          const char *code, size_t code_len) {
+                          const char *code, size_t code_len, const char *dropped, size_t dropped_len) {
     Script *s = calloc(1, sizeof(*s));
     if (!s) return NULL;
     s->id = strndup(id, id_len);
     s->desc = desc ? strndup(desc, desc_len) : NULL;
     s->code = malloc(code_len + 1);
-    if (!s->id || (desc && !s->desc) || !s->code) {
+    s->dropped = strndup(dropped, dropped_len);
+    if (!s->id || (desc && !s->desc) || !s->code || !s->dropped) {
         script_free(s);
         return NULL;
     }
@@ -64,8 +69,9 @@ void ScriptStore_Drop(const char *id) {
     }
 }
 
-int ScriptStore_Put(const char *id, const char *desc, const char *code, size_t code_len) {
-    Script *s = script_new(id, strlen(id), desc, desc ? strlen(desc) : 0, code, code_len);
+int ScriptStore_Put(const char *id, const char *desc, const char *code, size_t code_len, const char *dropped) {
+    Script *s = script_new(id, strlen(id), desc, desc ? strlen(desc) : 0, code, code_len, dropped,
+                           strlen(dropped));
     if (!s) return REDISMODULE_ERR;
     ScriptStore_Drop(id);
     s->next = stored;
@@ -85,12 +91,13 @@ static void aux_save(RedisModuleIO *rdb, int when) {
         RedisModule_SaveUnsigned(rdb, s->desc != NULL);
         RedisModule_SaveStringBuffer(rdb, s->desc ? s->desc : "", s->desc ? strlen(s->desc) : 0);
         RedisModule_SaveStringBuffer(rdb, s->code, s->code_len);
+        RedisModule_SaveStringBuffer(rdb, s->dropped, strlen(s->dropped));
     }
 }
 
 static int aux_load(RedisModuleIO *rdb, int encver, int when) {
     (void)when;
-    if (encver != STORE_ENCVER) return REDISMODULE_ERR;
+    if (encver < 1 || encver > STORE_ENCVER) return REDISMODULE_ERR;
     uint64_t n = RedisModule_LoadUnsigned(rdb);
     for (uint64_t i = 0; i < n && !RedisModule_IsIOError(rdb); i++) {
         size_t id_len, desc_len, code_len;
@@ -98,12 +105,16 @@ static int aux_load(RedisModuleIO *rdb, int encver, int when) {
         int has_desc = RedisModule_LoadUnsigned(rdb) != 0;
         char *desc = RedisModule_LoadStringBuffer(rdb, &desc_len);
         char *code = RedisModule_LoadStringBuffer(rdb, &code_len);
-        Script *s = id && desc && code ? script_new(id, id_len, has_desc ? desc : NULL, desc_len,
-                                                    code, code_len)
-                                       : NULL;
+        size_t dropped_len = 0;
+        char *dropped = encver >= 2 ? RedisModule_LoadStringBuffer(rdb, &dropped_len) : NULL;
+        Script *s = id && desc && code && (dropped || encver < 2)
+                        ? script_new(id, id_len, has_desc ? desc : NULL, desc_len, code, code_len,
+                                     dropped ? dropped : "", dropped_len)
+                        : NULL;
         if (id) RedisModule_Free(id);
         if (desc) RedisModule_Free(desc);
         if (code) RedisModule_Free(code);
+        if (dropped) RedisModule_Free(dropped);
         if (!s) return REDISMODULE_ERR;
         s->next = pending;
         pending = s;
@@ -135,8 +146,8 @@ static void on_loading(RedisModuleCtx *ctx, RedisModuleEvent e, uint64_t sub, vo
     PyGILState_STATE g = PyGILState_Ensure();
     for (Script *s = todo, *next; s; s = next) {
         next = s->next;
-        PyObject *r = PyObject_CallFunction(rt_pyexecute, "s#OisziO", s->code, (Py_ssize_t)s->code_len,
-                                            Py_None, 0, s->id, s->desc, 1, Py_True);
+        PyObject *r = PyObject_CallFunction(rt_pyexecute, "s#OisziOs", s->code, (Py_ssize_t)s->code_len,
+                                            Py_None, 0, s->id, s->desc, 1, Py_True, s->dropped);
         if (!r) PyHost_LogError("registering again the flows of a saved RG.PYEXECUTE script");
         Py_XDECREF(r);
         script_free(s);

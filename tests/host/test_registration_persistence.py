@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from support.flows import host_module, pyexecute, trigger
+from support.flows import error_of, host_module, pyexecute, trigger
 from support.server import ENGINE
 
 COUNTER = r'''
@@ -70,6 +70,30 @@ def test_unregistered_sessions_stay_gone(host):
     srv.restart()
     c = srv.client(decode_responses=True)
     assert c.execute_command("RG.DUMPREGISTRATIONS") == []
+
+
+@pytest.mark.parametrize("options", [("ID", "two"), ()], ids=["with_id", "without_id"])
+def test_one_unregistered_flow_of_a_script_stays_gone(host, options):
+    """RG.UNREGISTER of one of a script's registrations outlives DEBUG
+    RELOAD and a restart, though the script runs again (the other stays)."""
+    srv, c = host
+    pyexecute(c, "GB('CommandReader').map(lambda r: 1).register(trigger='t1')\n"
+                 "GB('CommandReader').map(lambda r: 2).register(trigger='t2')\n"
+                 "GB('CommandReader').map(lambda r: 3).register(trigger='t3')\n", *options)
+    ids = {d["trigger"]: d["id"] for d in (dict(zip(x[::2], x[1::2])) for x in
+                                           c.execute_command("RG.DUMPREGISTRATIONS"))}
+    assert c.execute_command("RG.UNREGISTER", ids["t1"]) == "OK"
+    assert c.execute_command("RG.UNREGISTER", ids["t3"]) == "OK"
+    left = dump(c)
+    assert [t for _, t, _, _ in left] == ["t2"]
+    assert c.execute_command("DEBUG", "RELOAD") == "OK"
+    assert dump(c) == left
+    assert c.save()
+    srv.restart()
+    c = srv.client(decode_responses=True)
+    assert dump(c) == left
+    assert trigger(c, "t2") == ["2"]
+    assert error_of(c, "RG.TRIGGER", "t1") == "no such trigger"
 
 
 @pytest.mark.parametrize("script,options", [(COUNTER, ("ID", "counter")), (COUNTER, ()),

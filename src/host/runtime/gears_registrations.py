@@ -52,10 +52,14 @@ class Registration:
         return redisgears._unregister(self.id)
 
     def forget(self):
-        """RG.UNREGISTER took it: a session with no registration left is
-        not registered again after a restart."""
-        if not self.session.live():
-            redisgears._drop_script(self.session.id)
+        """RG.UNREGISTER took it: it is not registered again after a load,
+        nor is a session with no registration left."""
+        session = self.session
+        if not session.live():
+            redisgears._drop_script(session.id)
+        elif self in session.registrations:
+            session.dropped.add(session.registrations.index(self))
+            session.store()
 
 
 class KeysRegistration(Registration):

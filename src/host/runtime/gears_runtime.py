@@ -81,8 +81,9 @@ for _name in ("createFuture", "setFutureResults", "setFutureException", "GearsFu
 class Session:
     """One RG.PYEXECUTE call: its globals and what it registered."""
 
-    def __init__(self, id, desc):
-        self.id, self.desc = id, desc
+    def __init__(self, id, desc, code):
+        self.id, self.desc, self.code = id, desc, code
+        self.dropped = set()  # the order, in the script, of the registrations RG.UNREGISTER took
         self.globals = dict(SESSION_NAMES, __name__="__main__")
         self.registrations = []  # objects with .id, install() and unregister()
         self.runner = None       # set while the script runs: starts run()
@@ -91,6 +92,10 @@ class Session:
     def live(self):
         """The registrations not removed since (RG.UNREGISTER)."""
         return [r for r in self.registrations if redisgears._is_registered(r.id)]
+
+    def store(self):
+        """Files the script for the RDB (src/host/script_store.c)."""
+        redisgears._store_script(self.id, self.desc, self.code, ",".join(map(str, sorted(self.dropped))))
 
     def unregister_all(self):
         """Removes this session's registrations; returns the ones removed."""
@@ -104,20 +109,22 @@ def _completer(waiter, kind):
     return lambda results, errors: redisgears._complete(waiter, results, errors, kind)
 
 
-def _pyexecute(code, waiter, may_block, id, desc, upgrade, replay=False):
+def _pyexecute(code, waiter, may_block, id, desc, upgrade, replay=False, dropped=""):
     """Runs a script.  Returns True when run() started an execution (the
     reply then comes through `waiter`), False for a plain registration.
     A script that fails leaves no registration behind; with UPGRADE, the
     registrations of the session with the same ID are replaced only when the
     new script succeeds (all of this runs under the Redis lock).  A script
     that registered something is filed for the RDB (src/host/script_store.c);
-    `replay` runs such a script again after a load, skipping its run()."""
+    `replay` runs such a script again after a load, skipping its run() and
+    the registrations that RG.UNREGISTER took (`dropped`: their order in
+    the script, "1,3")."""
     old = SESSIONS.get(id) if id is not None else None
     if old is not None and not old.live():
         old = None
     if old is not None and not upgrade:
         raise GearsError("Session %s already exists" % id)
-    session = Session(id or gears_builder.new_id(), desc)
+    session = Session(id or gears_builder.new_id(), desc, code)
     started = []
 
     def runner(steps, reader):
@@ -146,12 +153,16 @@ def _pyexecute(code, waiter, may_block, id, desc, upgrade, replay=False):
     finally:
         current_session.reset(token)
         session.runner = None
+    for n in (int(x) for x in dropped.split(",") if x):
+        if n < len(session.registrations):
+            session.registrations[n].unregister()
+            session.dropped.add(n)
     if session.registrations:  # under its generated ID too: a replay after a load replaces it
         SESSIONS[session.id] = session
     elif old is not None:
         del SESSIONS[id]
     if session.registrations:
-        redisgears._store_script(session.id, desc, code)
+        session.store()
     elif old is not None:
         redisgears._drop_script(old.id)
     if not started:
