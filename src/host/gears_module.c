@@ -269,6 +269,17 @@ static PyObject *gears_store_script(PyObject *self, PyObject *args) {
     Py_RETURN_NONE;
 }
 
+/* _store_state(id, state): the readers' state of a filed session, kept
+ * with its script (called under the Redis lock). */
+static PyObject *gears_store_state(PyObject *self, PyObject *args) {
+    (void)self;
+    const char *id, *state;
+    Py_ssize_t len;
+    if (!PyArg_ParseTuple(args, "ss#", &id, &state, &len)) return NULL;
+    if (ScriptStore_SetState(id, state, (size_t)len) != REDISMODULE_OK) Py_RETURN_FALSE;
+    Py_RETURN_TRUE;
+}
+
 static PyObject *gears_drop_script(PyObject *self, PyObject *args) {
     (void)self;
     const char *id;
@@ -444,6 +455,7 @@ static PyMethodDef methods[] = {
     {"_unregister", gears_unregister, METH_VARARGS, NULL},
     {"_store_script", gears_store_script, METH_VARARGS, NULL},
     {"_drop_script", gears_drop_script, METH_VARARGS, NULL},
+    {"_store_state", gears_store_state, METH_VARARGS, NULL},
     {"_is_registered", gears_is_registered, METH_VARARGS, NULL},
     {"_submit", gears_submit, METH_VARARGS, NULL},
     {"_loop_call", gears_loop_call, METH_VARARGS, NULL},

@@ -125,6 +125,8 @@ void Registry_Dump(RedisModuleCtx *ctx);
 /* ---- script_store.c: the scripts of live registrations, in the RDB ---- */
 int ScriptStore_Start(RedisModuleCtx *ctx); /* the aux-data type and the loading hook */
 int ScriptStore_Put(const char *id, const char *desc, const char *code, size_t code_len, const char *dropped);
+/* Replaces the readers' state kept with the script of session `id`. */
+int ScriptStore_SetState(const char *id, const char *state, size_t len);
 void ScriptStore_Drop(const char *id);
 
 /* ---- key_events.c: keyspace events that start KeysReader executions ---- */

@@ -8,11 +8,14 @@
  * carries them as aux data of the module type "rg-pyhost", which no key
  * ever has; when loading ends, each is run again (with UPGRADE, its run()
  * skipped), so its flows are registered again under the same session ID,
- * but for those RG.UNREGISTER took since (`dropped`, kept with the script:
- * encoding version 2; version 1 had no such list).
+ * but for those RG.UNREGISTER took since (`dropped`), and with the state
+ * of its readers (`state`: where each StreamReader is in each stream, so
+ * that no entry is read twice or skipped).  Both came with encoding
+ * version 2; a version 1 RDB still loads.
  *
- * Only the main thread touches the store; a BGSAVE child reads the copy it
- * was forked with. */
+ * Only threads holding the Redis lock touch the store (the main thread, or
+ * a StreamReader execution filing its readers' state); a BGSAVE child reads
+ * the copy it was forked with. */
 #define PY_SSIZE_T_CLEAN /* Py_ssize_t lengths for the "s#" format */
 #include <Python.h>
 #include <stdlib.h>
@@ -25,6 +28,7 @@
 typedef struct Script {
     char *id, *desc, *code; /* desc may be NULL */
     char *dropped;          /* "1,3": registrations unregistered since, by order */
+    char *state;            /* the runtime's text for its readers' state, or "" */
     size_t code_len;
     struct Script *next;
 } Script;
@@ -37,6 +41,7 @@ static void script_free(Script *s) {
     free(s->desc);
     free(s->code);
     free(s->dropped);
+    free(s->state);
     free(s);
 }
 
@@ -48,7 +53,8 @@ static Script *script_new(const char *id, size_t id_len, const char *desc, size_
     s->desc = desc ? strndup(desc, desc_len) : NULL;
     s->code = malloc(code_len + 1);
     s->dropped = strndup(dropped, dropped_len);
-    if (!s->id || (desc && !s->desc) || !s->code || !s->dropped) {
+    s->state = strdup("");
+    if (!s->id || (desc && !s->desc) || !s->code || !s->dropped || !s->state) {
         script_free(s);
         return NULL;
     }
@@ -67,6 +73,21 @@ void ScriptStore_Drop(const char *id) {
             return;
         }
     }
+}
+
+static Script *find(const char *id) {
+    for (Script *s = stored; s; s = s->next)
+        if (strcmp(s->id, id) == 0) return s;
+    return NULL;
+}
+
+int ScriptStore_SetState(const char *id, const char *state, size_t len) {
+    Script *s = find(id);
+    char *copy = s ? strndup(state, len) : NULL;
+    if (!copy) return REDISMODULE_ERR;
+    free(s->state);
+    s->state = copy;
+    return REDISMODULE_OK;
 }
 
 int ScriptStore_Put(const char *id, const char *desc, const char *code, size_t code_len, const char *dropped) {
@@ -92,6 +113,7 @@ static void aux_save(RedisModuleIO *rdb, int when) {
         RedisModule_SaveStringBuffer(rdb, s->desc ? s->desc : "", s->desc ? strlen(s->desc) : 0);
         RedisModule_SaveStringBuffer(rdb, s->code, s->code_len);
         RedisModule_SaveStringBuffer(rdb, s->dropped, strlen(s->dropped));
+        RedisModule_SaveStringBuffer(rdb, s->state, strlen(s->state));
     }
 }
 
@@ -105,16 +127,23 @@ static int aux_load(RedisModuleIO *rdb, int encver, int when) {
         int has_desc = RedisModule_LoadUnsigned(rdb) != 0;
         char *desc = RedisModule_LoadStringBuffer(rdb, &desc_len);
         char *code = RedisModule_LoadStringBuffer(rdb, &code_len);
-        size_t dropped_len = 0;
+        size_t dropped_len = 0, state_len = 0;
         char *dropped = encver >= 2 ? RedisModule_LoadStringBuffer(rdb, &dropped_len) : NULL;
-        Script *s = id && desc && code && (dropped || encver < 2)
+        char *state = encver >= 2 ? RedisModule_LoadStringBuffer(rdb, &state_len) : NULL;
+        Script *s = id && desc && code && ((dropped && state) || encver < 2)
                         ? script_new(id, id_len, has_desc ? desc : NULL, desc_len, code, code_len,
                                      dropped ? dropped : "", dropped_len)
                         : NULL;
+        if (s && state) {
+            free(s->state);
+            s->state = strndup(state, state_len);
+            if (!s->state) script_free(s), s = NULL;
+        }
         if (id) RedisModule_Free(id);
         if (desc) RedisModule_Free(desc);
         if (code) RedisModule_Free(code);
         if (dropped) RedisModule_Free(dropped);
+        if (state) RedisModule_Free(state);
         if (!s) return REDISMODULE_ERR;
         s->next = pending;
         pending = s;
@@ -146,8 +175,8 @@ static void on_loading(RedisModuleCtx *ctx, RedisModuleEvent e, uint64_t sub, vo
     PyGILState_STATE g = PyGILState_Ensure();
     for (Script *s = todo, *next; s; s = next) {
         next = s->next;
-        PyObject *r = PyObject_CallFunction(rt_pyexecute, "s#OisziOs", s->code, (Py_ssize_t)s->code_len,
-                                            Py_None, 0, s->id, s->desc, 1, Py_True, s->dropped);
+        PyObject *r = PyObject_CallFunction(rt_pyexecute, "s#OisziOss", s->code, (Py_ssize_t)s->code_len,
+                                            Py_None, 0, s->id, s->desc, 1, Py_True, s->dropped, s->state);
         if (!r) PyHost_LogError("registering again the flows of a saved RG.PYEXECUTE script");
         Py_XDECREF(r);
         script_free(s);

@@ -5,6 +5,8 @@ for that many entries, `duration` runs what waits after that many ms; with
 trimStream the entries an execution processed leave the stream."""
 import time
 
+import pytest
+
 from support.flows import error_of, pyexecute
 
 FLOWS = r'''
@@ -79,6 +81,34 @@ def test_batch_and_duration(host):
     c.xadd("slow", {"f": "x"})
     assert c.llen("log:slow") == 0
     assert [s.split()[1] for s in wait_len(c, "log:slow", 1, timeout=5)] == ["x"]
+
+
+@pytest.mark.parametrize("how", ["debug_reload", "restart"])
+def test_readers_go_on_where_they_were_after_a_load(host, how):
+    """Across DEBUG RELOAD or a restart, no entry is read twice, the entries
+    waiting for a batch are still read, and those the stream held before
+    the registration still are not (the saved script keeps the readers'
+    state)."""
+    srv, c = host
+    c.xadd("batch", {"f": "before"})
+    c.xadd("keep", {"f": "before"})
+    pyexecute(c, FLOWS)
+    c.xadd("keep", {"f": "k1"})
+    wait_len(c, "log:keep", 1)
+    waiting = [c.xadd("batch", {"f": str(i)}) for i in range(2)]
+    if how == "debug_reload":
+        assert c.execute_command("DEBUG", "RELOAD") == "OK"
+    else:
+        assert c.save()
+        srv.restart()
+        c = srv.client(decode_responses=True)
+    third = c.xadd("batch", {"f": "2"})
+    got = wait_len(c, "log:batch", 3)
+    assert got == ["%s 0" % waiting[0], "%s 1" % waiting[1], "%s 2" % third]
+    c.xadd("keep", {"f": "k2"})
+    assert [x.split()[1] for x in wait_len(c, "log:keep", 2)] == ["k1", "k2"]
+    time.sleep(0.2)
+    assert c.llen("log:batch") == 3 and c.llen("log:keep") == 2
 
 
 def test_failures_keep_the_entries_and_the_server(host):

@@ -51,6 +51,13 @@ class Registration:
     def unregister(self):
         return redisgears._unregister(self.id)
 
+    def saved_state(self):
+        """What a load must give back to it (restore_state), or None."""
+        return None
+
+    def restore_state(self, state):
+        pass
+
     def forget(self):
         """RG.UNREGISTER took it: it is not registered again after a load,
         nor is a session with no registration left."""
@@ -152,12 +159,21 @@ class StreamRegistration(KeysRegistration):
         last = self.last_ids.get(key)
         return "(" + last if last is not None else "-"
 
+    def saved_state(self):
+        return dict(self.last_ids)
+
+    def restore_state(self, state):
+        """After a load: the entries read before it are not read again, and
+        those that waited for a batch are still to be read."""
+        self.last_ids = dict(state)
+
     def _take(self, key):
         """The new entries of `key`, marked read.  Lock held: two executions
         never read the same entry."""
         rows = redisgears.executeCommand("XRANGE", key, self._range_start(key), "+")
         if rows:
             self.last_ids[key] = rows[-1][0]
+            self.session.store_state()  # for the RDB: a restart goes on from here
         return [{"key": key, "id": i, "value": dict(zip(f[::2], f[1::2]))} for i, f in rows]
 
     def _waiting(self, key):

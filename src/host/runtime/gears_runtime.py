@@ -3,6 +3,7 @@ start-up by src/host/pyhost.c.  It starts the loop thread, publishes the
 names flows use, and offers the two entry points the C commands call:
 _pyexecute (RG.PYEXECUTE) and _trigger (RG.TRIGGER)."""
 import importlib.metadata
+import json
 import traceback
 
 from packaging.requirements import InvalidRequirement, Requirement
@@ -96,6 +97,19 @@ class Session:
     def store(self):
         """Files the script for the RDB (src/host/script_store.c)."""
         redisgears._store_script(self.id, self.desc, self.code, ",".join(map(str, sorted(self.dropped))))
+        self.store_state()
+
+    def state_text(self):
+        """Where its readers are ({order in the script: state}), as JSON;
+        "" when none of them has a state."""
+        state = {i: r.saved_state() for i, r in enumerate(self.registrations) if r.saved_state() is not None}
+        return json.dumps(state) if state else ""
+
+    def store_state(self):
+        """Keeps the readers' state with the filed script (Redis lock held)."""
+        text = self.state_text()
+        if text:
+            redisgears._store_state(self.id, text)
 
     def unregister_all(self):
         """Removes this session's registrations; returns the ones removed."""
@@ -109,7 +123,7 @@ def _completer(waiter, kind):
     return lambda results, errors: redisgears._complete(waiter, results, errors, kind)
 
 
-def _pyexecute(code, waiter, may_block, id, desc, upgrade, replay=False, dropped=""):
+def _pyexecute(code, waiter, may_block, id, desc, upgrade, replay=False, dropped="", state=""):
     """Runs a script.  Returns True when run() started an execution (the
     reply then comes through `waiter`), False for a plain registration.
     A script that fails leaves no registration behind; with UPGRADE, the
@@ -118,7 +132,8 @@ def _pyexecute(code, waiter, may_block, id, desc, upgrade, replay=False, dropped
     that registered something is filed for the RDB (src/host/script_store.c);
     `replay` runs such a script again after a load, skipping its run() and
     the registrations that RG.UNREGISTER took (`dropped`: their order in
-    the script, "1,3")."""
+    the script, "1,3"), and puts its readers back where they were (`state`,
+    Session.state_text)."""
     old = SESSIONS.get(id) if id is not None else None
     if old is not None and not old.live():
         old = None
@@ -153,6 +168,9 @@ def _pyexecute(code, waiter, may_block, id, desc, upgrade, replay=False, dropped
     finally:
         current_session.reset(token)
         session.runner = None
+    for n, reader_state in (json.loads(state) if state else {}).items():
+        if int(n) < len(session.registrations):
+            session.registrations[int(n)].restore_state(reader_state)
     for n in (int(x) for x in dropped.split(",") if x):
         if n < len(session.registrations):
             session.registrations[n].unregister()
