@@ -473,7 +473,8 @@ PyObject *GearsModule_Init(void) {
     PyObject *m = PyModule_Create(&moddef);
     if (!m) return NULL;
     GearsError = PyErr_NewException("gears.error", NULL, NULL);
-    if (!GearsError || PyModule_AddObjectRef(m, "GearsError", GearsError) < 0) {
+    if (!GearsError || PyModule_AddObjectRef(m, "GearsError", GearsError) < 0 ||
+        PyModule_AddIntConstant(m, "_python_attempt_traceback", host_config.python_attempt_traceback) < 0) {
         Py_DECREF(m);
         return NULL;
     }

@@ -6,7 +6,9 @@
  *   VENV <dir>          a venv whose site-packages flows can import
  *   RUNTIME <dir>       where gears_runtime.py lives
  *   PYTHONPATH <a:b>    extra entries for sys.path
- *   THREADS <n>         execution pool size (default 3) */
+ *   THREADS <n>         execution pool size (default 3)
+ *   PythonAttemptTraceback <0|1>  error records of sync steps: the
+ *                       traceback (1, the default) or 'Error type: ..., Value: ...' */
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -26,6 +28,7 @@ HostConfig host_config = {
     .runtime_dir = RG_DEFAULT_RUNTIME,
     .python_path = NULL,
     .threads = 3,
+    .python_attempt_traceback = 1,
 };
 
 static int parse_args(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
@@ -49,6 +52,12 @@ static int parse_args(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
                 return REDISMODULE_ERR;
             }
             host_config.threads = (int)n;
+        } else if (!strcasecmp(name, "PythonAttemptTraceback")) {
+            if (strcmp(value, "0") != 0 && strcmp(value, "1") != 0) {
+                RedisModule_Log(ctx, "warning", "rg: PythonAttemptTraceback must be 0 or 1, got %s", value);
+                return REDISMODULE_ERR;
+            }
+            host_config.python_attempt_traceback = value[0] == '1';
         } else {
             RedisModule_Log(ctx, "warning", "rg: unknown argument %s", name);
             return REDISMODULE_ERR;

@@ -111,6 +111,16 @@ def test_sync_step_error_is_formatted_traceback(host):
     assert pyexecute(c, code) == [[], ["flat bad"]]
 
 
+def test_python_attempt_traceback_0_gives_type_and_value(start_host):
+    _, c = start_host(host_args=["PythonAttemptTraceback", "0"])
+    code = ("def f(x):\n"
+            "    raise ValueError('sync bad')\n"
+            "GB('PythonReader').map(f).run(lambda: [1])")
+    assert pyexecute(c, code) == [[], ["Error type: <class 'ValueError'>, Value: sync bad"]]
+    assert pyexecute(c, "GB('PythonReader').run(lambda: [gearsConfigGet('PythonAttemptTraceback')])") == \
+        [["0"], []]
+
+
 def test_async_aggregate_and_aggregateby(host):
     _, c = host
     code = ("import asyncio\n"

@@ -17,8 +17,8 @@ import gears_loop
 from gears_loop import (GearsFuture, atomic, createFuture, current_execution, current_session,
                         runCoroutine, setFutureException, setFutureResults)
 
-gears_loop.PYTHON_ATTEMPT_TRACEBACK = 1
-CONFIG = {"PythonAttemptTraceback": 1, "ExecutionThreads": None}
+gears_loop.PYTHON_ATTEMPT_TRACEBACK = redisgears._python_attempt_traceback  # module argument
+CONFIG = {"PythonAttemptTraceback": redisgears._python_attempt_traceback, "ExecutionThreads": None}
 
 
 def isAsyncAllow():
