@@ -185,10 +185,7 @@ def test_writes_reach_replica(server_factory, start_ai):
     rep = server_factory(modules=[host_module(), (ENGINE, [])],
                          config=[("replicaof", "127.0.0.1", srv.port)])
     rc = rep.client(protocol=2)
-    deadline = time.time() + 20
-    while rc.info("replication").get("master_link_status") != "up":
-        assert time.time() < deadline, "replica did not sync"
-        time.sleep(0.05)
+    rep.wait_synced()
     ok(c, WRITE)
     assert c.execute_command("WAIT", 1, 10000) == 1
     check_written(rc)

@@ -6,7 +6,6 @@ in the background (as async_local), as in RedisGears.  Either way the client get
 right values, failures become the same errors, and writes made after an
 await are replicated and reach the AOF."""
 import threading
-import time
 
 from support.flows import host_module, pyexecute, trigger
 from support.runner_flows import onnx_model
@@ -140,10 +139,7 @@ def test_writes_after_an_await_reach_the_replica_and_the_aof(server_factory):
     rep = server_factory(modules=[host_module(), (ENGINE, [])],
                          config=[("replicaof", "127.0.0.1", srv.port)])
     rc = rep.client(decode_responses=True)
-    deadline = time.time() + 20
-    while rc.info("replication").get("master_link_status") != "up":
-        assert time.time() < deadline, "replica did not sync"
-        time.sleep(0.05)
+    rep.wait_synced()
     assert trigger(c, "run_and_store", "y{1}") == [str(["main", "main", "main"])]
     assert c.execute_command("WAIT", 1, 10000) == 1
     assert values(rc, "y{1}") == LINEAR_Y and rc.get("y{1}:done") == "yes"

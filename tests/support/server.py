@@ -76,6 +76,14 @@ class RedisServer:
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
 
+    def wait_synced(self, timeout=20):
+        """As a replica: waits until its link to the master is up."""
+        c = self.client(decode_responses=True)
+        deadline = time.time() + timeout
+        while c.info("replication").get("master_link_status") != "up":
+            assert time.time() < deadline, "replica did not sync; its log ends with:\n" + self.log_tail(20)
+            time.sleep(0.05)
+
     def stop(self, timeout=15):
         """SIGTERM the PID the server wrote, then wait; SIGKILL if it hangs."""
         for c in self._clients:
