@@ -119,9 +119,7 @@ void RAI_BackendsInfo(RedisModuleInfoCtx *ctx) {
             /* RedisAI's table of ONNX runs in progress has a slot per worker
              * thread; ours is a list, and the same number bounds the runs
              * the queues start at once. */
-            long long workers;
-            RAI_QueuesInfo(NULL, &workers);
-            RedisModule_InfoAddFieldLongLong(ctx, "onnxruntime_maximum_run_sessions_number", workers);
+            RedisModule_InfoAddFieldLongLong(ctx, "onnxruntime_maximum_run_sessions_number", RAI_QueuesWorkers());
         }
     }
 }

@@ -62,8 +62,7 @@ static void info_func(RedisModuleInfoCtx *ctx, int for_crash_report) {
     add_cpu_seconds(ctx, "self_used_cpu_user", self.ru_utime);
     add_cpu_seconds(ctx, "children_used_cpu_sys", children.ru_stime);
     add_cpu_seconds(ctx, "children_used_cpu_user", children.ru_utime);
-    long long workers;
-    RAI_QueuesInfo(ctx, &workers);
+    RAI_QueuesInfo(ctx);
 }
 
 static const struct {

@@ -360,12 +360,17 @@ void RAI_QueuesInit(RedisModuleCtx *ctx) {
     RedisModule_Log(ctx, "notice", "no event-loop server event in this Redis: each queued run wakes a worker at once");
 }
 
-void RAI_QueuesInfo(RedisModuleInfoCtx *ctx, long long *workers) {
-    *workers = 0;
+long long RAI_QueuesWorkers(void) {
+    long long workers = 0;
+    pthread_mutex_lock(&queues_lock);
+    for (RAI_Queue *q = queues; q; q = q->next) workers += q->nthreads;
+    pthread_mutex_unlock(&queues_lock);
+    return workers;
+}
+
+void RAI_QueuesInfo(RedisModuleInfoCtx *ctx) {
     pthread_mutex_lock(&queues_lock);
     for (RAI_Queue *q = queues; q; q = q->next) {
-        *workers += q->nthreads;
-        if (!ctx) continue;
         char device[32];
         snprintf(device, sizeof(device), "%s", q->device);
         for (char *c = device; *c; c++)

@@ -50,8 +50,10 @@ void RAI_QueueDeferWakeups(int defer);
 int RAI_OnWorkerThread(void);
 /* INFO: adds each worker's CPU time (seconds) as
  * queue_<device>_bthread_n<i>_used_cpu_total (a ':' in the device becomes
- * '_'), unless `ctx` is NULL; sets *workers to the number of workers. */
-void RAI_QueuesInfo(RedisModuleInfoCtx *ctx, long long *workers);
+ * '_'). */
+void RAI_QueuesInfo(RedisModuleInfoCtx *ctx);
+/* The number of worker threads of all queues. */
+long long RAI_QueuesWorkers(void);
 /* Stops the workers at shutdown without waiting for running jobs. */
 void RAI_QueuesShutdown(void);
 

@@ -61,7 +61,7 @@ static int parse_store(RedisModuleString **argv, int argc, StoreArgs *a, RAI_Err
     for (; a->nentry_points < (size_t)n && !RAI_ArgIs(argv[i], "SOURCE"); i++) {
         size_t len;
         const char *name = RedisModule_StringPtrLen(argv[i], &len);
-        if (RAI_ArgHasNul(argv[i]))
+        if (memchr(name, '\0', len))
             return RAI_SetError(err, RAI_ESCRIPTCREATE, "ERR entry point name contains a NUL byte"), 0;
         if (len == 0) /* libtorch's own text for it is an internal assertion */
             return RAI_SetError(err, RAI_ESCRIPTCREATE, "Function  does not exist in the given script."), 0;

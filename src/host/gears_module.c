@@ -262,9 +262,9 @@ static PyObject *gears_register_keys(PyObject *self, PyObject *args) {
  * registrations RG.UNREGISTER took ("1,3": their order in the script). */
 static PyObject *gears_store_script(PyObject *self, PyObject *args) {
     (void)self;
-    const char *id, *desc, *code, *dropped = "";
+    const char *id, *desc, *code, *dropped;
     Py_ssize_t len;
-    if (!PyArg_ParseTuple(args, "szs#|s", &id, &desc, &code, &len, &dropped)) return NULL;
+    if (!PyArg_ParseTuple(args, "szs#s", &id, &desc, &code, &len, &dropped)) return NULL;
     if (ScriptStore_Put(id, desc, code, (size_t)len, dropped) != REDISMODULE_OK) return PyErr_NoMemory();
     Py_RETURN_NONE;
 }

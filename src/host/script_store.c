@@ -46,14 +46,15 @@ static void script_free(Script *s) {
 }
 
 static Script *script_new(const char *id, size_t id_len, const char *desc, size_t desc_len,
-                          const char *code, size_t code_len, const char *dropped, size_t dropped_len) {
+                          const char *code, size_t code_len, const char *dropped, size_t dropped_len,
+                          const char *state, size_t state_len) {
     Script *s = calloc(1, sizeof(*s));
     if (!s) return NULL;
     s->id = strndup(id, id_len);
     s->desc = desc ? strndup(desc, desc_len) : NULL;
     s->code = malloc(code_len + 1);
     s->dropped = strndup(dropped, dropped_len);
-    s->state = strdup("");
+    s->state = strndup(state, state_len);
     if (!s->id || (desc && !s->desc) || !s->code || !s->dropped || !s->state) {
         script_free(s);
         return NULL;
@@ -92,7 +93,7 @@ int ScriptStore_SetState(const char *id, const char *state, size_t len) {
 
 int ScriptStore_Put(const char *id, const char *desc, const char *code, size_t code_len, const char *dropped) {
     Script *s = script_new(id, strlen(id), desc, desc ? strlen(desc) : 0, code, code_len, dropped,
-                           strlen(dropped));
+                           strlen(dropped), "", 0); /* the runtime files the state next */
     if (!s) return REDISMODULE_ERR;
     ScriptStore_Drop(id);
     s->next = stored;
@@ -132,13 +133,8 @@ static int aux_load(RedisModuleIO *rdb, int encver, int when) {
         char *state = encver >= 2 ? RedisModule_LoadStringBuffer(rdb, &state_len) : NULL;
         Script *s = id && desc && code && ((dropped && state) || encver < 2)
                         ? script_new(id, id_len, has_desc ? desc : NULL, desc_len, code, code_len,
-                                     dropped ? dropped : "", dropped_len)
+                                     dropped ? dropped : "", dropped_len, state ? state : "", state_len)
                         : NULL;
-        if (s && state) {
-            free(s->state);
-            s->state = strndup(state, state_len);
-            if (!s->state) script_free(s), s = NULL;
-        }
         if (id) RedisModule_Free(id);
         if (desc) RedisModule_Free(desc);
         if (code) RedisModule_Free(code);

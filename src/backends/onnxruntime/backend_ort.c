@@ -373,25 +373,24 @@ static RAI_Tensor *output_tensor(OrtValue *v, size_t index, int *consumed, char 
     }
     void *data = NULL;
     if (check(ort.GetTensorMutableData(v, &data), err)) return NULL;
-    size_t bytes = count * elem_size(dt);
+    size_t bytes = count * elem_size(dt); /* > 0: no zero dims here */
+    void *owner = v;
+    void (*release)(void *) = release_value;
     if (ort_alloc_limited()) {
         /* Copied under BACKEND_MEMORY_LIMIT: an output kept in ORT's memory
          * would count against the limit for as long as a key holds it, so
          * stored outputs would end up failing every run (RedisAI copies
          * them always). */
-        char *copy = eng->alloc(bytes ? bytes : 1);
-        memcpy(copy, data, bytes);
-        RAI_Tensor *t = eng->tensor_wrap(dt, dims, (int)ndims, copy, bytes, copy, eng->free);
-        if (!t) {
-            eng->free(copy);
-            set_err(err, "ERR ONNX backend: output %zu too large", index);
-            return NULL;
-        }
-        ort.ReleaseValue(v);
-        *consumed = 1;
-        return t;
+        owner = eng->alloc(bytes);
+        memcpy(owner, data, bytes);
+        data = owner;
+        release = eng->free;
     }
-    RAI_Tensor *t = eng->tensor_wrap(dt, dims, (int)ndims, data, bytes, v, release_value);
+    RAI_Tensor *t = eng->tensor_wrap(dt, dims, (int)ndims, data, bytes, owner, release);
+    if (owner != v) {
+        if (!t) eng->free(owner);
+        else ort.ReleaseValue(v);
+    }
     if (!t) {
         set_err(err, "ERR ONNX backend: output %zu too large", index);
         return NULL;

@@ -220,8 +220,10 @@ RAI_Tensor *to_engine(at::Tensor t, const std::unordered_set<const void *> &inpu
     at::Tensor *owner = new at::Tensor(t);
     RAI_Tensor *out = g_engine->tensor_wrap(dt, dims.data(), (int)dims.size(), (char *)owner->data_ptr(),
                                             owner->nbytes(), owner, release_tensor);
-    if (!out) delete owner;
-    if (!out) throw BackendError("Could not create the output tensor (shape too large)");
+    if (!out) {
+        delete owner;
+        throw BackendError("Could not create the output tensor (shape too large)");
+    }
     return out;
 }
 

@@ -102,7 +102,8 @@ class Session:
     def state_text(self):
         """Where its readers are ({order in the script: state}), as JSON;
         "" when none of them has a state."""
-        state = {i: r.saved_state() for i, r in enumerate(self.registrations) if r.saved_state() is not None}
+        states = ((i, r.saved_state()) for i, r in enumerate(self.registrations))
+        state = {i: s for i, s in states if s is not None}
         return json.dumps(state) if state else ""
 
     def store_state(self):
