@@ -4,7 +4,8 @@ An execution walks its steps in order over the whole record list.  A step
 function that returns a coroutine gets an async placeholder: the coroutine
 goes to the loop thread and the execution pauses, giving its thread back.
 When the last pending coroutine of the step ends, the execution picks up
-where it stopped.  A sync execution that pauses this way goes on in the
+where it stopped.  A plain step that returns a gearsFuture() pauses it the
+same way, until someone continues the future.  A sync execution that pauses this way goes on in the
 background (as async_local); its coroutines stay on the main thread as
 long as they await only the runs they started (gears_loop.MainDriver).
 
@@ -79,18 +80,20 @@ class Fold:
     def __init__(self, fn, zero=None, extractor=None):
         self.fn, self.zero, self.extractor = fn, zero, extractor
 
-    def call(self, accs, record):
-        """Returns (key, what fn returned) for `record`; accs maps key -> acc."""
-        key = None
-        if self.extractor is not None:
-            key = _no_coroutine(self.extractor(record), "extractor")
+    def key_of(self, record):
+        if self.extractor is None:
+            return None
+        return _no_coroutine(self.extractor(record), "extractor")
+
+    def call(self, accs, key, record):
+        """What fn returns for `record` under `key`; accs maps key -> acc."""
         if key in accs:
             acc = accs[key]
         else:
             acc = self.zero() if self.zero is not None else None
         if self.extractor is None:
-            return key, self.fn(acc, record)
-        return key, self.fn(key, acc, record)
+            return self.fn(acc, record)
+        return self.fn(key, acc, record)
 
     def records(self, accs):
         """The step's output: nothing when no record was accumulated."""
@@ -158,6 +161,83 @@ class AsyncRecord:
         ex.one_done()
 
 
+# ---- gearsFuture(): a step that a future, not a coroutine, continues ------
+
+OUTSIDE_STEP = "Can not create gearsFuture outside of step"
+ASYNC_TWICE = "Can not create async record twice on the same step"
+NO_ASYNC_STEP = "Step does not support async"
+CONTINUED_TWICE = "Can not continue with the same future twice"
+
+
+class StepCall:
+    """The step function call in progress on one thread, for gearsFuture().
+    `kind` is None for a step that takes no async record."""
+
+    __slots__ = ("thread", "kind", "record", "key", "future")
+
+    def __init__(self, kind, record=None, key=None):
+        self.thread = threading.get_ident()
+        self.kind, self.record, self.key = kind, record, key
+        self.future = None
+
+
+class StepFuture:
+    """What gearsFuture() returns: the record of the step call that made it
+    is what continueRun(value) gives (for map; filter keeps the record if
+    value is true, and so on, as for an `async def` step), or an error record
+    with continueFailed(error).  Either may be called once, from any thread;
+    the execution goes on on the loop thread (user steps on the pool), never
+    inside the caller, which may be another flow holding the Redis lock."""
+
+    def __init__(self, finish):
+        self._finish = finish  # finish(value, error text or None), on the loop thread
+        self._lock = threading.Lock()
+        self._done = False
+
+    def continueRun(self, value):
+        self._settle(value, None)
+
+    def continueFailed(self, error):
+        self._settle(None, error_text(error))
+
+    def _settle(self, value, error):
+        if not self._claim():
+            raise redisgears.GearsError(CONTINUED_TWICE)
+        gears_loop.call_on_loop(self._finish, value, error)
+
+    def _claim(self):
+        """True once: for the first continue*, or the step's own failure."""
+        with self._lock:
+            claimed, self._done = not self._done, True
+        return claimed
+
+
+def gearsFuture():
+    """A future for the record the calling step function is working on; the
+    function returns it, and whoever continues it decides the record."""
+    ex = current_execution.get()
+    call = getattr(ex, "calling", None)
+    if call is None or call.thread != threading.get_ident():
+        raise redisgears.GearsError(OUTSIDE_STEP)
+    if call.kind is None:
+        raise redisgears.GearsError(NO_ASYNC_STEP)
+    if call.future is not None:
+        raise redisgears.GearsError(ASYNC_TWICE)
+    if not ex.allow_async:
+        raise redisgears.GearsError(NO_ASYNC_RECORD)
+    call.future = ex.future_for(call)
+    return call.future
+
+
+def _abandoned(call, v):
+    """After a step call that made a future: an error text for what the
+    step did beside it (a coroutine is a second async record), or None."""
+    if type(v) is types.CoroutineType:
+        v.close()
+        return ASYNC_TWICE
+    return None
+
+
 async def drive(coro, placeholder):
     try:
         value = await gears_loop.NoAwaitInAtomic(coro)
@@ -184,6 +264,7 @@ class Execution:
         self.pending = 0
         self.paused = False
         self.resumed = False  # paused once: for sync, in the background since
+        self.calling = None   # the step call in progress (StepCall), for gearsFuture()
         self.mutex = threading.Lock()  # pending/paused, touched by the loop thread too
 
     # -- driving ---------------------------------------------------------
@@ -226,11 +307,14 @@ class Execution:
                 else:
                     result = self.out
             else:
+                self.calling = StepCall(None)
                 try:
                     result = fn(self.records)
                 except BaseException as e:
                     self.errors.append(step_error(e))
                     result = []
+                finally:
+                    self.calling = None
             self.records, self.out, self.pos = result, [], 0
             self.index += 1
         self._finish()
@@ -299,13 +383,17 @@ class Execution:
                 return False
             record = records[self.pos]
             self.pos += 1
-            key = None
+            call = None
             try:
-                if kind == "accumulate":
-                    key, v = fn.call(self.acc, record)
-                else:
-                    v = fn(record)
-                if type(v) is types.CoroutineType:
+                key = fn.key_of(record) if kind == "accumulate" else None
+                self.calling = call = StepCall(kind, record, key)
+                v = fn.call(self.acc, key, record) if kind == "accumulate" else fn(record)
+                self.calling = None
+                if call.future is not None:  # the future decides the record
+                    error = _abandoned(call, v)
+                    if error is not None and call.future._claim():
+                        call.future._finish(None, error)
+                elif type(v) is types.CoroutineType:
                     self._start_async(kind, record, key, v)
                 elif kind == "map":
                     out.append(v)
@@ -314,8 +402,22 @@ class Execution:
                 else:
                     out.extend(self.apply(kind, record, v))
             except BaseException as e:
-                self.errors.append(step_error(e))
+                self.calling = None
+                if call is not None and call.future is not None and call.future._claim():
+                    call.future._finish(None, step_error(e))
+                else:
+                    self.errors.append(step_error(e))
         return not (self.pending and self._pause_if_pending(1))
+
+    def future_for(self, call):
+        """gearsFuture() in a record step: a placeholder, pending like a
+        coroutine's, that the StepFuture settles."""
+        placeholder = AsyncRecord(self, call.kind, call.record, call.key)
+        self.out.append(placeholder)
+        self.waited = True
+        with self.mutex:
+            self.pending += 1
+        return StepFuture(placeholder._finish)
 
     def _start_async(self, kind, record, key, coro):
         if not self.allow_async:
@@ -356,7 +458,7 @@ class OneMap:
     the result if the flow ends with convertToStr's step.  It stands as the
     current execution for isAsyncAllow()."""
 
-    __slots__ = ("allow_async", "done", "convert")
+    __slots__ = ("allow_async", "done", "convert", "calling")
 
     @staticmethod
     def shape(steps):
@@ -370,17 +472,26 @@ class OneMap:
 
     def __init__(self, done, allow_async, convert):
         self.done, self.allow_async, self.convert = done, allow_async, convert
+        self.calling = None
 
     def run(self, fn, record, session):
         t1 = current_execution.set(self)
         t2 = current_session.set(session)
+        self.calling = call = StepCall("map", record)
         try:
             try:
                 v = fn(record)
             except BaseException as e:
-                self.done([], [step_error(e)])
+                if call.future is None or call.future._claim():
+                    self.done([], [step_error(e)])
                 return
-            if type(v) is not types.CoroutineType:
+            finally:
+                self.calling = None
+            if call.future is not None:  # its continue* answers
+                error = _abandoned(call, v)
+                if error is not None and call.future._claim():
+                    self.done([], [error])
+            elif type(v) is not types.CoroutineType:
                 self._finish(v, None)
             elif not self.allow_async:
                 v.close()
@@ -390,6 +501,9 @@ class OneMap:
         finally:
             current_execution.reset(t1)
             current_session.reset(t2)
+
+    def future_for(self, call):
+        return StepFuture(self._finish)
 
     def _finish(self, value, error):
         if error is not None:

@@ -69,7 +69,7 @@ SESSION_NAMES = {
     "GearsFuture": GearsFuture,
     "call_next": _unsupported("call_next"),
     "override_reply": _unsupported("override_reply"),
-    "gearsFuture": _unsupported("gearsFuture"),
+    "gearsFuture": gears_execution.gearsFuture,
     "registerTE": _unsupported("registerTE"),
 }
 
