@@ -26,6 +26,11 @@ def fut_filter(r):
     later(lambda: f.continueRun(r.startswith('k')))
     return f
 
+def fut_foreach(r):
+    f = gearsFuture()
+    later(lambda: (execute('RPUSH', 'seen', r), f.continueRun('ignored')))
+    return f
+
 def fut_flat(r):
     f = gearsFuture()
     later(lambda: f.continueRun([r, r.upper()]))
@@ -43,6 +48,7 @@ def fut_fail(r):
 
 GB('CommandReader').flatmap(args).map(fut_map).register(trigger='map')
 GB('CommandReader').flatmap(args).filter(fut_filter).register(trigger='filter')
+GB('CommandReader').flatmap(args).foreach(fut_foreach).register(trigger='foreach')
 GB('CommandReader').flatmap(args).flatmap(fut_flat).register(trigger='flatmap')
 GB('CommandReader').flatmap(args).accumulate(fut_acc).register(trigger='acc')
 GB('CommandReader').flatmap(args).map(fut_fail).register(trigger='fail')
@@ -64,6 +70,8 @@ def test_record_steps_continued_from_another_thread(flows):
     _, c = flows
     assert trigger(c, "map", "a", "b", "c") == ["a!", "b!", "c!"]  # order kept
     assert trigger(c, "filter", "k1", "x", "k2") == ["k1", "k2"]
+    assert trigger(c, "foreach", "p", "q") == ["p", "q"]
+    assert sorted(c.lrange("seen", 0, -1)) == ["p", "q"]  # each ran before its record went on
     assert trigger(c, "flatmap", "x", "y") == ["x", "X", "y", "Y"]
     assert trigger(c, "acc", "a", "b", "c") == ["abc"]  # one pending at a time: each sees the last
     # continueFailed: an error record of str(e) alone, as for an `async def` step
