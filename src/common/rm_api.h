@@ -52,6 +52,7 @@
 #define REDISMODULE_CTX_FLAGS_MASTER (1 << 2)
 #define REDISMODULE_CTX_FLAGS_SLAVE (1 << 3)
 #define REDISMODULE_CTX_FLAGS_CLUSTER (1 << 5)
+#define REDISMODULE_CTX_FLAGS_REPLICATED (1 << 12) /* the command came over the replication link */
 #define REDISMODULE_CTX_FLAGS_LOADING (1 << 13)
 #define REDISMODULE_CTX_FLAGS_DENY_BLOCKING (1 << 21)
 
@@ -105,6 +106,13 @@ typedef struct RedisModuleEvent {
 } RedisModuleEvent;
 
 typedef int (*RedisModuleCmdFunc)(RedisModuleCtx *ctx, RedisModuleString **argv, int argc);
+
+/* Command filters (Redis >= 5.0): NOSELF skips the commands the module
+ * itself runs with RedisModule_Call. */
+#define REDISMODULE_CMDFILTER_NOSELF (1 << 0)
+typedef struct RedisModuleCommandFilter RedisModuleCommandFilter;
+typedef struct RedisModuleCommandFilterCtx RedisModuleCommandFilterCtx;
+typedef void (*RedisModuleCommandFilterFunc)(RedisModuleCommandFilterCtx *filter);
 typedef void *(*RedisModuleTypeLoadFunc)(RedisModuleIO *rdb, int encver);
 typedef void (*RedisModuleTypeSaveFunc)(RedisModuleIO *rdb, void *value);
 typedef int (*RedisModuleTypeAuxLoadFunc)(RedisModuleIO *rdb, int encver, int when);
@@ -251,7 +259,13 @@ typedef struct RedisModuleTypeMethods {
     X(long long, Milliseconds, (void))                                                          \
     X(RedisModuleTimerID, CreateTimer, (RedisModuleCtx * ctx, long long period_ms,             \
                                         RedisModuleTimerProc callback, void *data))             \
-    X(const RedisModuleString *, GetKeyNameFromIO, (RedisModuleIO * io))
+    X(const RedisModuleString *, GetKeyNameFromIO, (RedisModuleIO * io))                      \
+    X(RedisModuleCommandFilter *, RegisterCommandFilter,                                      \
+      (RedisModuleCtx * ctx, RedisModuleCommandFilterFunc cb, int flags))                     \
+    X(int, CommandFilterArgsCount, (RedisModuleCommandFilterCtx * fctx))                      \
+    X(const RedisModuleString *, CommandFilterArgGet, (RedisModuleCommandFilterCtx * fctx, int pos)) \
+    X(int, CommandFilterArgInsert, (RedisModuleCommandFilterCtx * fctx, int pos,              \
+                                    RedisModuleString * arg))
 
 #define RM_DECLARE_ENTRY(ret, name, params) extern ret(*RedisModule_##name) params;
 RM_API_LIST(RM_DECLARE_ENTRY)

@@ -178,26 +178,30 @@ static int run_sync(RedisModuleCtx *ctx, Reg *reg, RedisModuleString **argv, int
     return REDISMODULE_OK;
 }
 
-static int trigger_command(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
-    if (argc < 2) return RedisModule_WrongArity(ctx);
-    size_t len;
-    const char *name = RedisModule_StringPtrLen(argv[1], &len);
-    Reg *reg = Registry_Find(name, len);
-    if (!reg) return RedisModule_ReplyWithError(ctx, "ERR no such trigger");
+int Commands_RunFlow(RedisModuleCtx *ctx, Reg *reg, RedisModuleString **record, int n) {
     int may_block = async_allowed(ctx);
     /* An async execution whose first step is `async def` starts on the
      * loop thread, where that step's coroutine runs.  A sync one runs here
      * and steps its coroutines here too (gears_loop.MainDriver). */
     if (reg->on_loop && may_block && reg->mode != MODE_SYNC)
-        return run_async(ctx, reg, argv + 1, argc - 1, LoopQ_Submit);
-    if (reg->mode == MODE_SYNC) return run_sync(ctx, reg, argv + 1, argc - 1);
+        return run_async(ctx, reg, record, n, LoopQ_Submit);
+    if (reg->mode == MODE_SYNC) return run_sync(ctx, reg, record, n);
     if (!may_block) {
         PyGILState_STATE g = PyGILState_Ensure();
         Registry_Release(reg);
         PyGILState_Release(g);
         return RedisModule_ReplyWithError(ctx, NO_ASYNC_ERR);
     }
-    return run_async(ctx, reg, argv + 1, argc - 1, Pool_Submit);
+    return run_async(ctx, reg, record, n, Pool_Submit);
+}
+
+static int trigger_command(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
+    if (argc < 2) return RedisModule_WrongArity(ctx);
+    size_t len;
+    const char *name = RedisModule_StringPtrLen(argv[1], &len);
+    Reg *reg = Registry_Find(name, len);
+    if (!reg) return RedisModule_ReplyWithError(ctx, "ERR no such trigger");
+    return Commands_RunFlow(ctx, reg, argv + 1, argc - 1);
 }
 
 static int triggeronkey_command(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {

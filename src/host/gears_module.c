@@ -228,19 +228,14 @@ static PyObject *gears_unlock(PyObject *self, PyObject *unused) {
 
 /* ---- registrations ---- */
 
-static PyObject *gears_register_trigger(PyObject *self, PyObject *args) {
-    (void)self;
-    const char *id, *trigger, *mode, *desc = NULL;
-    PyObject *handler;
-    int on_loop = 0;
-    if (!PyArg_ParseTuple(args, "sssO|zp", &id, &trigger, &mode, &handler, &desc, &on_loop))
-        return NULL;
-    int m = Mode_Parse(mode);
-    if (m < 0) {
-        PyErr_SetString(GearsError, "unknown execution mode");
-        return NULL;
-    }
-    Reg *r = Reg_New(READER_COMMAND, id, trigger, desc, m, on_loop, handler);
+static int mode_of(const char *name) {
+    int m = Mode_Parse(name);
+    if (m < 0) PyErr_SetString(GearsError, "unknown execution mode");
+    return m;
+}
+
+/* Puts a new entry (NULL: out of memory) in the registry, or raises. */
+static PyObject *add_to_registry(Reg *r) {
     if (!r) return PyErr_NoMemory();
     const char *err = NULL;
     if (Registry_Add(r, &err) != REDISMODULE_OK) {
@@ -249,6 +244,31 @@ static PyObject *gears_register_trigger(PyObject *self, PyObject *args) {
         return NULL;
     }
     Py_RETURN_NONE;
+}
+
+/* _register_trigger(id, trigger, mode, handler, desc, on_loop) */
+static PyObject *gears_register_trigger(PyObject *self, PyObject *args) {
+    (void)self;
+    const char *id, *trigger, *mode, *desc = NULL;
+    PyObject *handler;
+    int on_loop = 0, m;
+    if (!PyArg_ParseTuple(args, "sssO|zp", &id, &trigger, &mode, &handler, &desc, &on_loop) ||
+        (m = mode_of(mode)) < 0)
+        return NULL;
+    return add_to_registry(Reg_New(READER_COMMAND, id, trigger, desc, m, on_loop, handler));
+}
+
+/* _register_hook(id, command, keyprefix, key_pos, write, mode, handler, desc, on_loop) */
+static PyObject *gears_register_hook(PyObject *self, PyObject *args) {
+    (void)self;
+    const char *id, *command, *keyprefix, *mode, *desc = NULL;
+    int key_pos, write, on_loop = 0, m;
+    PyObject *handler;
+    if (!PyArg_ParseTuple(args, "sszipsO|zp", &id, &command, &keyprefix, &key_pos, &write, &mode, &handler,
+                          &desc, &on_loop) ||
+        (m = mode_of(mode)) < 0)
+        return NULL;
+    return add_to_registry(Reg_NewHook(id, command, keyprefix, key_pos, write, desc, m, on_loop, handler));
 }
 
 /* _register_keys(id, prefix, mode, handler, desc, on_loop, eventTypes, keyTypes) */
@@ -407,7 +427,8 @@ PyObject *Waiter_Capsule(Waiter *w) {
 }
 
 /* _complete(waiter, results, errors, kind): kind 0 replies like RG.TRIGGER
- * (records, or the first error), kind 1 like RG.PYEXECUTE's run(). */
+ * (records, or the first error), kind 1 like RG.PYEXECUTE's run(), kind 2
+ * like a hooked command (the first error, or results[0] as it is). */
 static PyObject *gears_complete(PyObject *self, PyObject *args) {
     (void)self;
     PyObject *cap, *results, *errors;
@@ -418,10 +439,12 @@ static PyObject *gears_complete(PyObject *self, PyObject *args) {
     Waiter *w = PyCapsule_GetPointer(cap, WAITER_CAPSULE);
     if (!w) return NULL;
     CReply *r;
-    if (kind == 0 && PyList_GET_SIZE(errors) > 0) {
+    if (kind != 1 && PyList_GET_SIZE(errors) > 0) {
         r = py_to_error(PyList_GET_ITEM(errors, 0));
     } else if (kind == 0) {
         r = py_to_creply(results, 0);
+    } else if (kind == 2) {
+        r = PyList_GET_SIZE(results) == 1 ? py_to_creply(PyList_GET_ITEM(results, 0), 0) : NULL;
     } else {
         r = CReply_Array(2);
         r->elems[0] = py_to_creply(results, 0);
@@ -451,6 +474,7 @@ static PyMethodDef methods[] = {
     {"_lock", gears_lock, METH_NOARGS, NULL},
     {"_unlock", gears_unlock, METH_NOARGS, NULL},
     {"_register_trigger", gears_register_trigger, METH_VARARGS, NULL},
+    {"_register_hook", gears_register_hook, METH_VARARGS, NULL},
     {"_register_keys", gears_register_keys, METH_VARARGS, NULL},
     {"_unregister", gears_unregister, METH_VARARGS, NULL},
     {"_store_script", gears_store_script, METH_VARARGS, NULL},

@@ -88,8 +88,11 @@ enum { READER_COMMAND, READER_KEYS, READER_STREAM };
 typedef struct Reg {
     char *id, *desc;
     int reader;
-    char *trigger;      /* CommandReader: the RG.TRIGGER name */
-    char *prefix;       /* KeysReader: a key name, or a prefix ending in '*' */
+    char *trigger;      /* CommandReader: the RG.TRIGGER name (NULL for a hook) */
+    char *hook;         /* CommandReader hook: the hooked command, lower case */
+    int hook_key;       /* hook: the command's first key argument, 0 if it has none */
+    int hook_write;     /* hook: the command writes (it runs as rg._hookw) */
+    char *prefix;       /* KeysReader: a key name, or a prefix ending in '*'; hook: its keyprefix or NULL */
     char **event_types; /* KeysReader: NULL-terminated; NULL for every event */
     unsigned key_types; /* KeysReader: bit (1 << REDISMODULE_KEYTYPE_x); 0 for every type */
     long long triggered; /* KeysReader: events that started an execution (main thread) */
@@ -108,6 +111,16 @@ Reg *Reg_New(int reader, const char *id, const char *name, const char *desc, int
 /* Takes `r` (from Reg_New, filters set) into the table (GIL held: it takes
  * a reference to r->handler).  On failure frees nothing and sets *err. */
 int Registry_Add(Reg *r, const char **err);
+/* A CommandReader hook on `command` (lower case), for keys starting with
+ * `keyprefix` (NULL: every call) at argument `key_pos`. */
+Reg *Reg_NewHook(const char *id, const char *command, const char *keyprefix, int key_pos, int write,
+                 const char *desc, int mode, int on_loop, PyObject *handler);
+/* Argument `pos` of a command (0: its name), NULL past its end. */
+typedef const char *(*CommandArgFn)(void *args, int pos, size_t *len);
+/* The hook that takes this call of a command: a new reference if `ref`
+ * (else only non-NULL, not to be used); *write tells rg._hookw from _hookr. */
+Reg *Registry_FindHook(CommandArgFn arg, void *args, int ref, int *write);
+int Registry_HasHooks(void); /* any hook at all (cheap: every command asks) */
 void Reg_Free(Reg *r);                               /* a Reg never added */
 Reg *Registry_Find(const char *trigger, size_t len); /* a new reference */
 /* The KeysReader registrations that take this event (new references, at
@@ -154,5 +167,11 @@ PyObject *Waiter_Capsule(Waiter *w); /* a new Python reference owning a waiter r
 
 /* ---- commands.c ---- */
 int Commands_Register(RedisModuleCtx *ctx);
+/* Runs `reg`'s flow on the record [record...] as RG.TRIGGER does (taking
+ * the reference to reg) and replies, now or when it ends. */
+int Commands_RunFlow(RedisModuleCtx *ctx, Reg *reg, RedisModuleString **record, int n);
+
+/* ---- command_hooks.c: commands that CommandReader hooks take over ---- */
+int CommandHooks_Start(RedisModuleCtx *ctx);
 
 #endif

@@ -130,6 +130,10 @@ RM_EXPORT int RedisModule_OnLoad(RedisModuleCtx *ctx, RedisModuleString **argv, 
         RedisModule_Log(ctx, "warning", "rg: could not register the aux-data type rg-pyhost");
         return REDISMODULE_ERR;
     }
+    if (CommandHooks_Start(ctx) != REDISMODULE_OK) {
+        RedisModule_Log(ctx, "warning", "rg: could not register the command hooks' filter");
+        return REDISMODULE_ERR;
+    }
     if (KeyEvents_Subscribe(ctx) != REDISMODULE_OK) {
         RedisModule_Log(ctx, "warning", "rg: could not subscribe to keyspace events");
         return REDISMODULE_ERR;

@@ -1,10 +1,12 @@
-/* registry.c -- registrations: CommandReader triggers, KeysReader and
- * StreamReader prefixes.  RG.TRIGGER and keyspace events look them up on the main thread
+/* registry.c -- registrations: CommandReader triggers and hooks, KeysReader
+ * and StreamReader prefixes.  RG.TRIGGER and keyspace events look them up on the main thread
  * without the GIL, so the table lives in C under a mutex; each entry owns
  * one reference to the runtime's Python registration object. */
 #include <Python.h>
 #include <stdlib.h>
+#include <ctype.h>
 #include <string.h>
+#include <strings.h>
 
 #include "host.h"
 
@@ -13,6 +15,7 @@ static Reg **regs;
 static size_t nregs, capregs;
 static int nkeys;  /* KeysReader entries; read without the mutex as a hint */
 static int ntyped; /* those of them that filter on the key type */
+static int nhooks; /* CommandReader hooks; read without the mutex as a hint */
 
 static const char *mode_names[] = {"async", "async_local", "sync"};
 
@@ -28,6 +31,7 @@ void Reg_Free(Reg *r) {
     free(r->id);
     free(r->desc);
     free(r->trigger);
+    free(r->hook);
     free(r->prefix);
     for (char **e = r->event_types; e && *e; e++) free(*e);
     free(r->event_types);
@@ -49,14 +53,43 @@ Reg *Reg_New(int reader, const char *id, const char *name, const char *desc, int
     return r;
 }
 
+Reg *Reg_NewHook(const char *id, const char *command, const char *keyprefix, int key_pos, int write,
+                 const char *desc, int mode, int on_loop, PyObject *handler) {
+    Reg *r = calloc(1, sizeof(*r));
+    if (!r) return NULL;
+    *r = (Reg){.reader = READER_COMMAND, .id = strdup(id), .desc = desc ? strdup(desc) : NULL,
+               .hook = strdup(command), .prefix = keyprefix ? strdup(keyprefix) : NULL,
+               .hook_key = key_pos, .hook_write = write, .mode = mode, .on_loop = on_loop,
+               .handler = handler};
+    for (char *c = r->hook; c && *c; c++) *c = (char)tolower((unsigned char)*c);
+    if (!r->id || !r->hook || (desc && !r->desc) || (keyprefix && !r->prefix)) {
+        Reg_Free(r);
+        return NULL;
+    }
+    return r;
+}
+
+static int same_str(const char *a, const char *b) {
+    return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+/* A trigger name is taken once; a command is hooked once per keyprefix. */
+static const char *taken(const Reg *r) {
+    for (size_t i = 0; i < nregs; i++) {
+        const Reg *o = regs[i];
+        if (r->trigger && o->trigger && strcmp(o->trigger, r->trigger) == 0)
+            return "trigger already registered";
+        if (r->hook && o->hook && strcmp(o->hook, r->hook) == 0 && same_str(o->prefix, r->prefix))
+            return "the command is already hooked with this keyprefix";
+    }
+    return NULL;
+}
+
 int Registry_Add(Reg *r, const char **err) {
     pthread_mutex_lock(&mu);
-    for (size_t i = 0; r->reader == READER_COMMAND && i < nregs; i++) {
-        if (regs[i]->reader == READER_COMMAND && strcmp(regs[i]->trigger, r->trigger) == 0) {
-            pthread_mutex_unlock(&mu);
-            *err = "trigger already registered";
-            return REDISMODULE_ERR;
-        }
+    if ((*err = taken(r)) != NULL) {
+        pthread_mutex_unlock(&mu);
+        return REDISMODULE_ERR;
     }
     if (nregs == capregs) {
         size_t cap = capregs ? capregs * 2 : 8;
@@ -70,6 +103,7 @@ int Registry_Add(Reg *r, const char **err) {
     regs[nregs++] = r;
     if (r->reader != READER_COMMAND) __atomic_add_fetch(&nkeys, 1, __ATOMIC_RELAXED);
     if (r->key_types) __atomic_add_fetch(&ntyped, 1, __ATOMIC_RELAXED);
+    if (r->hook) __atomic_add_fetch(&nhooks, 1, __ATOMIC_RELAXED);
     pthread_mutex_unlock(&mu);
     return REDISMODULE_OK;
 }
@@ -79,7 +113,7 @@ Reg *Registry_Find(const char *trigger, size_t len) {
     pthread_mutex_lock(&mu);
     for (size_t i = 0; i < nregs; i++) {
         Reg *r = regs[i];
-        if (r->reader == READER_COMMAND && strlen(r->trigger) == len &&
+        if (r->trigger && strlen(r->trigger) == len &&
             memcmp(r->trigger, trigger, len) == 0) {
             found = r;
             found->refs++;
@@ -123,6 +157,33 @@ size_t Registry_MatchKeys(const char *key, size_t len, const char *event, int ke
     return n;
 }
 
+/* A keyprefix is a plain prefix of the key (RedisGears' hooks take no '*'). */
+static int hook_matches(const Reg *r, CommandArgFn arg, void *args) {
+    if (!r->prefix) return 1;
+    size_t len, n = strlen(r->prefix);
+    const char *key = r->hook_key > 0 ? arg(args, r->hook_key, &len) : NULL;
+    return key && len >= n && memcmp(key, r->prefix, n) == 0;
+}
+
+Reg *Registry_FindHook(CommandArgFn arg, void *args, int ref, int *write) {
+    size_t len;
+    const char *cmd = arg(args, 0, &len);
+    Reg *found = NULL;
+    pthread_mutex_lock(&mu);
+    for (size_t i = 0; i < nregs && !found; i++) {
+        Reg *r = regs[i];
+        if (r->hook && strlen(r->hook) == len && strncasecmp(r->hook, cmd, len) == 0 &&
+            hook_matches(r, arg, args))
+            found = r;
+    }
+    if (found && ref) found->refs++;
+    if (found && write) *write = found->hook_write;
+    pthread_mutex_unlock(&mu);
+    return found;
+}
+
+int Registry_HasHooks(void) { return __atomic_load_n(&nhooks, __ATOMIC_RELAXED) > 0; }
+
 int Registry_HasKeys(void) { return __atomic_load_n(&nkeys, __ATOMIC_RELAXED) > 0; }
 
 int Registry_HasKeyTypes(void) { return __atomic_load_n(&ntyped, __ATOMIC_RELAXED) > 0; }
@@ -145,6 +206,7 @@ Reg *Registry_Remove(const char *id, size_t len) {
             regs[i] = regs[--nregs];
             if (found->reader != READER_COMMAND) __atomic_sub_fetch(&nkeys, 1, __ATOMIC_RELAXED);
             if (found->key_types) __atomic_sub_fetch(&ntyped, 1, __ATOMIC_RELAXED);
+            if (found->hook) __atomic_sub_fetch(&nhooks, 1, __ATOMIC_RELAXED);
             break;
         }
     }
@@ -160,6 +222,24 @@ int Registry_Contains(const char *id) {
     return found;
 }
 
+static void dump_hook(RedisModuleCtx *ctx, const Reg *r) {
+    RedisModule_ReplyWithArray(ctx, 12);
+    RedisModule_ReplyWithCString(ctx, "id");
+    RedisModule_ReplyWithCString(ctx, r->id);
+    RedisModule_ReplyWithCString(ctx, "reader");
+    RedisModule_ReplyWithCString(ctx, "CommandReader");
+    RedisModule_ReplyWithCString(ctx, "desc");
+    if (r->desc) RedisModule_ReplyWithCString(ctx, r->desc);
+    else RedisModule_ReplyWithNull(ctx);
+    RedisModule_ReplyWithCString(ctx, "hook");
+    RedisModule_ReplyWithCString(ctx, r->hook);
+    RedisModule_ReplyWithCString(ctx, "keyprefix");
+    if (r->prefix) RedisModule_ReplyWithCString(ctx, r->prefix);
+    else RedisModule_ReplyWithNull(ctx);
+    RedisModule_ReplyWithCString(ctx, "mode");
+    RedisModule_ReplyWithCString(ctx, Mode_Name(r->mode));
+}
+
 void Registry_Dump(RedisModuleCtx *ctx) {
     pthread_mutex_lock(&mu);
     RedisModule_ReplyWithArray(ctx, (long)nregs);
@@ -167,6 +247,10 @@ void Registry_Dump(RedisModuleCtx *ctx) {
         Reg *r = regs[i];
         static const char *reader_names[] = {"CommandReader", "KeysReader", "StreamReader"};
         int keys = r->reader != READER_COMMAND;
+        if (r->hook) {
+            dump_hook(ctx, r);
+            continue;
+        }
         RedisModule_ReplyWithArray(ctx, keys ? 12 : 10);
         RedisModule_ReplyWithCString(ctx, "id");
         RedisModule_ReplyWithCString(ctx, r->id);

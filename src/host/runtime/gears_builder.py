@@ -10,8 +10,8 @@ from redisgears import GearsError
 
 import gears_execution as ge
 from gears_loop import current_session
-from gears_registrations import (KeysRegistration, Registration, StreamRegistration,
-                                 key_record)
+from gears_registrations import (HookRegistration, KeysRegistration, Registration,
+                                 StreamRegistration, key_record)
 
 MODES = ("async", "async_local", "sync")
 READERS = ("KeysReader", "KeysOnlyReader", "CommandReader", "PythonReader", "ShardsIDReader",
@@ -140,7 +140,7 @@ class GearsBuilder:
         if trigger is None and hook is None:
             raise GearsError("no trigger or hook argument was given")
         if hook is not None:
-            raise GearsError("command hooks are not supported, use trigger=")
+            return self._install(HookRegistration, hook, convertToStr, mode, onRegistered, keyprefix)
         session = current_session.get()
         if session is None:
             raise GearsError("register() must be called from RG.PYEXECUTE")
@@ -186,8 +186,9 @@ class GearsBuilder:
         if session is None:
             raise GearsError("register() must be called from RG.PYEXECUTE")
         desc = self.desc if self.desc is not None else session.desc
-        reg = kind(new_id(), str(prefix), mode, self._final_steps(convertToStr), session, desc,
-                   *args)
+        if kind is not HookRegistration:
+            prefix = str(prefix)
+        reg = kind(new_id(), prefix, mode, self._final_steps(convertToStr), session, desc, *args)
         reg.install()
         session.registrations.append(reg)
         if onRegistered is not None:

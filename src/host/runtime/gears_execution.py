@@ -251,9 +251,10 @@ class Execution:
     """One run of a flow.  `reader` yields the input records; `done(results,
     errors)` is called once at the end, on whatever thread finishes."""
 
-    def __init__(self, steps, reader, done, allow_async, session):
+    def __init__(self, steps, reader, done, allow_async, session, hook=None):
         self.steps, self.reader, self.done = steps, reader, done
         self.allow_async, self.session = allow_async, session
+        self.hook = hook      # the hooked command's call (gears_hooks.HookCall), if one
         self.records = None
         self.errors = []
         self.index = 0       # current step
@@ -458,7 +459,7 @@ class OneMap:
     the result if the flow ends with convertToStr's step.  It stands as the
     current execution for isAsyncAllow()."""
 
-    __slots__ = ("allow_async", "done", "convert", "calling")
+    __slots__ = ("allow_async", "done", "convert", "calling", "hook")
 
     @staticmethod
     def shape(steps):
@@ -470,9 +471,9 @@ class OneMap:
             return None
         return kinds[0][1], len(steps) == 2
 
-    def __init__(self, done, allow_async, convert):
+    def __init__(self, done, allow_async, convert, hook=None):
         self.done, self.allow_async, self.convert = done, allow_async, convert
-        self.calling = None
+        self.calling, self.hook = None, hook
 
     def run(self, fn, record, session):
         t1 = current_execution.set(self)

@@ -9,6 +9,7 @@ import redisgears
 from redisgears import GearsError
 
 import gears_execution as ge
+import gears_hooks
 import gears_loop
 
 
@@ -34,6 +35,8 @@ def key_record(key, event, with_value):
 
 class Registration:
     """What RG.TRIGGER finds in the registry (the C side holds a reference)."""
+
+    hook = None  # HookRegistration: the command it takes over
 
     def __init__(self, id, trigger, mode, steps, session, desc):
         self.id, self.trigger, self.mode, self.steps = id, trigger, mode, steps
@@ -67,6 +70,21 @@ class Registration:
         elif self in session.registrations:
             session.dropped.add(session.registrations.index(self))
             session.store()
+
+
+class HookRegistration(Registration):
+    """A CommandReader hook: calls of `command` (whose key starts with
+    `keyprefix`, if given) run the flow instead (gears_hooks)."""
+
+    def __init__(self, id, command, mode, steps, session, desc, keyprefix):
+        self.hook, key_pos, self.write = gears_hooks.command_info(command, keyprefix)
+        super().__init__(id, self.hook, mode, steps, session, desc)
+        self.keyprefix, self.key_pos = keyprefix, key_pos
+
+    def install(self):
+        on_loop = bool(self.steps) and self.steps[0][2] == ge.LOOP
+        redisgears._register_hook(self.id, self.hook, self.keyprefix, self.key_pos, self.write,
+                                  self.mode, self, self.desc, on_loop)
 
 
 class KeysRegistration(Registration):

@@ -13,6 +13,7 @@ from redisgears import GearsError
 
 import gears_builder
 import gears_execution
+import gears_hooks
 import gears_loop
 from gears_loop import (GearsFuture, atomic, createFuture, current_execution, current_session,
                         runCoroutine, setFutureException, setFutureResults)
@@ -67,8 +68,8 @@ SESSION_NAMES = {
     "setFutureException": setFutureException,
     "runCoroutine": runCoroutine,
     "GearsFuture": GearsFuture,
-    "call_next": _unsupported("call_next"),
-    "override_reply": _unsupported("override_reply"),
+    "call_next": gears_hooks.call_next,
+    "override_reply": gears_hooks.override_reply,
     "gearsFuture": gears_execution.gearsFuture,
     "registerTE": _unsupported("registerTE"),
 }
@@ -214,15 +215,16 @@ def _check_requirements(requirements):
 
 
 def _trigger(reg, args, waiter, allow_async):
-    """RG.TRIGGER: runs `reg`'s flow on the record [trigger, args...] on the
-    calling thread (a pool thread, or the main thread for sync)."""
+    """RG.TRIGGER, or a hooked command: runs `reg`'s flow on the record
+    [trigger or command, args...] on the calling thread (a pool thread, or
+    the main thread for sync)."""
+    hook = gears_hooks.HookCall(reg.hook) if reg.hook is not None else None
+    done = hook.completer(waiter) if hook is not None else _completer(waiter, 0)
     if reg.one_map is not None and gears_loop.on_main():
         fn, convert = reg.one_map
-        gears_execution.OneMap(_completer(waiter, 0), allow_async, convert).run(fn, args, reg.session)
+        gears_execution.OneMap(done, allow_async, convert, hook).run(fn, args, reg.session)
         return
-    ex = gears_execution.Execution(reg.steps, lambda: [args], _completer(waiter, 0), allow_async,
-                                   reg.session)
-    ex.run()
+    gears_execution.Execution(reg.steps, lambda: [args], done, allow_async, reg.session, hook).run()
 
 
 def _on_key(reg, key, event):

@@ -1,0 +1,88 @@
+/* command_hooks.c -- Redis commands that a CommandReader hook takes over:
+ * GB('CommandReader').map(f).register(hook='hset', keyprefix='user:').
+ *
+ * A command filter sees every command before Redis looks it up.  When a
+ * hook takes the call (its command, and its keyprefix matching the key),
+ * the filter puts "rg._hookw" (or "rg._hookr" for a read-only command) in
+ * front of it, so that Redis runs our command with the original as its
+ * arguments: the flow then runs on the record [command, args...] as for
+ * RG.TRIGGER, and its result is the reply.  The flow's call_next() runs the
+ * original through RedisModule_Call, which this module's filter skips
+ * (NOSELF), so it is not taken over again.
+ *
+ * Two commands, so that Redis's own checks still apply to the original's
+ * kind: a hooked write is refused on a read-only replica and under OOM like
+ * the command itself.  What came over the replication link or from the AOF
+ * is applied as it is: the master ran the hook, and sent its effects.
+ *
+ * ACLs see rg._hookw / rg._hookr, not the original command (a user needs
+ * them allowed to run a hooked command). */
+#include <Python.h>
+#include <string.h>
+
+#include "host.h"
+
+#define HOOK_WRITE "rg._hookw"
+#define HOOK_READ "rg._hookr"
+
+static const char *filter_arg(void *fctx, int pos, size_t *len) {
+    if (pos >= RedisModule_CommandFilterArgsCount(fctx)) return NULL;
+    return RedisModule_StringPtrLen((RedisModuleString *)RedisModule_CommandFilterArgGet(fctx, pos), len);
+}
+
+typedef struct {
+    RedisModuleString **argv;
+    int argc;
+} Args;
+
+static const char *argv_arg(void *args, int pos, size_t *len) {
+    Args *a = args;
+    return pos < a->argc ? RedisModule_StringPtrLen(a->argv[pos], len) : NULL;
+}
+
+/* Main thread, for every command: cheap unless some hook exists. */
+static void hook_filter(RedisModuleCommandFilterCtx *fctx) {
+    if (!Registry_HasHooks()) return;
+    int write = 0;
+    if (!Registry_FindHook(filter_arg, fctx, 0, &write)) return;
+    const char *name = write ? HOOK_WRITE : HOOK_READ;
+    RedisModuleString *s = RedisModule_CreateString(NULL, name, strlen(name));
+    if (RedisModule_CommandFilterArgInsert(fctx, 0, s) != REDISMODULE_OK) RedisModule_FreeString(NULL, s);
+}
+
+/* The original command, as it came. */
+static int run_unhooked(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
+    const char *cmd = RedisModule_StringPtrLen(argv[0], NULL);
+    RedisModuleCallReply *reply = RedisModule_Call(ctx, cmd, "!v", argv + 1, (size_t)(argc - 1));
+    if (!reply) {
+        CReply *err = CReply_FromCall(NULL); /* the reason, from errno */
+        CReply_Send(ctx, err);
+        CReply_Free(err);
+        return REDISMODULE_OK;
+    }
+    RedisModule_ReplyWithCallReply(ctx, reply);
+    RedisModule_FreeCallReply(reply);
+    return REDISMODULE_OK;
+}
+
+static int hook_command(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
+    if (argc < 2) return RedisModule_WrongArity(ctx);
+    argv++, argc--; /* the hooked command and its arguments */
+    Args args = {argv, argc};
+    Reg *reg = NULL;
+    if (!(RedisModule_GetContextFlags(ctx) & (REDISMODULE_CTX_FLAGS_REPLICATED | REDISMODULE_CTX_FLAGS_LOADING)))
+        reg = Registry_FindHook(argv_arg, &args, 1, NULL);
+    /* No hook: it came from the master or the AOF, or the hook went away
+     * since the filter ran (a command queued in MULTI). */
+    if (!reg) return run_unhooked(ctx, argv, argc);
+    return Commands_RunFlow(ctx, reg, argv, argc);
+}
+
+int CommandHooks_Start(RedisModuleCtx *ctx) {
+    if (!RedisModule_RegisterCommandFilter || !RedisModule_CommandFilterArgInsert) return REDISMODULE_ERR;
+    if (RedisModule_CreateCommand(ctx, HOOK_WRITE, hook_command, "write deny-oom", 0, 0, 0) ||
+        RedisModule_CreateCommand(ctx, HOOK_READ, hook_command, "readonly", 0, 0, 0))
+        return REDISMODULE_ERR;
+    return RedisModule_RegisterCommandFilter(ctx, hook_filter, REDISMODULE_CMDFILTER_NOSELF) ? REDISMODULE_OK
+                                                                                               : REDISMODULE_ERR;
+}

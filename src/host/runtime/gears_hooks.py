@@ -1,0 +1,84 @@
+"""gears_hooks -- CommandReader hooks (spec §9): a Redis command that a flow
+takes over, GB('CommandReader').map(f).register(hook='hset',
+keyprefix='user:').  src/host/command_hooks.c hands each call of it to the
+flow, on the record [command, args...]; the flow's result is the reply:
+
+- its one record (with convertToStr, the default, as a string), or the list
+  of its records when there are none or several; the first error record if
+  any;
+- unless the flow called override_reply(value): then value (an exception
+  is sent as an error reply);
+- call_next(*args) runs the command itself with those arguments (not
+  another hook) and returns its reply, as execute() would.
+"""
+import redisgears
+from redisgears import GearsError
+
+from gears_loop import current_execution
+
+_NOTHING = object()
+
+
+class HookCall:
+    """One call of a hooked command: the command call_next runs, and the
+    reply override_reply chose."""
+
+    __slots__ = ("command", "reply")
+
+    def __init__(self, command):
+        self.command, self.reply = command, _NOTHING
+
+    def completer(self, waiter):
+        """The done(results, errors) of the call's execution."""
+        def done(results, errors):
+            reply = self.reply
+            if reply is _NOTHING:
+                reply = results[0] if len(results) == 1 else results
+            elif isinstance(reply, BaseException):
+                errors = errors or [_text(reply)]
+            redisgears._complete(waiter, [reply], errors, 2)
+        return done
+
+
+def _text(e):
+    try:
+        return str(e)
+    except BaseException:
+        return "<exception str() failed>"
+
+
+def _current(name):
+    hook = getattr(current_execution.get(), "hook", None)
+    if hook is None:
+        raise GearsError("%s can only be called from the flow of a command hook" % name)
+    return hook
+
+
+def call_next(*args):
+    """Runs the hooked command itself with `args` (without its name)."""
+    return redisgears.executeCommand(_current("call_next").command, *args)
+
+
+def override_reply(value):
+    """What the hooked command replies, instead of the flow's records."""
+    _current("override_reply").reply = value
+
+
+def command_info(command, keyprefix):
+    """(name, position of its first key, whether it writes) of a command a
+    hook may take; a GearsError says why not."""
+    if not isinstance(command, str) or not command:
+        raise GearsError("hook must be a command name")
+    if keyprefix is not None and not isinstance(keyprefix, str):
+        raise GearsError("keyprefix must be a string")
+    info = redisgears.executeCommand("COMMAND", "INFO", command)
+    if not info or not info[0]:
+        raise GearsError("can not hook %s: no such command" % command)
+    name, _, flags, first_key = info[0][:4]
+    if name.lower().startswith("rg."):
+        raise GearsError("can not hook %s: a command of this module" % name)
+    if "noscript" in flags:  # MULTI, EXEC, SUBSCRIBE...: they need the client itself
+        raise GearsError("can not hook %s: it only runs on a client connection" % name)
+    if keyprefix is not None and first_key <= 0:
+        raise GearsError("can not hook %s with a keyprefix: it takes no key" % name)
+    return name.lower(), first_key, "write" in flags
