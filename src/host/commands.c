@@ -253,10 +253,12 @@ static int pyexecute_command(RedisModuleCtx *ctx, RedisModuleString **argv, int 
     PyObject *pid = id ? py_str(id) : Py_NewRef(Py_None);
     PyObject *pdesc = desc ? py_str(desc) : Py_NewRef(Py_None);
     PyObject *cap = Waiter_Capsule(w);
+    ScriptStore_BeginChanges();
     PyObject *r = code && pid && pdesc && cap
                       ? PyObject_CallFunction(rt_pyexecute, "OOiOOi", code, cap, may_block, pid,
                                               pdesc, upgrade)
                       : NULL;
+    ScriptStore_PropagateChanges(ctx);
     int started = r && PyObject_IsTrue(r) == 1;
     if (!r) reply_with_py_error(ctx);
     else if (!started) RedisModule_ReplyWithSimpleString(ctx, "OK");
@@ -288,7 +290,9 @@ static int unregister_command(RedisModuleCtx *ctx, RedisModuleString **argv, int
     Reg *reg = Registry_Remove(id, len);
     if (!reg) return RedisModule_ReplyWithError(ctx, "ERR execution does not exist");
     PyGILState_STATE g = PyGILState_Ensure();
+    ScriptStore_BeginChanges();
     PyObject *r = PyObject_CallMethod(reg->handler, "forget", NULL);
+    ScriptStore_PropagateChanges(ctx);
     if (!r) PyHost_LogError("RG.UNREGISTER");
     Py_XDECREF(r);
     Registry_Release(reg); /* executions still running keep their own reference */

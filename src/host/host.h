@@ -141,6 +141,14 @@ int ScriptStore_Put(const char *id, const char *desc, const char *code, size_t c
 /* Replaces the readers' state kept with the script of session `id`. */
 int ScriptStore_SetState(const char *id, const char *state, size_t len);
 void ScriptStore_Drop(const char *id);
+/* A command that may change the store: between Begin and Propagate, the
+ * sessions it files or drops go to the replicas and the AOF (RG._SCRIPT)
+ * when it ends. */
+void ScriptStore_BeginChanges(void);
+void ScriptStore_PropagateChanges(RedisModuleCtx *ctx);
+/* True while a saved script runs again: its top-level writes are not run
+ * again (their effects are in the data already); executeCommand skips them. */
+extern int ScriptStore_Replaying;
 
 /* ---- key_events.c: keyspace events that start KeysReader executions ---- */
 int KeyEvents_Subscribe(RedisModuleCtx *ctx);
@@ -157,7 +165,8 @@ typedef struct HostConfig {
 } HostConfig;
 extern HostConfig host_config;
 int PyHost_Start(const char **err);
-extern PyObject *rt_trigger, *rt_pyexecute, *rt_on_key, *rt_check_requirements; /* runtime functions */
+extern PyObject *rt_trigger, *rt_pyexecute, *rt_on_key, *rt_check_requirements,
+    *rt_forget_session; /* runtime functions */
 PyObject *PyHost_TakeError(void);         /* the pending exception (cleared), or NULL */
 void PyHost_LogError(const char *where);     /* logs and clears the Python error */
 

@@ -13,6 +13,18 @@
  * that no entry is read twice or skipped).  Both came with encoding
  * version 2; a version 1 RDB still loads.
  *
+ * Between RDBs, replicas and the AOF get each change as it happens: a
+ * command that files or drops a session's script (RG.PYEXECUTE,
+ * RG.UNREGISTER) ends by propagating `RG._SCRIPT PUT id code dropped state
+ * [desc]` or `RG._SCRIPT DROP id`.  A replica applies it at once (and passes
+ * it on to its own replicas); an AOF being loaded updates the scripts to
+ * run when loading ends.  Readers' state is not propagated: it travels with
+ * RDBs only.
+ *
+ * A script run again has its top-level writes skipped (ScriptStore_Replaying):
+ * their effects are in the data it came with, and running them twice would
+ * count an INCR twice on every load or on every replica.
+ *
  * Only threads holding the Redis lock touch the store (the main thread, or
  * a StreamReader execution filing its readers' state); a BGSAVE child reads
  * the copy it was forked with. */
@@ -20,6 +32,7 @@
 #include <Python.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "host.h"
 
@@ -34,7 +47,28 @@ typedef struct Script {
 } Script;
 
 static Script *stored;  /* filed by the runtime */
-static Script *pending; /* read from an RDB, run again when loading ends */
+static Script *pending; /* read from an RDB or an AOF, run again when loading ends (newest first) */
+
+int ScriptStore_Replaying;
+
+/* The sessions changed by the command in progress, to propagate. */
+static int change_depth;
+static char **changed;
+static size_t nchanged, capchanged;
+
+static void note_change(const char *id) {
+    if (change_depth == 0) return;
+    for (size_t i = 0; i < nchanged; i++)
+        if (strcmp(changed[i], id) == 0) return;
+    if (nchanged == capchanged) {
+        size_t cap = capchanged ? capchanged * 2 : 4;
+        char **n = realloc(changed, cap * sizeof(*n));
+        if (!n) abort();
+        changed = n;
+        capchanged = cap;
+    }
+    if (!(changed[nchanged++] = strdup(id))) abort();
+}
 
 static void script_free(Script *s) {
     free(s->id);
@@ -65,8 +99,9 @@ static Script *script_new(const char *id, size_t id_len, const char *desc, size_
     return s;
 }
 
-void ScriptStore_Drop(const char *id) {
-    for (Script **at = &stored; *at; at = &(*at)->next) {
+/* Takes the script of session `id` out of `*list`, freeing it. */
+static void unlink_script(Script **list, const char *id) {
+    for (Script **at = list; *at; at = &(*at)->next) {
         if (strcmp((*at)->id, id) == 0) {
             Script *gone = *at;
             *at = gone->next;
@@ -74,6 +109,11 @@ void ScriptStore_Drop(const char *id) {
             return;
         }
     }
+}
+
+void ScriptStore_Drop(const char *id) {
+    note_change(id);
+    unlink_script(&stored, id);
 }
 
 static Script *find(const char *id) {
@@ -99,6 +139,26 @@ int ScriptStore_Put(const char *id, const char *desc, const char *code, size_t c
     s->next = stored;
     stored = s;
     return REDISMODULE_OK;
+}
+
+/* ---- propagation: RG._SCRIPT ---- */
+
+void ScriptStore_BeginChanges(void) { change_depth++; }
+
+void ScriptStore_PropagateChanges(RedisModuleCtx *ctx) {
+    if (--change_depth > 0) return; /* an inner command: the outer one propagates */
+    for (size_t i = 0; i < nchanged; i++) {
+        Script *s = find(changed[i]);
+        if (!s) RedisModule_Replicate(ctx, "RG._SCRIPT", "cc", "DROP", changed[i]);
+        else if (s->desc)
+            RedisModule_Replicate(ctx, "RG._SCRIPT", "ccbccc", "PUT", s->id, s->code, s->code_len, s->dropped,
+                                  s->state, s->desc);
+        else
+            RedisModule_Replicate(ctx, "RG._SCRIPT", "ccbcc", "PUT", s->id, s->code, s->code_len, s->dropped,
+                                  s->state);
+        free(changed[i]);
+    }
+    nchanged = 0;
 }
 
 /* ---- RDB aux data ---- */
@@ -155,6 +215,16 @@ static void *no_rdb_load(RedisModuleIO *rdb, int encver) {
 static void no_rdb_save(RedisModuleIO *rdb, void *value) { (void)rdb, (void)value; }
 static void no_free(void *value) { (void)value; }
 
+/* Registers again the flows of a saved script (GIL held, Redis lock held). */
+static void replay(const Script *s) {
+    ScriptStore_Replaying = 1;
+    PyObject *r = PyObject_CallFunction(rt_pyexecute, "s#OisziOss", s->code, (Py_ssize_t)s->code_len, Py_None, 0,
+                                        s->id, s->desc, 1, Py_True, s->dropped, s->state);
+    ScriptStore_Replaying = 0;
+    if (!r) PyHost_LogError("registering again the flows of a saved RG.PYEXECUTE script");
+    Py_XDECREF(r);
+}
+
 /* Loading ended: each script read is run again, in the order it was saved
  * (the list was built in reverse). */
 static void on_loading(RedisModuleCtx *ctx, RedisModuleEvent e, uint64_t sub, void *data) {
@@ -171,14 +241,52 @@ static void on_loading(RedisModuleCtx *ctx, RedisModuleEvent e, uint64_t sub, vo
     PyGILState_STATE g = PyGILState_Ensure();
     for (Script *s = todo, *next; s; s = next) {
         next = s->next;
-        PyObject *r = PyObject_CallFunction(rt_pyexecute, "s#OisziOss", s->code, (Py_ssize_t)s->code_len,
-                                            Py_None, 0, s->id, s->desc, 1, Py_True, s->dropped, s->state);
-        if (!r) PyHost_LogError("registering again the flows of a saved RG.PYEXECUTE script");
-        Py_XDECREF(r);
+        replay(s);
         script_free(s);
     }
     PyGILState_Release(g);
     Host_CommandExit(scope);
+}
+
+/* RG._SCRIPT PUT id code dropped state [desc] | DROP id: from the master
+ * (applied now, and passed on) or from the AOF (applied when loading ends). */
+static int script_command(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
+    int flags = RedisModule_GetContextFlags(ctx);
+    if (!(flags & (REDISMODULE_CTX_FLAGS_REPLICATED | REDISMODULE_CTX_FLAGS_LOADING)))
+        return RedisModule_ReplyWithError(ctx, "ERR RG._SCRIPT only comes from a master or the AOF");
+    const char *op = argc > 2 ? RedisModule_StringPtrLen(argv[1], NULL) : "";
+    int put = !strcasecmp(op, "PUT") && (argc == 6 || argc == 7);
+    if (!put && !(!strcasecmp(op, "DROP") && argc == 3)) return RedisModule_WrongArity(ctx);
+    size_t len[6] = {0};
+    const char *arg[6] = {NULL};
+    for (int i = 2; i < argc; i++) arg[i - 2] = RedisModule_StringPtrLen(argv[i], &len[i - 2]);
+    Script *s = put ? script_new(arg[0], len[0], arg[4], len[4], arg[1], len[1], arg[2], len[2], arg[3], len[3])
+                    : NULL;
+    if (put && !s) return RedisModule_ReplyWithError(ctx, "ERR out of memory");
+    char *id = strndup(arg[0], len[0]);
+    if (!id) abort();
+    if (flags & REDISMODULE_CTX_FLAGS_LOADING) {
+        unlink_script(&pending, id);
+        if (s) {
+            s->next = pending;
+            pending = s;
+        }
+    } else {
+        HostCmdScope scope = Host_CommandEnter(ctx);
+        PyGILState_STATE g = PyGILState_Ensure();
+        if (s) replay(s);
+        else {
+            PyObject *r = PyObject_CallFunction(rt_forget_session, "s", id);
+            if (!r) PyHost_LogError("RG._SCRIPT DROP");
+            Py_XDECREF(r);
+        }
+        PyGILState_Release(g);
+        Host_CommandExit(scope);
+        if (s) script_free(s);
+        RedisModule_ReplicateVerbatim(ctx);
+    }
+    free(id);
+    return RedisModule_ReplyWithSimpleString(ctx, "OK");
 }
 
 int ScriptStore_Start(RedisModuleCtx *ctx) {
@@ -191,6 +299,8 @@ int ScriptStore_Start(RedisModuleCtx *ctx) {
         .aux_save = aux_save,
         .aux_save_triggers = REDISMODULE_AUX_AFTER_RDB,
     };
-    if (!RedisModule_CreateDataType(ctx, "rg-pyhost", STORE_ENCVER, &tm)) return REDISMODULE_ERR;
+    if (!RedisModule_CreateDataType(ctx, "rg-pyhost", STORE_ENCVER, &tm) ||
+        RedisModule_CreateCommand(ctx, "rg._script", script_command, "write", 0, 0, 0) != REDISMODULE_OK)
+        return REDISMODULE_ERR;
     return RedisModule_SubscribeToServerEvent(ctx, RedisModuleEvent_Loading, on_loading);
 }

@@ -191,6 +191,14 @@ def _pyexecute(code, waiter, may_block, id, desc, upgrade, replay=False, dropped
     return True
 
 
+def _forget_session(id):
+    """RG._SCRIPT DROP from the master: the session's registrations go."""
+    session = SESSIONS.pop(id, None)
+    if session is not None:
+        session.unregister_all()
+    redisgears._drop_script(id)
+
+
 def _check_requirements(requirements):
     """RG.PYEXECUTE ... REQUIREMENTS dep...: this host installs nothing at run
     time (no network from the server, one environment for every session), so
