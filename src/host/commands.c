@@ -1,4 +1,6 @@
-/* commands.c -- RG.PYEXECUTE, RG.TRIGGER, RG.DUMPREGISTRATIONS, RG.UNREGISTER.
+/* commands.c -- RG.PYEXECUTE, RG.TRIGGER, RG.DUMPREGISTRATIONS, RG.UNREGISTER, and the
+ * results of UNBLOCKING executions (RG.GETRESULTS[BLOCKING], RG.DROPEXECUTION,
+ * RG.DUMPEXECUTIONS).
  *
  * Every command runs on Redis's main thread with the Redis lock held; Python
  * is entered with PyGILState_Ensure (lock order: Redis lock, then GIL).  An
@@ -229,18 +231,19 @@ static int requirements_unmet(RedisModuleCtx *ctx, RedisModuleString **deps, int
 static int pyexecute_command(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
     if (argc < 2) return RedisModule_WrongArity(ctx);
     RedisModuleString *id = NULL, *desc = NULL;
-    int upgrade = 0, first_requirement = argc;
+    int upgrade = 0, unblocking = 0, first_requirement = argc;
     for (int i = 2; i < argc; i++) {
         const char *opt = RedisModule_StringPtrLen(argv[i], NULL);
         if (!strcasecmp(opt, "ID") && i + 1 < argc) id = argv[++i];
         else if (!strcasecmp(opt, "DESCRIPTION") && i + 1 < argc) desc = argv[++i];
         else if (!strcasecmp(opt, "UPGRADE")) upgrade = 1;
+        else if (!strcasecmp(opt, "UNBLOCKING")) unblocking = 1;
         else if (!strcasecmp(opt, "FORCE_REINSTALL_REQUIREMENTS")) continue; /* nothing is installed */
         else if (!strcasecmp(opt, "REQUIREMENTS")) {
             first_requirement = i + 1; /* the rest of the arguments */
             break;
-        } else if (!strcasecmp(opt, "UNBLOCKING") || !strcasecmp(opt, "REPLACE_WITH"))
-            return RedisModule_ReplyWithError(ctx, "ERR UNBLOCKING and REPLACE_WITH are not supported");
+        } else if (!strcasecmp(opt, "REPLACE_WITH"))
+            return RedisModule_ReplyWithError(ctx, "ERR REPLACE_WITH is not supported (use ID id UPGRADE)");
         else return RedisModule_ReplyWithError(ctx, "ERR unknown RG.PYEXECUTE argument");
     }
     int ndeps = argc - first_requirement;
@@ -255,12 +258,14 @@ static int pyexecute_command(RedisModuleCtx *ctx, RedisModuleString **argv, int 
     PyObject *cap = Waiter_Capsule(w);
     ScriptStore_BeginChanges();
     PyObject *r = code && pid && pdesc && cap
-                      ? PyObject_CallFunction(rt_pyexecute, "OOiOOi", code, cap, may_block, pid,
-                                              pdesc, upgrade)
+                      ? PyObject_CallFunction(rt_pyexecute, "OOiOOiOssi", code, cap, may_block, pid, pdesc,
+                                              upgrade, Py_False, "", "", unblocking)
                       : NULL;
     ScriptStore_PropagateChanges(ctx);
-    int started = r && PyObject_IsTrue(r) == 1;
+    const char *ex_id = r && PyUnicode_Check(r) ? PyUnicode_AsUTF8(r) : NULL; /* UNBLOCKING */
+    int started = r && !ex_id && PyObject_IsTrue(r) == 1;
     if (!r) reply_with_py_error(ctx);
+    else if (ex_id) RedisModule_ReplyWithCString(ctx, ex_id);
     else if (!started) RedisModule_ReplyWithSimpleString(ctx, "OK");
     Py_XDECREF(r);
     Py_XDECREF(code);
@@ -272,6 +277,43 @@ static int pyexecute_command(RedisModuleCtx *ctx, RedisModuleString **argv, int 
     if (started) Waiter_ReplyOrBlock(ctx, w, may_block);
     Waiter_Release(w);
     return REDISMODULE_OK;
+}
+
+/* ---- executions started with UNBLOCKING (gears_results.py) ---- */
+
+static int results_reply(RedisModuleCtx *ctx, const char *op, RedisModuleString *id) {
+    int block = !strcmp(op, "BLOCK") && async_allowed(ctx);
+    if (!strcmp(op, "BLOCK") && !block) op = "GET"; /* MULTI, Lua: no waiting */
+    Waiter *w = Waiter_New(NULL);
+    PyGILState_STATE g = PyGILState_Ensure();
+    PyObject *cap = Waiter_Capsule(w);
+    PyObject *pid = id ? py_str(id) : Py_NewRef(Py_None);
+    PyObject *r = cap && pid ? PyObject_CallFunction(rt_results, "sOO", op, pid, cap) : NULL;
+    if (!r) reply_with_py_error(ctx);
+    Py_XDECREF(r);
+    Py_XDECREF(pid);
+    Py_XDECREF(cap);
+    PyGILState_Release(g);
+    if (r) Waiter_ReplyOrBlock(ctx, w, block);
+    Waiter_Release(w);
+    return REDISMODULE_OK;
+}
+
+static int getresults_command(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
+    return argc == 2 ? results_reply(ctx, "GET", argv[1]) : RedisModule_WrongArity(ctx);
+}
+
+static int getresultsblocking_command(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
+    return argc == 2 ? results_reply(ctx, "BLOCK", argv[1]) : RedisModule_WrongArity(ctx);
+}
+
+static int dropexecution_command(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
+    return argc == 2 ? results_reply(ctx, "DROP", argv[1]) : RedisModule_WrongArity(ctx);
+}
+
+static int dumpexecutions_command(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
+    (void)argv;
+    return argc == 1 ? results_reply(ctx, "DUMP", NULL) : RedisModule_WrongArity(ctx);
 }
 
 /* ---- registrations ---- */
@@ -307,7 +349,11 @@ int Commands_Register(RedisModuleCtx *ctx) {
          * record is [trigger, key, args...] as for RG.TRIGGER. */
         RedisModule_CreateCommand(ctx, "rg.triggeronkey", triggeronkey_command, "write", 2, 2, 1) ||
         RedisModule_CreateCommand(ctx, "rg.dumpregistrations", dump_command, "readonly", 0, 0, 0) ||
-        RedisModule_CreateCommand(ctx, "rg.unregister", unregister_command, "write", 0, 0, 0))
+        RedisModule_CreateCommand(ctx, "rg.unregister", unregister_command, "write", 0, 0, 0) ||
+        RedisModule_CreateCommand(ctx, "rg.getresults", getresults_command, "readonly", 0, 0, 0) ||
+        RedisModule_CreateCommand(ctx, "rg.getresultsblocking", getresultsblocking_command, "readonly", 0, 0, 0) ||
+        RedisModule_CreateCommand(ctx, "rg.dropexecution", dropexecution_command, "write", 0, 0, 0) ||
+        RedisModule_CreateCommand(ctx, "rg.dumpexecutions", dumpexecutions_command, "readonly", 0, 0, 0))
         return REDISMODULE_ERR;
     return REDISMODULE_OK;
 }

@@ -14,7 +14,8 @@
 #define RG_LIBPYTHON "libpython3.11.so.1.0"
 #endif
 
-PyObject *rt_trigger, *rt_pyexecute, *rt_on_key, *rt_check_requirements, *rt_forget_session;
+PyObject *rt_trigger, *rt_pyexecute, *rt_on_key, *rt_check_requirements, *rt_forget_session,
+    *rt_results;
 
 PyObject *PyHost_TakeError(void) {
     PyObject *type, *value, *tb;
@@ -86,8 +87,10 @@ static int run_bootstrap(void) {
     rt_on_key = rt ? PyObject_GetAttrString(rt, "_on_key") : NULL;
     rt_check_requirements = rt ? PyObject_GetAttrString(rt, "_check_requirements") : NULL;
     rt_forget_session = rt ? PyObject_GetAttrString(rt, "_forget_session") : NULL;
+    rt_results = rt ? PyObject_GetAttrString(rt, "_results") : NULL;
     Py_DECREF(g);
-    return rt_trigger && rt_pyexecute && rt_on_key && rt_check_requirements && rt_forget_session ? 0 : -1;
+    return rt_trigger && rt_pyexecute && rt_on_key && rt_check_requirements && rt_forget_session &&
+                   rt_results ? 0 : -1;
 }
 
 /* Checks the directories before Python starts: a failed Py_Initialize

@@ -14,6 +14,7 @@ from redisgears import GearsError
 import gears_builder
 import gears_execution
 import gears_hooks
+import gears_results
 import gears_loop
 from gears_loop import (GearsFuture, atomic, createFuture, current_execution, current_session,
                         runCoroutine, setFutureException, setFutureResults)
@@ -125,9 +126,11 @@ def _completer(waiter, kind):
     return lambda results, errors: redisgears._complete(waiter, results, errors, kind)
 
 
-def _pyexecute(code, waiter, may_block, id, desc, upgrade, replay=False, dropped="", state=""):
+def _pyexecute(code, waiter, may_block, id, desc, upgrade, replay=False, dropped="", state="",
+               unblocking=False):
     """Runs a script.  Returns True when run() started an execution (the
-    reply then comes through `waiter`), False for a plain registration.
+    reply then comes through `waiter`), its id with `unblocking` (the
+    results wait in gears_results), False for a plain registration.
     A script that fails leaves no registration behind; with UPGRADE, the
     registrations of the session with the same ID are replaced only when the
     new script succeeds (all of this runs under the Redis lock).  A script
@@ -147,11 +150,16 @@ def _pyexecute(code, waiter, may_block, id, desc, upgrade, replay=False, dropped
     def runner(steps, reader):
         if replay:  # its execution ran when the script was first sent
             return
+        if unblocking:
+            ex_id = gears_builder.new_id()
+            started.append((gears_execution.Execution(steps, reader, gears_results.start(ex_id), True,
+                                                      session), ex_id))
+            return
         if not may_block:
             raise GearsError("can not run a non-sync execution inside a MULTI/LUA "
                              "(blocking is not allowed) or on loading.")
-        ex = gears_execution.Execution(steps, reader, _completer(waiter, 1), True, session)
-        started.append(ex)
+        started.append((gears_execution.Execution(steps, reader, _completer(waiter, 1), True, session),
+                        True))
 
     session.runner = runner
     replaced = old.unregister_all() if old is not None else []
@@ -187,8 +195,15 @@ def _pyexecute(code, waiter, may_block, id, desc, upgrade, replay=False, dropped
         redisgears._drop_script(old.id)
     if not started:
         return False
-    redisgears._submit(started[0].run)
-    return True
+    ex, reply = started[0]
+    redisgears._submit(ex.run)
+    return reply
+
+
+def _results(op, id, waiter):
+    """RG.GETRESULTS (op GET), RG.GETRESULTSBLOCKING (BLOCK),
+    RG.DROPEXECUTION (DROP), RG.DUMPEXECUTIONS (DUMP)."""
+    gears_results.command(op, id, waiter)
 
 
 def _forget_session(id):
