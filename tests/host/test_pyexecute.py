@@ -115,8 +115,7 @@ def test_description_and_id(host):
 
 
 @pytest.mark.parametrize("opts,text", [
-    (["UNBLOCKING"], "UNBLOCKING and REPLACE_WITH are not supported"),
-    (["REPLACE_WITH", "x"], "UNBLOCKING and REPLACE_WITH are not supported"),
+    (["REPLACE_WITH", "x"], "REPLACE_WITH is not supported (use ID id UPGRADE)"),
     (["BOGUS"], "unknown RG.PYEXECUTE argument"),
     (["ID"], "unknown RG.PYEXECUTE argument"),
 ])

@@ -63,8 +63,6 @@ def test_unblocking_without_run_registers(host):
     _, c = host
     assert pyexecute(c, "GB('CommandReader').map(lambda r: 'x').register(trigger='t')", "UNBLOCKING") == "OK"
     assert c.execute_command("RG.DUMPEXECUTIONS") == []
-    assert error_of(c, "RG.PYEXECUTE", "GB().run()", "REPLACE_WITH", "x") == \
-        "REPLACE_WITH is not supported (use ID id UPGRADE)"
 
 
 def test_the_last_1000_finished_are_kept(host):
