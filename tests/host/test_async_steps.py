@@ -106,6 +106,15 @@ def test_sync_step_error_is_formatted_traceback(host):
     assert pyexecute(c, code) == [[], [
         "['Traceback (most recent call last):\\n', "
         "'  File \"<RG.PYEXECUTE>\", line 2, in f\\n', 'ValueError: sync bad\\n']"]]
+    # a redisAI call that fails: the traceback ends at the user's call, as
+    # with the original's C functions (no frames of the wrappers)
+    code = ("import redisAI\n"
+            "def f(x):\n"
+            "    return redisAI.createTensorFromValues('FLOAT', [2], [1])\n"
+            "GB('PythonReader').map(f).run(lambda: [1])")
+    assert pyexecute(c, code) == [[], [
+        "['Traceback (most recent call last):\\n', "
+        "'  File \"<RG.PYEXECUTE>\", line 3, in f\\n', 'gears.error: values arguments must be double\\n']"]]
     # flat_error: the message only
     code = "GB('PythonReader').map(lambda x: (_ for _ in ()).throw(flat_error('flat bad'))).run(lambda: [1])"
     assert pyexecute(c, code) == [[], ["flat bad"]]

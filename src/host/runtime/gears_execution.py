@@ -19,6 +19,7 @@ after the coroutines end for as long as the steps allow it: `async def`
 steps and the runtime's own steps (convertToStr's str, count).  It goes
 back to the pool at the next plain `def` step.
 """
+import importlib.util
 import inspect
 import os
 import threading
@@ -33,6 +34,8 @@ from gears_loop import current_execution, current_session
 NO_ASYNC_RECORD = "Creating async record is not allowed"
 MAX_PENDING = {"map": 1000, "filter": 1000, "foreach": 1000, "flatmap": 1000, "accumulate": 1}
 RUNTIME_DIR = os.path.dirname(os.path.abspath(__file__))
+_redisai = importlib.util.find_spec("redisai")  # found, not imported
+REDISAI_DIR = os.path.dirname(os.path.abspath(_redisai.origin)) if _redisai and _redisai.origin else None
 
 
 class GearsFlatError(Exception):
@@ -53,8 +56,19 @@ def step_error(e):
     if isinstance(e, GearsFlatError):
         return error_text(e)
     if gears_loop.PYTHON_ATTEMPT_TRACEBACK:
-        return str(traceback.format_exception(type(e), e, _user_frames(e.__traceback__)))
+        te = traceback.TracebackException(type(e), e, _user_frames(e.__traceback__))
+        te.stack = traceback.StackSummary.from_list(_without_api_frames(te.stack))
+        return str(list(te.format()))
     return "Error type: %s, Value: %s" % (type(e), error_text(e))
+
+
+def _without_api_frames(stack):
+    """The stack without the frames of the redisAI wrappers it ends in: the
+    original's redisAI is C, whose tracebacks end at the user's call."""
+    stack = list(stack)
+    while stack and os.path.dirname(os.path.abspath(stack[-1].filename)) == REDISAI_DIR:
+        stack.pop()
+    return stack
 
 
 def _user_frames(tb):
