@@ -51,6 +51,7 @@
 #define REDISMODULE_CTX_FLAGS_MULTI (1 << 1)
 #define REDISMODULE_CTX_FLAGS_MASTER (1 << 2)
 #define REDISMODULE_CTX_FLAGS_SLAVE (1 << 3)
+#define REDISMODULE_CTX_FLAGS_READONLY (1 << 4)
 #define REDISMODULE_CTX_FLAGS_CLUSTER (1 << 5)
 #define REDISMODULE_CTX_FLAGS_REPLICATED (1 << 12) /* the command came over the replication link */
 #define REDISMODULE_CTX_FLAGS_LOADING (1 << 13)
@@ -111,6 +112,7 @@ typedef int (*RedisModuleCmdFunc)(RedisModuleCtx *ctx, RedisModuleString **argv,
  * itself runs with RedisModule_Call. */
 #define REDISMODULE_CMDFILTER_NOSELF (1 << 0)
 typedef struct RedisModuleCommandFilter RedisModuleCommandFilter;
+typedef struct RedisModuleUser RedisModuleUser;
 typedef struct RedisModuleCommandFilterCtx RedisModuleCommandFilterCtx;
 typedef void (*RedisModuleCommandFilterFunc)(RedisModuleCommandFilterCtx *filter);
 typedef void *(*RedisModuleTypeLoadFunc)(RedisModuleIO *rdb, int encver);
@@ -265,7 +267,11 @@ typedef struct RedisModuleTypeMethods {
     X(int, CommandFilterArgsCount, (RedisModuleCommandFilterCtx * fctx))                      \
     X(const RedisModuleString *, CommandFilterArgGet, (RedisModuleCommandFilterCtx * fctx, int pos)) \
     X(int, CommandFilterArgInsert, (RedisModuleCommandFilterCtx * fctx, int pos,              \
-                                    RedisModuleString * arg))
+                                    RedisModuleString * arg))                                 \
+    X(RedisModuleString *, GetCurrentUserName, (RedisModuleCtx * ctx)) /* Redis >= 7.0 */      \
+    X(RedisModuleUser *, GetModuleUserFromUserName, (RedisModuleString * name))               \
+    X(int, ACLCheckCommandPermissions, (RedisModuleUser * user, RedisModuleString * *argv, int argc)) \
+    X(int, FreeModuleUser, (RedisModuleUser * user))
 
 #define RM_DECLARE_ENTRY(ret, name, params) extern ret(*RedisModule_##name) params;
 RM_API_LIST(RM_DECLARE_ENTRY)

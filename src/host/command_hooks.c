@@ -12,12 +12,16 @@
  *
  * Two commands, so that Redis's own checks still apply to the original's
  * kind: a hooked write is refused on a read-only replica and under OOM like
- * the command itself.  What came over the replication link or from the AOF
- * is applied as it is: the master ran the hook, and sent its effects.
+ * the command itself.  The filter leaves alone a call whose arity the
+ * command refuses, so Redis's own error (and EXECABORT in MULTI) stays.
+ * What came over the replication link or from the AOF is applied as it is:
+ * the master ran the hook, and sent its effects.
  *
- * ACLs see rg._hookw / rg._hookr, not the original command (a user needs
- * them allowed to run a hooked command). */
+ * ACLs: the caller needs rg._hookw / rg._hookr, and is then checked against
+ * the original command and its keys before the flow runs.  From a client,
+ * these commands run hooked calls only: never another command. */
 #include <Python.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "host.h"
@@ -26,7 +30,6 @@
 #define HOOK_READ "rg._hookr"
 
 static const char *filter_arg(void *fctx, int pos, size_t *len) {
-    if (pos >= RedisModule_CommandFilterArgsCount(fctx)) return NULL;
     return RedisModule_StringPtrLen((RedisModuleString *)RedisModule_CommandFilterArgGet(fctx, pos), len);
 }
 
@@ -36,21 +39,32 @@ typedef struct {
 } Args;
 
 static const char *argv_arg(void *args, int pos, size_t *len) {
-    Args *a = args;
-    return pos < a->argc ? RedisModule_StringPtrLen(a->argv[pos], len) : NULL;
+    return RedisModule_StringPtrLen(((Args *)args)->argv[pos], len);
 }
 
 /* Main thread, for every command: cheap unless some hook exists. */
 static void hook_filter(RedisModuleCommandFilterCtx *fctx) {
     if (!Registry_HasHooks()) return;
     int write = 0;
-    if (!Registry_FindHook(filter_arg, fctx, 0, &write)) return;
+    if (!Registry_FindHook(filter_arg, fctx, RedisModule_CommandFilterArgsCount(fctx), 0, &write)) return;
     const char *name = write ? HOOK_WRITE : HOOK_READ;
     RedisModuleString *s = RedisModule_CreateString(NULL, name, strlen(name));
     if (RedisModule_CommandFilterArgInsert(fctx, 0, s) != REDISMODULE_OK) RedisModule_FreeString(NULL, s);
 }
 
-/* The original command, as it came. */
+/* May the calling client run the original command on its keys?  (Redis
+ * checked rg._hookw / rg._hookr only.) */
+static int caller_may_run(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
+    if (!RedisModule_GetCurrentUserName || !RedisModule_ACLCheckCommandPermissions) return 1; /* Redis < 7 */
+    RedisModuleString *name = RedisModule_GetCurrentUserName(ctx);
+    RedisModuleUser *user = name ? RedisModule_GetModuleUserFromUserName(name) : NULL;
+    int ok = user && RedisModule_ACLCheckCommandPermissions(user, argv, argc) == REDISMODULE_OK;
+    if (user) RedisModule_FreeModuleUser(user);
+    if (name) RedisModule_FreeString(NULL, name);
+    return ok;
+}
+
+/* The original command, as it came from the master or the AOF. */
 static int run_unhooked(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
     const char *cmd = RedisModule_StringPtrLen(argv[0], NULL);
     RedisModuleCallReply *reply = RedisModule_Call(ctx, cmd, "!v", argv + 1, (size_t)(argc - 1));
@@ -68,13 +82,19 @@ static int run_unhooked(RedisModuleCtx *ctx, RedisModuleString **argv, int argc)
 static int hook_command(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
     if (argc < 2) return RedisModule_WrongArity(ctx);
     argv++, argc--; /* the hooked command and its arguments */
+    if (RedisModule_GetContextFlags(ctx) & (REDISMODULE_CTX_FLAGS_REPLICATED | REDISMODULE_CTX_FLAGS_LOADING))
+        return run_unhooked(ctx, argv, argc);
+    if (!caller_may_run(ctx, argv, argc)) {
+        const char *cmd = RedisModule_StringPtrLen(argv[0], NULL);
+        char msg[160];
+        snprintf(msg, sizeof(msg), "NOPERM this user has no permissions to run the '%.64s' command on these keys", cmd);
+        return RedisModule_ReplyWithError(ctx, msg);
+    }
     Args args = {argv, argc};
-    Reg *reg = NULL;
-    if (!(RedisModule_GetContextFlags(ctx) & (REDISMODULE_CTX_FLAGS_REPLICATED | REDISMODULE_CTX_FLAGS_LOADING)))
-        reg = Registry_FindHook(argv_arg, &args, 1, NULL);
-    /* No hook: it came from the master or the AOF, or the hook went away
-     * since the filter ran (a command queued in MULTI). */
-    if (!reg) return run_unhooked(ctx, argv, argc);
+    Reg *reg = Registry_FindHook(argv_arg, &args, argc, 1, NULL);
+    /* A direct call, or the hook went away since the filter ran (a command
+     * queued in MULTI): nothing to run it for. */
+    if (!reg) return RedisModule_ReplyWithError(ctx, "ERR no hook takes this call (unregistered since it was sent?)");
     return Commands_RunFlow(ctx, reg, argv, argc);
 }
 

@@ -61,7 +61,7 @@ typedef struct {
     PoolJob base;
     Reg *reg;
     Waiter *waiter;
-    int argc;
+    int argc, db; /* db: the caller's database */
     char **args; /* copies: the command's argv dies when the command returns */
     size_t *lens;
 } TriggerJob;
@@ -73,12 +73,12 @@ static void trigger_job_free(TriggerJob *j) {
     free(j);
 }
 
-/* Calls runtime._trigger(handler, [trigger, args...], waiter, allow_async).
+/* Calls runtime._trigger(handler, [trigger, args...], waiter, allow_async, db).
  * GIL held.  The runtime completes the waiter itself, also on failure. */
-static void call_trigger(Reg *reg, PyObject *args, Waiter *w, int allow_async) {
+static void call_trigger(Reg *reg, PyObject *args, Waiter *w, int allow_async, int db) {
     PyObject *cap = Waiter_Capsule(w);
-    PyObject *r = cap ? PyObject_CallFunction(rt_trigger, "OOOi", reg->handler, args, cap,
-                                              allow_async)
+    PyObject *r = cap ? PyObject_CallFunction(rt_trigger, "OOOii", reg->handler, args, cap,
+                                              allow_async, db)
                       : NULL;
     if (!r) {
         PyHost_LogError("RG.TRIGGER");
@@ -98,7 +98,7 @@ static void trigger_job_run(PoolJob *job) {
         if (!s) Py_CLEAR(args);
         else PyList_SET_ITEM(args, i, s);
     }
-    if (args) call_trigger(j->reg, args, j->waiter, 1);
+    if (args) call_trigger(j->reg, args, j->waiter, 1, j->db);
     else {
         PyHost_LogError("RG.TRIGGER arguments");
         Waiter_Complete(j->waiter, CReply_Error("ERR could not convert the trigger arguments"));
@@ -129,6 +129,7 @@ static int run_async(RedisModuleCtx *ctx, Reg *reg, RedisModuleString **argv, in
         memcpy(j->args[i], p, j->lens[i]);
         j->args[i][j->lens[i]] = '\0';
     }
+    j->db = RedisModule_GetSelectedDb(ctx);
     j->waiter = Waiter_New(Waiter_Block(ctx));
     if (submit(&j->base) != REDISMODULE_OK) {
         Waiter_Complete(j->waiter, CReply_Error("ERR the server is shutting down"));
@@ -165,7 +166,7 @@ static int run_sync(RedisModuleCtx *ctx, Reg *reg, RedisModuleString **argv, int
     PyGILState_STATE g = PyGILState_Ensure();
     PyObject *args = py_str_list(argv, argc);
     nested_sync++;
-    if (args) call_trigger(reg, args, w, may_block);
+    if (args) call_trigger(reg, args, w, may_block, RedisModule_GetSelectedDb(ctx));
     else {
         PyHost_LogError("RG.TRIGGER arguments");
         Waiter_Complete(w, CReply_Error("ERR could not convert the trigger arguments"));

@@ -5,6 +5,7 @@
 #include <Python.h>
 #include <stdlib.h>
 #include <errno.h>
+#include <limits.h>
 #include <string.h>
 #include <strings.h>
 
@@ -114,10 +115,13 @@ static int refused_from_flows(const char *cmd, const char *arg1) {
     return strcasecmp(cmd, "CLIENT") == 0 && strcasecmp(arg1, "KILL") == 0;
 }
 
-static PyObject *gears_execute(PyObject *self, PyObject *args) {
-    (void)self;
-    Py_ssize_t n = PyTuple_GET_SIZE(args);
-    if (n < 1 || !PyUnicode_Check(PyTuple_GET_ITEM(args, 0))) {
+#define READONLY_REPLICA (REDISMODULE_CTX_FLAGS_SLAVE | REDISMODULE_CTX_FLAGS_READONLY)
+
+/* args[skip] is the command, the rest its arguments; db >= 0 runs it there
+ * (a hook's call_next in the caller's database), else in the current one. */
+static PyObject *execute_command(PyObject *args, Py_ssize_t skip, int db) {
+    Py_ssize_t n = PyTuple_GET_SIZE(args) - skip;
+    if (n < 1 || !PyUnicode_Check(PyTuple_GET_ITEM(args, skip))) {
         PyErr_SetString(GearsError, "the given command must be a string");
         return NULL;
     }
@@ -125,7 +129,7 @@ static PyObject *gears_execute(PyObject *self, PyObject *args) {
     PyObject *bufs = PyList_New(n);
     if (!bufs) return NULL;
     for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *b = py_to_bytes(PyTuple_GET_ITEM(args, i));
+        PyObject *b = py_to_bytes(PyTuple_GET_ITEM(args, skip + i));
         if (!b) {
             Py_DECREF(bufs);
             return NULL;
@@ -157,12 +161,21 @@ static PyObject *gears_execute(PyObject *self, PyObject *args) {
     Py_BEGIN_ALLOW_THREADS /* never wait for the Redis lock holding the GIL */
     RedisModuleCtx *ctx = Host_Lock();
     for (size_t i = 0; i < nargs; i++) argv[i] = RedisModule_CreateString(NULL, ptrs[i], lens[i]);
+    int was_db = RedisModule_GetSelectedDb(ctx), switch_db = db >= 0 && db != was_db;
+    if (switch_db) RedisModule_SelectDb(ctx, db);
     /* "!": replicated, as in the original.  "W" (no write) while a saved
-     * script runs again: its writes' effects came with the data. */
+     * script runs again (its writes' effects came with the data), and on a
+     * read-only replica (a hooked read runs flows there: they may not
+     * write, as its clients may not). */
     int replaying = ScriptStore_Replaying;
-    RedisModuleCallReply *reply = RedisModule_Call(ctx, cmd, replaying ? "W!v" : "!v", argv, nargs);
-    skipped = replaying && !reply && errno == ENOSPC;
-    cr = skipped ? CReply_Null() : CReply_FromCall(reply);
+    int read_only = !replaying && (RedisModule_GetContextFlags(ctx) & READONLY_REPLICA) == READONLY_REPLICA;
+    RedisModuleCallReply *reply = RedisModule_Call(ctx, cmd, replaying || read_only ? "W!v" : "!v", argv, nargs);
+    int refused = (replaying || read_only) && !reply && errno == ENOSPC;
+    skipped = refused && replaying;
+    cr = skipped ? CReply_Null()
+         : refused ? CReply_Error("READONLY You can't write against a read only replica.")
+                   : CReply_FromCall(reply);
+    if (switch_db) RedisModule_SelectDb(ctx, was_db);
     if (reply) RedisModule_FreeCallReply(reply);
     for (size_t i = 0; i < nargs; i++) RedisModule_FreeString(NULL, argv[i]);
     Host_Unlock();
@@ -182,6 +195,22 @@ static PyObject *gears_execute(PyObject *self, PyObject *args) {
     PyObject *res = creply_to_py(cr);
     CReply_Free(cr);
     return res;
+}
+
+static PyObject *gears_execute(PyObject *self, PyObject *args) {
+    (void)self;
+    return execute_command(args, 0, -1);
+}
+
+/* _execute_in_db(db, cmd, *args) */
+static PyObject *gears_execute_in_db(PyObject *self, PyObject *args) {
+    (void)self;
+    long db = PyTuple_GET_SIZE(args) > 0 ? PyLong_AsLong(PyTuple_GET_ITEM(args, 0)) : -1;
+    if (db < 0 || db > INT_MAX) {
+        if (!PyErr_Occurred()) PyErr_SetString(GearsError, "a database number is needed");
+        return NULL;
+    }
+    return execute_command(args, 1, (int)db);
 }
 
 /* ---- log ---- */
@@ -266,17 +295,19 @@ static PyObject *gears_register_trigger(PyObject *self, PyObject *args) {
     return add_to_registry(Reg_New(READER_COMMAND, id, trigger, desc, m, on_loop, handler));
 }
 
-/* _register_hook(id, command, keyprefix, key_pos, write, mode, handler, desc, on_loop) */
+/* _register_hook(id, command, keyprefix, (arity, first, last, step, write), mode, handler, desc,
+ * on_loop) */
 static PyObject *gears_register_hook(PyObject *self, PyObject *args) {
     (void)self;
     const char *id, *command, *keyprefix, *mode, *desc = NULL;
-    int key_pos, write, on_loop = 0, m;
+    HookSpec k;
+    int on_loop = 0, m;
     PyObject *handler;
-    if (!PyArg_ParseTuple(args, "sszipsO|zp", &id, &command, &keyprefix, &key_pos, &write, &mode, &handler,
-                          &desc, &on_loop) ||
+    if (!PyArg_ParseTuple(args, "ssz(iiiip)sO|zp", &id, &command, &keyprefix, &k.arity, &k.first_key,
+                          &k.last_key, &k.key_step, &k.write, &mode, &handler, &desc, &on_loop) ||
         (m = mode_of(mode)) < 0)
         return NULL;
-    return add_to_registry(Reg_NewHook(id, command, keyprefix, key_pos, write, desc, m, on_loop, handler));
+    return add_to_registry(Reg_NewHook(id, command, keyprefix, k, desc, m, on_loop, handler));
 }
 
 /* _register_keys(id, prefix, mode, handler, desc, on_loop, eventTypes, keyTypes) */
@@ -476,6 +507,7 @@ static PyObject *gears_complete(PyObject *self, PyObject *args) {
 static PyMethodDef methods[] = {
     {"executeCommand", gears_execute, METH_VARARGS, "executeCommand(cmd, *args)"},
     {"execute", gears_execute, METH_VARARGS, "execute(cmd, *args)"},
+    {"_execute_in_db", gears_execute_in_db, METH_VARARGS, NULL},
     {"log", (PyCFunction)(void (*)(void))gears_log, METH_VARARGS | METH_KEYWORDS,
      "log(msg, level='notice')"},
     {"_host_api_address", gears_host_api_address, METH_NOARGS, "address of the RG_HostAPI"},

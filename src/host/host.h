@@ -85,13 +85,19 @@ enum { MODE_ASYNC, MODE_ASYNC_LOCAL, MODE_SYNC };
 /* StreamReader registrations are KeysReader ones for `xadd` on streams;
  * the runtime reads the new entries itself. */
 enum { READER_COMMAND, READER_KEYS, READER_STREAM };
+/* What a hook needs to know of its command (COMMAND INFO): its arity
+ * (negative: at least), its key arguments first..last by step (last < 0
+ * counts from the end; first 0: none), and whether it writes. */
+typedef struct {
+    int arity, first_key, last_key, key_step, write;
+} HookSpec;
+
 typedef struct Reg {
     char *id, *desc;
     int reader;
     char *trigger;      /* CommandReader: the RG.TRIGGER name (NULL for a hook) */
     char *hook;         /* CommandReader hook: the hooked command, lower case */
-    int hook_key;       /* hook: the command's first key argument, 0 if it has none */
-    int hook_write;     /* hook: the command writes (it runs as rg._hookw) */
+    HookSpec spec;      /* hook: what COMMAND INFO says of it */
     char *prefix;       /* KeysReader: a key name, or a prefix ending in '*'; hook: its keyprefix or NULL */
     char **event_types; /* KeysReader: NULL-terminated; NULL for every event */
     unsigned key_types; /* KeysReader: bit (1 << REDISMODULE_KEYTYPE_x); 0 for every type */
@@ -111,15 +117,17 @@ Reg *Reg_New(int reader, const char *id, const char *name, const char *desc, int
 /* Takes `r` (from Reg_New, filters set) into the table (GIL held: it takes
  * a reference to r->handler).  On failure frees nothing and sets *err. */
 int Registry_Add(Reg *r, const char **err);
-/* A CommandReader hook on `command` (lower case), for keys starting with
- * `keyprefix` (NULL: every call) at argument `key_pos`. */
-Reg *Reg_NewHook(const char *id, const char *command, const char *keyprefix, int key_pos, int write,
+/* A CommandReader hook on `command` (lower case), for calls with a key
+ * starting with `keyprefix` (NULL: every call). */
+Reg *Reg_NewHook(const char *id, const char *command, const char *keyprefix, HookSpec spec,
                  const char *desc, int mode, int on_loop, PyObject *handler);
-/* Argument `pos` of a command (0: its name), NULL past its end. */
+/* Argument `pos` of a command (0: its name). */
 typedef const char *(*CommandArgFn)(void *args, int pos, size_t *len);
-/* The hook that takes this call of a command: a new reference if `ref`
- * (else only non-NULL, not to be used); *write tells rg._hookw from _hookr. */
-Reg *Registry_FindHook(CommandArgFn arg, void *args, int ref, int *write);
+/* The hook that takes this call of a command (argc arguments, the name
+ * included): one whose command it is, with an arity the call fits and, with a
+ * keyprefix, a key that starts with it.  A new reference if `ref` (else only
+ * non-NULL, not to be used); *write tells rg._hookw from rg._hookr. */
+Reg *Registry_FindHook(CommandArgFn arg, void *args, int argc, int ref, int *write);
 int Registry_HasHooks(void); /* any hook at all (cheap: every command asks) */
 void Reg_Free(Reg *r);                               /* a Reg never added */
 Reg *Registry_Find(const char *trigger, size_t len); /* a new reference */

@@ -53,14 +53,13 @@ Reg *Reg_New(int reader, const char *id, const char *name, const char *desc, int
     return r;
 }
 
-Reg *Reg_NewHook(const char *id, const char *command, const char *keyprefix, int key_pos, int write,
+Reg *Reg_NewHook(const char *id, const char *command, const char *keyprefix, HookSpec spec,
                  const char *desc, int mode, int on_loop, PyObject *handler) {
     Reg *r = calloc(1, sizeof(*r));
     if (!r) return NULL;
     *r = (Reg){.reader = READER_COMMAND, .id = strdup(id), .desc = desc ? strdup(desc) : NULL,
-               .hook = strdup(command), .prefix = keyprefix ? strdup(keyprefix) : NULL,
-               .hook_key = key_pos, .hook_write = write, .mode = mode, .on_loop = on_loop,
-               .handler = handler};
+               .hook = strdup(command), .prefix = keyprefix ? strdup(keyprefix) : NULL, .spec = spec,
+               .mode = mode, .on_loop = on_loop, .handler = handler};
     for (char *c = r->hook; c && *c; c++) *c = (char)tolower((unsigned char)*c);
     if (!r->id || !r->hook || (desc && !r->desc) || (keyprefix && !r->prefix)) {
         Reg_Free(r);
@@ -157,15 +156,23 @@ size_t Registry_MatchKeys(const char *key, size_t len, const char *event, int ke
     return n;
 }
 
-/* A keyprefix is a plain prefix of the key (RedisGears' hooks take no '*'). */
-static int hook_matches(const Reg *r, CommandArgFn arg, void *args) {
+/* As RedisGears: a keyprefix is a plain prefix (no '*'), and any key of
+ * the call may start with it. */
+static int hook_matches(const Reg *r, CommandArgFn arg, void *args, int argc) {
+    const HookSpec *k = &r->spec;
+    if (k->arity > 0 ? argc != k->arity : argc < -k->arity) return 0; /* Redis's arity error, unhooked */
     if (!r->prefix) return 1;
-    size_t len, n = strlen(r->prefix);
-    const char *key = r->hook_key > 0 ? arg(args, r->hook_key, &len) : NULL;
-    return key && len >= n && memcmp(key, r->prefix, n) == 0;
+    size_t n = strlen(r->prefix);
+    int last = k->last_key < 0 ? argc + k->last_key : k->last_key;
+    for (int pos = k->first_key; pos > 0 && pos <= last && pos < argc; pos += k->key_step > 0 ? k->key_step : 1) {
+        size_t len;
+        const char *key = arg(args, pos, &len);
+        if (len >= n && memcmp(key, r->prefix, n) == 0) return 1;
+    }
+    return 0;
 }
 
-Reg *Registry_FindHook(CommandArgFn arg, void *args, int ref, int *write) {
+Reg *Registry_FindHook(CommandArgFn arg, void *args, int argc, int ref, int *write) {
     size_t len;
     const char *cmd = arg(args, 0, &len);
     Reg *found = NULL;
@@ -173,11 +180,11 @@ Reg *Registry_FindHook(CommandArgFn arg, void *args, int ref, int *write) {
     for (size_t i = 0; i < nregs && !found; i++) {
         Reg *r = regs[i];
         if (r->hook && strlen(r->hook) == len && strncasecmp(r->hook, cmd, len) == 0 &&
-            hook_matches(r, arg, args))
+            hook_matches(r, arg, args, argc))
             found = r;
     }
     if (found && ref) found->refs++;
-    if (found && write) *write = found->hook_write;
+    if (found && write) *write = found->spec.write;
     pthread_mutex_unlock(&mu);
     return found;
 }
@@ -203,7 +210,8 @@ Reg *Registry_Remove(const char *id, size_t len) {
     for (size_t i = 0; i < nregs; i++) {
         if (strlen(regs[i]->id) == len && memcmp(regs[i]->id, id, len) == 0) {
             found = regs[i];
-            regs[i] = regs[--nregs];
+            /* keep the order: the first of two hooks that take a call stays first */
+            memmove(&regs[i], &regs[i + 1], (--nregs - i) * sizeof(*regs));
             if (found->reader != READER_COMMAND) __atomic_sub_fetch(&nkeys, 1, __ATOMIC_RELAXED);
             if (found->key_types) __atomic_sub_fetch(&ntyped, 1, __ATOMIC_RELAXED);
             if (found->hook) __atomic_sub_fetch(&nhooks, 1, __ATOMIC_RELAXED);

@@ -45,7 +45,7 @@ REPLIES = r'''
 import asyncio
 
 def reply_with(r):
-    what = r[2] if len(r) > 2 else 'none'
+    what = r[1]
     values = {'int': 7, 'str': 'text', 'list': [1, 'two', [3]], 'none': None,
               'error': ValueError('refused by the hook')}
     override_reply(values[what])
@@ -69,11 +69,11 @@ GB('CommandReader').flatmap(lambda r: r[1:]).register(hook='exists', keyprefix='
 def test_replies(host):
     _, c = host
     assert pyexecute(c, REPLIES) == "OK"
-    assert c.execute_command("ECHO", "x", "int") == 7
-    assert c.execute_command("ECHO", "x", "str") == "text"
-    assert c.execute_command("ECHO", "x", "list") == [1, "two", [3]]
-    assert c.execute_command("ECHO", "x", "none") is None
-    assert error_of(c, "ECHO", "x", "error") == "refused by the hook"
+    assert c.execute_command("ECHO", "int") == 7
+    assert c.execute_command("ECHO", "str") == "text"
+    assert c.execute_command("ECHO", "list") == [1, "two", [3]]
+    assert c.execute_command("ECHO", "none") is None
+    assert error_of(c, "ECHO", "error") == "refused by the hook"
     # an async step that awaits, then runs the command itself
     c.set("slow:a", "v")
     assert c.execute_command("GET", "slow:a") == "v!"
@@ -121,10 +121,15 @@ def test_transactions_and_scripts(host):
 
 @pytest.mark.parametrize("hook,extra,text", [
     ("'nosuch'", "", "can not hook nosuch: no such command"),
-    ("'multi'", "", "can not hook multi: it only runs on a client connection"),
+    ("'multi'", "", "can not hook multi: it only works on the client's own connection"),
+    ("'select'", "", "can not hook select: it only works on the client's own connection"),
     ("'RG.TRIGGER'", "", "can not hook rg.trigger: a command of this module"),
     ("'rg._hookw'", "", "can not hook rg._hookw: a command of this module"),
-    ("'ping'", ", keyprefix='x'", "can not hook ping with a keyprefix: it takes no key"),
+    ("'blmpop'", "", "can not hook blmpop: it may block the client"),
+    ("'xread'", "", "can not hook xread: it may block the client"),
+    ("'client'", "", "can not hook client: it is a container of subcommands"),
+    ("'ping'", ", keyprefix='x'", "can not hook ping: it takes no key, so no keyprefix"),
+    ("'zunionstore'", ", keyprefix='x'", "can not hook zunionstore: its keys move, so no keyprefix"),
     ("'get'", ", trigger='t'", "trigger argument can not be given with keyprefix or hook"),
     ("7", "", "hook must be a command name"),
 ])
@@ -179,3 +184,94 @@ def test_replica_and_aof_apply_the_effects_once(server_factory, start_host):
     c = srv.client(decode_responses=True)
     assert hgetall(c, "person:1") == {"a": "b", "stamped": "yes"}
     assert c.get("hook_runs") == "1"
+
+
+def test_keyprefix_takes_any_key_of_the_call(host):
+    _, c = host
+    assert pyexecute(c, "GB('CommandReader').map(lambda r: 'DENIED').register(hook='del', keyprefix='person:', "
+                        "mode='sync')") == "OK"
+    assert pyexecute(c, "GB('CommandReader').map(lambda r: 'DENIED').register(hook='mset', keyprefix='person:', "
+                        "mode='sync')") == "OK"
+    c.set("person:1", "x")
+    assert c.execute_command("DEL", "other", "person:1") == "DENIED"
+    c.execute_command("MSET", "a", "1", "person:2", "v")  # replies 'DENIED' (redis-py reads it as a bool)
+    assert c.get("person:1") == "x" and c.exists("a", "person:2") == 0
+    assert c.execute_command("DEL", "other") == 0  # no key of it matches: DEL itself
+
+
+def test_a_call_with_the_wrong_arity_is_left_to_redis(host):
+    _, c = host
+    assert pyexecute(c, STAMP.replace("MODE", "'sync'")) == "OK"
+    assert "wrong number of arguments for 'hset' command" in error_of(c, "HSET", "person:1", "a")
+    p = c.pipeline(transaction=True)
+    p.set("x", "1")
+    p.execute_command("HSET", "person:1", "a")
+    with pytest.raises(redis.ResponseError) as e:
+        p.execute()
+    assert "wrong number of arguments for 'hset' command" in str(e.value)
+    assert c.exists("x") == 0 and c.get("hook_runs") is None
+
+
+def test_the_first_of_two_matching_hooks_stays_first(host):
+    _, c = host
+    assert pyexecute(c, "GB('CommandReader').map(lambda r: 'x').register(trigger='unrelated')") == "OK"
+    assert pyexecute(c, "GB('CommandReader').map(lambda r: 'hook a').register(hook='get', keyprefix='a', "
+                        "mode='sync')") == "OK"
+    assert pyexecute(c, "GB('CommandReader').map(lambda r: 'hook ab').register(hook='get', keyprefix='ab', "
+                        "mode='sync')") == "OK"
+    assert c.get("abc") == "hook a"
+    unrelated = [r[1] for r in c.execute_command("RG.DUMPREGISTRATIONS") if "unrelated" in r][0]
+    assert c.execute_command("RG.UNREGISTER", unrelated) == "OK"
+    assert c.get("abc") == "hook a"
+
+
+@pytest.mark.parametrize("mode", ["sync", "async_local", "async"])
+def test_call_next_runs_in_the_callers_database(host, mode):
+    srv, c = host
+    assert pyexecute(c, "GB('CommandReader').map(lambda r: call_next(*r[1:])).register(hook='set', "
+                        "mode=%r)" % mode) == "OK"
+    c3 = srv.client(decode_responses=True, db=3)
+    assert c3.set("k", "v")
+    assert c3.get("k") == "v" and c.get("k") is None
+
+
+def test_the_internal_commands_run_hooked_calls_only(host):
+    srv, c = host
+    for args in (["SYNC"], ["PSYNC", "?", "-1"], ["CLIENT", "KILL", "skipme", "no"], ["SET", "k", "v"]):
+        for cmd in ("rg._hookr", "rg._hookw"):
+            assert error_of(c, cmd, *args) == "no hook takes this call (unregistered since it was sent?)"
+    assert c.ping() and c.exists("k") == 0
+
+
+def test_acls_of_the_original_command_apply(host):
+    srv, c = host
+    assert pyexecute(c, STAMP.replace("MODE", "'sync'")) == "OK"
+    c.execute_command("ACL", "SETUSER", "app", "on", ">pw", "~person:*", "+get", "+rg._hookr", "+rg._hookw")
+    app = srv.client(decode_responses=True, username="app", password="pw")
+    assert "no permissions to run the 'HSET' command on these keys" in error_of(app, "HSET", "person:1", "a", "b")
+    c.execute_command("ACL", "SETUSER", "app", "+hset")
+    assert app.execute_command("HSET", "person:1", "a", "b") == "2"
+    assert "no permissions" in error_of(app, "HSET", "other:1", "a", "b")  # a key outside ~person:*
+    assert "no permissions" in error_of(app, "rg._hookr", "ACL", "SETUSER", "app", "+@all")
+    assert c.get("hook_runs") == "1"
+
+
+def test_flows_of_a_hooked_read_may_not_write_on_a_read_only_replica(server_factory, start_host):
+    srv, c = start_host(tcp=True)
+    path, args = host_module()
+    rep = server_factory(modules=[(path, args), (ENGINE, [])], config=[("replicaof", "127.0.0.1", srv.port)])
+    rc = rep.client(decode_responses=True)
+    rep.wait_synced()
+    code = ("def f(r):\n"
+            "    execute('INCR', 'reads')\n"
+            "    return call_next(*r[1:])\n"
+            "GB('CommandReader').map(f).register(hook='get', keyprefix='g:', mode='sync')")
+    assert pyexecute(c, code) == "OK"
+    assert c.execute_command("GET", "g:1") == "None" and c.get("reads") == "1"
+    assert c.execute_command("WAIT", 1, 10000) == 1
+    deadline = time.time() + 20
+    while not rc.execute_command("RG.DUMPREGISTRATIONS"):
+        assert time.time() < deadline
+        time.sleep(0.02)
+    assert "READONLY You can't write against a read only replica." in error_of(rc, "GET", "g:1")
+    assert rc.get("reads") == "1" and rc.dbsize() == c.dbsize()

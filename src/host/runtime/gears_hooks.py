@@ -9,7 +9,8 @@ flow, on the record [command, args...]; the flow's result is the reply:
 - unless the flow called override_reply(value): then value (an exception
   is sent as an error reply);
 - call_next(*args) runs the command itself with those arguments (not
-  another hook) and returns its reply, as execute() would.
+  another hook), in the caller's database, and returns its reply, as
+  execute() would.
 """
 import redisgears
 from redisgears import GearsError
@@ -23,10 +24,10 @@ class HookCall:
     """One call of a hooked command: the command call_next runs, and the
     reply override_reply chose."""
 
-    __slots__ = ("command", "reply")
+    __slots__ = ("command", "db", "reply")
 
-    def __init__(self, command):
-        self.command, self.reply = command, _NOTHING
+    def __init__(self, command, db):
+        self.command, self.db, self.reply = command, db, _NOTHING
 
     def completer(self, waiter):
         """The done(results, errors) of the call's execution."""
@@ -55,8 +56,10 @@ def _current(name):
 
 
 def call_next(*args):
-    """Runs the hooked command itself with `args` (without its name)."""
-    return redisgears.executeCommand(_current("call_next").command, *args)
+    """Runs the hooked command itself with `args` (without its name), in the
+    caller's database (async steps run elsewhere, in database 0)."""
+    hook = _current("call_next")
+    return redisgears._execute_in_db(hook.db, hook.command, *args)
 
 
 def override_reply(value):
@@ -64,8 +67,13 @@ def override_reply(value):
     _current("override_reply").reply = value
 
 
+# Commands that change the client's own connection: run by the module's
+# client they would change nothing (SELECT) or the wrong one.
+CONNECTION_COMMANDS = ("select", "readonly", "readwrite", "asking")
+
+
 def command_info(command, keyprefix):
-    """(name, position of its first key, whether it writes) of a command a
+    """(name, (arity, first key, last key, key step, writes)) of a command a
     hook may take; a GearsError says why not."""
     if not isinstance(command, str) or not command:
         raise GearsError("hook must be a command name")
@@ -74,11 +82,21 @@ def command_info(command, keyprefix):
     info = redisgears.executeCommand("COMMAND", "INFO", command)
     if not info or not info[0]:
         raise GearsError("can not hook %s: no such command" % command)
-    name, _, flags, first_key = info[0][:4]
-    if name.lower().startswith("rg."):
-        raise GearsError("can not hook %s: a command of this module" % name)
-    if "noscript" in flags:  # MULTI, EXEC, SUBSCRIBE...: they need the client itself
-        raise GearsError("can not hook %s: it only runs on a client connection" % name)
-    if keyprefix is not None and first_key <= 0:
-        raise GearsError("can not hook %s with a keyprefix: it takes no key" % name)
-    return name.lower(), first_key, "write" in flags
+    name, arity, flags, first, last, step = info[0][:6]
+    name = name.lower()
+    why = None
+    if name.startswith("rg."):
+        why = "a command of this module"
+    elif "noscript" in flags or name in CONNECTION_COMMANDS:  # MULTI, SUBSCRIBE, SELECT...
+        why = "it only works on the client's own connection"
+    elif "blocking" in flags:  # run by the module, it would never wait
+        why = "it may block the client"
+    elif len(info[0]) > 9 and info[0][9]:  # CLIENT, CONFIG, XGROUP...: each subcommand has its own rules
+        why = "it is a container of subcommands"
+    elif keyprefix is not None and first <= 0:
+        why = "it takes no key, so no keyprefix"
+    elif keyprefix is not None and "movablekeys" in flags:
+        why = "its keys move, so no keyprefix"
+    if why is not None:
+        raise GearsError("can not hook %s: %s" % (name, why))
+    return name, (arity, first, last, step, "write" in flags)

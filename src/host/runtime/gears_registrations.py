@@ -77,14 +77,14 @@ class HookRegistration(Registration):
     `keyprefix`, if given) run the flow instead (gears_hooks)."""
 
     def __init__(self, id, command, mode, steps, session, desc, keyprefix):
-        self.hook, key_pos, self.write = gears_hooks.command_info(command, keyprefix)
+        self.hook, self.spec = gears_hooks.command_info(command, keyprefix)
         super().__init__(id, self.hook, mode, steps, session, desc)
-        self.keyprefix, self.key_pos = keyprefix, key_pos
+        self.keyprefix = keyprefix
 
     def install(self):
         on_loop = bool(self.steps) and self.steps[0][2] == ge.LOOP
-        redisgears._register_hook(self.id, self.hook, self.keyprefix, self.key_pos, self.write,
-                                  self.mode, self, self.desc, on_loop)
+        redisgears._register_hook(self.id, self.hook, self.keyprefix, self.spec, self.mode, self,
+                                  self.desc, on_loop)
 
 
 class KeysRegistration(Registration):

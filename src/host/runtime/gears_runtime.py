@@ -237,11 +237,11 @@ def _check_requirements(requirements):
                          "nothing; install them there): " + ", ".join(unmet))
 
 
-def _trigger(reg, args, waiter, allow_async):
+def _trigger(reg, args, waiter, allow_async, db=0):
     """RG.TRIGGER, or a hooked command: runs `reg`'s flow on the record
     [trigger or command, args...] on the calling thread (a pool thread, or
-    the main thread for sync)."""
-    hook = gears_hooks.HookCall(reg.hook) if reg.hook is not None else None
+    the main thread for sync); `db` is the caller's database."""
+    hook = gears_hooks.HookCall(reg.hook, db) if reg.hook is not None else None
     done = hook.completer(waiter) if hook is not None else _completer(waiter, 0)
     if reg.one_map is not None and gears_loop.on_main():
         fn, convert = reg.one_map
