@@ -117,6 +117,11 @@ static int refused_from_flows(const char *cmd, const char *arg1) {
 
 #define READONLY_REPLICA (REDISMODULE_CTX_FLAGS_SLAVE | REDISMODULE_CTX_FLAGS_READONLY)
 
+/* Calls whose writes RedisModule_Call's "W" does not see. */
+static int is_script_call(const char *cmd) {
+    return !strcasecmp(cmd, "EVAL") || !strcasecmp(cmd, "EVALSHA") || !strcasecmp(cmd, "FCALL");
+}
+
 /* args[skip] is the command, the rest its arguments; db >= 0 runs it there
  * (a hook's call_next in the caller's database), else in the current one. */
 static PyObject *execute_command(PyObject *args, Py_ssize_t skip, int db) {
@@ -157,7 +162,7 @@ static PyObject *execute_command(PyObject *args, Py_ssize_t skip, int db) {
         lens[i] = (size_t)PyBytes_GET_SIZE(b);
     }
     CReply *cr;
-    int skipped = 0;
+    int skipped = 0, script = is_script_call(cmd);
     Py_BEGIN_ALLOW_THREADS /* never wait for the Redis lock holding the GIL */
     RedisModuleCtx *ctx = Host_Lock();
     for (size_t i = 0; i < nargs; i++) argv[i] = RedisModule_CreateString(NULL, ptrs[i], lens[i]);
@@ -169,7 +174,10 @@ static PyObject *execute_command(PyObject *args, Py_ssize_t skip, int db) {
      * write, as its clients may not). */
     int replaying = ScriptStore_Replaying;
     int read_only = !replaying && (RedisModule_GetContextFlags(ctx) & READONLY_REPLICA) == READONLY_REPLICA;
-    RedisModuleCallReply *reply = RedisModule_Call(ctx, cmd, replaying || read_only ? "W!v" : "!v", argv, nargs);
+    /* "W" does not stop a Lua or function call that writes: not run again */
+    RedisModuleCallReply *reply = replaying && script ? NULL
+                                  : RedisModule_Call(ctx, cmd, replaying || read_only ? "W!v" : "!v", argv, nargs);
+    if (replaying && script) errno = ENOSPC;
     int refused = (replaying || read_only) && !reply && errno == ENOSPC;
     skipped = refused && replaying;
     cr = skipped ? CReply_Null()

@@ -174,7 +174,7 @@ typedef struct HostConfig {
 extern HostConfig host_config;
 int PyHost_Start(const char **err);
 extern PyObject *rt_trigger, *rt_pyexecute, *rt_on_key, *rt_check_requirements,
-    *rt_forget_session, *rt_results; /* runtime functions */
+    *rt_forget_session, *rt_results, *rt_keep_sessions; /* runtime functions */
 PyObject *PyHost_TakeError(void);         /* the pending exception (cleared), or NULL */
 void PyHost_LogError(const char *where);     /* logs and clears the Python error */
 

@@ -163,12 +163,19 @@ void ScriptStore_PropagateChanges(RedisModuleCtx *ctx) {
 
 /* ---- RDB aux data ---- */
 
+/* Oldest first (`stored` is newest first): a load runs them again in the
+ * order they were sent. */
 static void aux_save(RedisModuleIO *rdb, int when) {
     (void)when;
     uint64_t n = 0;
     for (Script *s = stored; s; s = s->next) n++;
     RedisModule_SaveUnsigned(rdb, n);
-    for (Script *s = stored; s; s = s->next) {
+    Script **oldest_first = malloc((n ? n : 1) * sizeof(*oldest_first));
+    if (!oldest_first) abort(); /* an RDB without them would lose every registration */
+    size_t i = n;
+    for (Script *s = stored; s; s = s->next) oldest_first[--i] = s;
+    for (i = 0; i < n; i++) {
+        const Script *s = oldest_first[i];
         RedisModule_SaveStringBuffer(rdb, s->id, strlen(s->id));
         RedisModule_SaveUnsigned(rdb, s->desc != NULL);
         RedisModule_SaveStringBuffer(rdb, s->desc ? s->desc : "", s->desc ? strlen(s->desc) : 0);
@@ -176,6 +183,7 @@ static void aux_save(RedisModuleIO *rdb, int when) {
         RedisModule_SaveStringBuffer(rdb, s->dropped, strlen(s->dropped));
         RedisModule_SaveStringBuffer(rdb, s->state, strlen(s->state));
     }
+    free(oldest_first);
 }
 
 static int aux_load(RedisModuleIO *rdb, int encver, int when) {
@@ -229,7 +237,7 @@ static void replay(const Script *s) {
  * (the list was built in reverse). */
 static void on_loading(RedisModuleCtx *ctx, RedisModuleEvent e, uint64_t sub, void *data) {
     (void)e, (void)data;
-    if (sub != REDISMODULE_SUBEVENT_LOADING_ENDED || !pending) return;
+    if (sub != REDISMODULE_SUBEVENT_LOADING_ENDED) return;
     Script *todo = NULL;
     while (pending) {
         Script *s = pending;
@@ -239,6 +247,18 @@ static void on_loading(RedisModuleCtx *ctx, RedisModuleEvent e, uint64_t sub, vo
     }
     HostCmdScope scope = Host_CommandEnter(ctx);
     PyGILState_STATE g = PyGILState_Ensure();
+    /* The loaded data replaced the old: so do its sessions (a replica's
+     * full sync drops the registrations its master does not have). */
+    PyObject *ids = PySet_New(NULL);
+    for (Script *s = todo; ids && s; s = s->next) {
+        PyObject *id = PyUnicode_FromString(s->id);
+        if (!id || PySet_Add(ids, id) < 0) Py_CLEAR(ids);
+        Py_XDECREF(id);
+    }
+    PyObject *r = ids ? PyObject_CallOneArg(rt_keep_sessions, ids) : NULL;
+    if (!r) PyHost_LogError("dropping the sessions the loaded data does not have");
+    Py_XDECREF(r);
+    Py_XDECREF(ids);
     for (Script *s = todo, *next; s; s = next) {
         next = s->next;
         replay(s);

@@ -160,7 +160,14 @@ GB('CommandReader').map(raises_after).register(trigger='raises_after_async')
 GB('CommandReader').map(coroutine_too).register(trigger='coroutine_too')
 GB('CommandReader').map(continue_twice).register(trigger='continue_twice', mode='sync')
 GB('CommandReader').map(continue_parked).register(trigger='continue_parked')
+def continue_then_raise(r):
+    f = gearsFuture()
+    f.continueRun('value')
+    raise ValueError('boom')
+
 GB('CommandReader').map(lambda r: gearsFuture()).register(trigger='in_multi', mode='sync')
+GB('CommandReader').map(continue_then_raise).register(trigger='one_map_raise', mode='sync')
+GB('CommandReader').map(continue_then_raise).map(str).register(trigger='two_maps_raise', mode='sync')
 GB('CommandReader').groupby(lambda r: 1, lambda k, a, r: gearsFuture()).register(trigger='reduce')
 '''
 
@@ -176,6 +183,9 @@ def test_misuse_gets_clear_errors(host):
     for name in ("raises_after", "raises_after_async"):
         assert "step failed after making its future" in error_of(c, "RG.TRIGGER", name)
         assert trigger(c, "continue_parked") == ["Can not continue with the same future twice"]
+    # a step that raises after continuing its future: its error, whatever the flow's shape
+    for name in ("one_map_raise", "two_maps_raise"):
+        assert "boom" in error_of(c, "RG.TRIGGER", name)
     # the first continue decides; the second raises to its caller
     assert trigger(c, "continue_twice") == ["first"]
     assert c.get("second_continue") == "Can not continue with the same future twice"

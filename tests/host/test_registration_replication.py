@@ -102,3 +102,51 @@ def test_top_level_writes_do_not_run_again_on_reload(host):
 def test_clients_can_not_send_rg_script(host):
     _, c = host
     assert error_of(c, "RG._SCRIPT", "DROP", "x") == "RG._SCRIPT only comes from a master or the AOF"
+
+
+ORDERED = "GB('KeysReader').foreach(lambda r: execute('RPUSH', 'order', NAME)).register(prefix='k*', " \
+          "mode='sync', readValue=False)"
+
+
+def test_a_load_registers_in_the_order_they_were_sent(host):
+    """Sessions come back oldest first, and what RG.UNREGISTER took is not
+    registered again, even for a moment (a newer session took its trigger)."""
+    srv, c = host
+    for name in ("first", "second", "third"):
+        assert pyexecute(c, ORDERED.replace("NAME", repr(name)), "ID", name) == "OK"
+    assert pyexecute(c, "GB('CommandReader').map(lambda r: 'a1').register(trigger='t1')\n"
+                        "GB('CommandReader').map(lambda r: 'a2').register(trigger='t2')", "ID", "a") == "OK"
+    t1 = [r[1] for r in c.execute_command("RG.DUMPREGISTRATIONS") if "t1" in r][0]
+    assert c.execute_command("RG.UNREGISTER", t1) == "OK"
+    assert pyexecute(c, "GB('CommandReader').map(lambda r: 'b1').register(trigger='t1')", "ID", "b") == "OK"
+    assert pyexecute(c, "GB('CommandReader').map(lambda r: 'a2 again').register(trigger='t2')", "ID", "a",
+                     "UPGRADE") == "OK"  # a is now newer than b
+    for restart in (lambda: c.execute_command("DEBUG", "RELOAD"), lambda: (c.save(), srv.restart())):
+        restart()
+        c = srv.client(decode_responses=True)
+        c.delete("order")
+        c.set("k1", "x")
+        assert c.lrange("order", 0, -1) == ["first", "second", "third"]
+        assert trigger(c, "t1") == ["b1"] and trigger(c, "t2") == ["a2 again"]
+
+
+def test_a_full_sync_drops_the_replicas_own_registrations(server_factory, start_host):
+    master, c = start_host(tcp=True)
+    assert pyexecute(c, "GB('CommandReader').map(lambda r: 'm').register(trigger='m')", "ID", "m") == "OK"
+    srv, rc = start_host()
+    assert pyexecute(rc, "GB('CommandReader').map(lambda r: 'old').register(trigger='old')", "ID", "s") == "OK"
+    assert rc.execute_command("REPLICAOF", "127.0.0.1", master.port) == "OK"
+    srv.wait_synced()
+    wait_for(lambda: dump(rc) == dump(c), "the replica kept registrations its master does not have")
+    assert rc.execute_command("REPLICAOF", "NO", "ONE") == "OK"
+    assert trigger(rc, "m") == ["m"] and "no such trigger" in error_of(rc, "RG.TRIGGER", "old")
+
+
+def test_top_level_lua_writes_do_not_run_again(pair):
+    c, rc = pair
+    code = "execute('EVAL', \"return redis.call('INCR', 'n')\", 0)\n" \
+           "GB('CommandReader').map(lambda r: 'ev').register(trigger='ev')"
+    assert pyexecute(c, code) == "OK"
+    wait_for(lambda: dump(rc) == dump(c) != [], "the script did not reach the replica")
+    assert c.execute_command("DEBUG", "RELOAD") == "OK"
+    assert c.get("n") == "1" and c.execute_command("WAIT", 1, 10000) == 1 and rc.get("n") == "1"

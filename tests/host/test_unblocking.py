@@ -84,3 +84,10 @@ def test_the_last_1000_finished_are_kept(host):
 def test_arity(host, args):
     _, c = host
     assert "wrong number of arguments" in error_of(c, *args)
+
+
+def test_a_script_that_fails_after_run_leaves_no_execution(host):
+    _, c = host
+    assert error_of(c, "RG.PYEXECUTE", "GB('PythonReader').run(lambda: [1])\nraise Exception('after run')",
+                    "UNBLOCKING") == "Exception: after run"
+    assert c.execute_command("RG.DUMPEXECUTIONS") == []

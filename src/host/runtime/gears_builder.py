@@ -141,17 +141,7 @@ class GearsBuilder:
             raise GearsError("no trigger or hook argument was given")
         if hook is not None:
             return self._install(HookRegistration, hook, convertToStr, mode, onRegistered, keyprefix)
-        session = current_session.get()
-        if session is None:
-            raise GearsError("register() must be called from RG.PYEXECUTE")
-        desc = self.desc if self.desc is not None else session.desc
-        reg = Registration(new_id(), str(trigger), mode, self._final_steps(convertToStr),
-                           session, desc)
-        reg.install()
-        session.registrations.append(reg)
-        if onRegistered is not None:
-            onRegistered()
-        return reg.id
+        return self._install(Registration, trigger, convertToStr, mode, onRegistered)
 
     def _register_keys(self, prefix, convertToStr, mode, onRegistered, eventTypes=None,
                        keyTypes=None, readValue=True, noScan=False, commands=None, **ignored):
@@ -189,7 +179,8 @@ class GearsBuilder:
         if kind is not HookRegistration:
             prefix = str(prefix)
         reg = kind(new_id(), prefix, mode, self._final_steps(convertToStr), session, desc, *args)
-        reg.install()
+        if len(session.registrations) not in session.dropped:  # a replay skips what RG.UNREGISTER took
+            reg.install()
         session.registrations.append(reg)
         if onRegistered is not None:
             onRegistered()

@@ -496,9 +496,10 @@ class OneMap:
         try:
             try:
                 v = fn(record)
-            except BaseException as e:
-                if call.future is None or call.future._claim():
-                    self.done([], [step_error(e)])
+            except BaseException as e:  # its error, even if it continued its future first
+                if call.future is not None:
+                    call.future._claim()
+                self.done([], [step_error(e)])
                 return
             finally:
                 self.calling = None

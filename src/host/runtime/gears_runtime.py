@@ -145,21 +145,16 @@ def _pyexecute(code, waiter, may_block, id, desc, upgrade, replay=False, dropped
     if old is not None and not upgrade:
         raise GearsError("Session %s already exists" % id)
     session = Session(id or gears_builder.new_id(), desc, code)
+    session.dropped = {int(x) for x in dropped.split(",") if x}  # not registered again
     started = []
 
     def runner(steps, reader):
         if replay:  # its execution ran when the script was first sent
             return
-        if unblocking:
-            ex_id = gears_builder.new_id()
-            started.append((gears_execution.Execution(steps, reader, gears_results.start(ex_id), True,
-                                                      session), ex_id))
-            return
-        if not may_block:
+        if not unblocking and not may_block:
             raise GearsError("can not run a non-sync execution inside a MULTI/LUA "
                              "(blocking is not allowed) or on loading.")
-        started.append((gears_execution.Execution(steps, reader, _completer(waiter, 1), True, session),
-                        True))
+        started.append((steps, reader))
 
     session.runner = runner
     replaced = old.unregister_all() if old is not None else []
@@ -181,10 +176,6 @@ def _pyexecute(code, waiter, may_block, id, desc, upgrade, replay=False, dropped
     for n, reader_state in (json.loads(state) if state else {}).items():
         if int(n) < len(session.registrations):
             session.registrations[int(n)].restore_state(reader_state)
-    for n in (int(x) for x in dropped.split(",") if x):
-        if n < len(session.registrations):
-            session.registrations[n].unregister()
-            session.dropped.add(n)
     if session.registrations:  # under its generated ID too: a replay after a load replaces it
         SESSIONS[session.id] = session
     elif old is not None:
@@ -195,8 +186,13 @@ def _pyexecute(code, waiter, may_block, id, desc, upgrade, replay=False, dropped
         redisgears._drop_script(old.id)
     if not started:
         return False
-    ex, reply = started[0]
-    redisgears._submit(ex.run)
+    steps, reader = started[0]
+    if unblocking:  # the results wait for RG.GETRESULTS
+        reply = gears_builder.new_id()
+        done = gears_results.start(reply)
+    else:
+        reply, done = True, _completer(waiter, 1)
+    redisgears._submit(gears_execution.Execution(steps, reader, done, True, session).run)
     return reply
 
 
@@ -212,6 +208,13 @@ def _forget_session(id):
     if session is not None:
         session.unregister_all()
     redisgears._drop_script(id)
+
+
+def _keep_sessions(ids):
+    """A load replaced the data set (a replica's full sync, DEBUG RELOAD):
+    the sessions it did not bring go; those it brought are run again."""
+    for id in [i for i in SESSIONS if i not in ids]:
+        _forget_session(id)
 
 
 def _check_requirements(requirements):
