@@ -33,13 +33,8 @@ static const char *filter_arg(void *fctx, int pos, size_t *len) {
     return RedisModule_StringPtrLen((RedisModuleString *)RedisModule_CommandFilterArgGet(fctx, pos), len);
 }
 
-typedef struct {
-    RedisModuleString **argv;
-    int argc;
-} Args;
-
-static const char *argv_arg(void *args, int pos, size_t *len) {
-    return RedisModule_StringPtrLen(((Args *)args)->argv[pos], len);
+static const char *argv_arg(void *argv, int pos, size_t *len) {
+    return RedisModule_StringPtrLen(((RedisModuleString **)argv)[pos], len);
 }
 
 /* Main thread, for every command: cheap unless some hook exists. */
@@ -90,8 +85,7 @@ static int hook_command(RedisModuleCtx *ctx, RedisModuleString **argv, int argc)
         snprintf(msg, sizeof(msg), "NOPERM this user has no permissions to run the '%.64s' command on these keys", cmd);
         return RedisModule_ReplyWithError(ctx, msg);
     }
-    Args args = {argv, argc};
-    Reg *reg = Registry_FindHook(argv_arg, &args, argc, 1, NULL);
+    Reg *reg = Registry_FindHook(argv_arg, argv, argc, 1, NULL);
     /* A direct call, or the hook went away since the filter ran (a command
      * queued in MULTI): nothing to run it for. */
     if (!reg) return RedisModule_ReplyWithError(ctx, "ERR no hook takes this call (unregistered since it was sent?)");

@@ -173,12 +173,13 @@ static PyObject *execute_command(PyObject *args, Py_ssize_t skip, int db) {
      * read-only replica (a hooked read runs flows there: they may not
      * write, as its clients may not). */
     int replaying = ScriptStore_Replaying;
-    int read_only = !replaying && (RedisModule_GetContextFlags(ctx) & READONLY_REPLICA) == READONLY_REPLICA;
-    /* "W" does not stop a Lua or function call that writes: not run again */
-    RedisModuleCallReply *reply = replaying && script ? NULL
-                                  : RedisModule_Call(ctx, cmd, replaying || read_only ? "W!v" : "!v", argv, nargs);
-    if (replaying && script) errno = ENOSPC;
-    int refused = (replaying || read_only) && !reply && errno == ENOSPC;
+    int no_writes = replaying || (RedisModule_GetContextFlags(ctx) & READONLY_REPLICA) == READONLY_REPLICA;
+    RedisModuleCallReply *reply = NULL;
+    int refused = 1;
+    if (!(replaying && script)) { /* "W" does not see what a Lua or function call writes */
+        reply = RedisModule_Call(ctx, cmd, no_writes ? "W!v" : "!v", argv, nargs);
+        refused = no_writes && !reply && errno == ENOSPC;
+    }
     skipped = refused && replaying;
     cr = skipped ? CReply_Null()
          : refused ? CReply_Error("READONLY You can't write against a read only replica.")

@@ -5,9 +5,10 @@ function that returns a coroutine gets an async placeholder: the coroutine
 goes to the loop thread and the execution pauses, giving its thread back.
 When the last pending coroutine of the step ends, the execution picks up
 where it stopped.  A plain step that returns a gearsFuture() pauses it the
-same way, until someone continues the future.  A sync execution that pauses this way goes on in the
-background (as async_local); its coroutines stay on the main thread as
-long as they await only the runs they started (gears_loop.MainDriver).
+same way, until someone continues the future.  A sync execution that pauses
+this way goes on in the background (as async_local); its coroutines stay on
+the main thread as long as they await only the runs they started
+(gears_loop.MainDriver).
 
 Where steps run (each move to another thread costs a wake-up, the main cost
 of a short flow): user code in a plain `def` step runs on the pool (or, for
@@ -393,15 +394,16 @@ class Execution:
         this thread, so reading it without the mutex is a safe first check."""
         limit = MAX_PENDING[kind]
         records, out, n = self.records, self.out, len(self.records)
+        call = StepCall(kind)  # one for the step's calls, filled per record
         while self.pos < n:
             if self.pending >= limit and self._pause_if_pending(limit):
                 return False
             record = records[self.pos]
             self.pos += 1
-            call = None
+            call.record, call.key, call.future = record, None, None
             try:
-                key = fn.key_of(record) if kind == "accumulate" else None
-                self.calling = call = StepCall(kind, record, key)
+                key = call.key = fn.key_of(record) if kind == "accumulate" else None
+                self.calling = call
                 v = fn.call(self.acc, key, record) if kind == "accumulate" else fn(record)
                 self.calling = None
                 if call.future is not None:  # the future decides the record
@@ -418,7 +420,7 @@ class Execution:
                     out.extend(self.apply(kind, record, v))
             except BaseException as e:
                 self.calling = None
-                if call is not None and call.future is not None and call.future._claim():
+                if call.future is not None and call.future._claim():
                     call.future._finish(None, step_error(e))
                 else:
                     self.errors.append(step_error(e))

@@ -15,6 +15,7 @@ flow, on the record [command, args...]; the flow's result is the reply:
 import redisgears
 from redisgears import GearsError
 
+from gears_execution import error_text
 from gears_loop import current_execution
 
 _NOTHING = object()
@@ -36,16 +37,9 @@ class HookCall:
             if reply is _NOTHING:
                 reply = results[0] if len(results) == 1 else results
             elif isinstance(reply, BaseException):
-                errors = errors or [_text(reply)]
+                errors = errors or [error_text(reply)]
             redisgears._complete(waiter, [reply], errors, 2)
         return done
-
-
-def _text(e):
-    try:
-        return str(e)
-    except BaseException:
-        return "<exception str() failed>"
 
 
 def _current(name):

@@ -196,10 +196,9 @@ def _pyexecute(code, waiter, may_block, id, desc, upgrade, replay=False, dropped
     return reply
 
 
-def _results(op, id, waiter):
-    """RG.GETRESULTS (op GET), RG.GETRESULTSBLOCKING (BLOCK),
-    RG.DROPEXECUTION (DROP), RG.DUMPEXECUTIONS (DUMP)."""
-    gears_results.command(op, id, waiter)
+# RG.GETRESULTS (op GET), RG.GETRESULTSBLOCKING (BLOCK), RG.DROPEXECUTION
+# (DROP), RG.DUMPEXECUTIONS (DUMP).
+_results = gears_results.command
 
 
 def _forget_session(id):
