@@ -1,4 +1,4 @@
-"""Thin typed layer over the C core (redisai._redisai_ext).
+"""Thin typed layer over the C core (redisai_ext._redisai_ext).
 
 Every error raised here is ``redisgears.GearsError`` -- the class the host
 publishes; this package defines no exception class of its own.  C entry

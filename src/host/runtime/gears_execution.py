@@ -35,7 +35,7 @@ from gears_loop import current_execution, current_session
 NO_ASYNC_RECORD = "Creating async record is not allowed"
 MAX_PENDING = {"map": 1000, "filter": 1000, "foreach": 1000, "flatmap": 1000, "accumulate": 1}
 RUNTIME_DIR = os.path.dirname(os.path.abspath(__file__))
-_redisai = importlib.util.find_spec("redisai")  # found, not imported
+_redisai = importlib.util.find_spec("redisai_ext")  # found, not imported
 REDISAI_DIR = os.path.dirname(os.path.abspath(_redisai.origin)) if _redisai and _redisai.origin else None
 
 
