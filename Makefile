@@ -5,6 +5,7 @@
 #   src/backends/<name>/backend.mk  build/backends/redisai_<name>/redisai_<name>.so
 #   src/host/host.mk                the Python host module
 #   redisAI extension               build_ffi.py (see its .mk)
+# `make engine|backends|host|pyapi` builds one part (scripts/setup.sh times each).
 # PYTHON is the venv interpreter (scripts/setup.sh passes it).
 
 CC ?= gcc
@@ -19,7 +20,7 @@ CXXFLAGS += -std=c++17 -fPIC -fvisibility=hidden -Wall -Wextra -Werror -MMD -MP
 LDFLAGS_SO = -shared -Wl,-z,now
 
 ALL :=
-.PHONY: all clean
+.PHONY: all clean engine backends host pyapi
 .DEFAULT_GOAL := all
 
 include $(sort $(wildcard src/*/*.mk src/backends/*/*.mk tests/*/*.mk))

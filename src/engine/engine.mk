@@ -2,6 +2,7 @@
 ENGINE_SRC = $(wildcard src/engine/*.c) src/common/rm_api.c
 ENGINE_OBJ = $(ENGINE_SRC:%.c=$(BUILD)/obj/%.o)
 ALL += $(BUILD)/redisai.so
+engine: $(BUILD)/redisai.so
 
 $(BUILD)/redisai.so: $(ENGINE_OBJ)
 	$(CC) $(LDFLAGS_SO) -Wl,--no-undefined -o $@ $^ -ldl -lpthread -lm

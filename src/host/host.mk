@@ -5,6 +5,7 @@
 HOST_SRC = $(wildcard src/host/*.c) src/common/rm_api.c
 HOST_OBJ = $(HOST_SRC:%.c=$(BUILD)/obj/host/%.o)
 ALL += $(BUILD)/redisgears_py.so
+host: $(BUILD)/redisgears_py.so
 
 HOST_PY_VARS := $(shell $(PYTHON) -c 'import sys, sysconfig as s; print(s.get_paths()["include"], s.get_config_var("LIBDIR"), s.get_config_var("LDVERSION"), sys.base_prefix, sys.prefix)' 2>/dev/null)
 HOST_PY_INC = $(word 1,$(HOST_PY_VARS))

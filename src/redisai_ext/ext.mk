@@ -7,6 +7,7 @@ RAI_EXT_DEPS = build_ffi.py src/redisai_ext.c $(wildcard src/redisai_ext/*.c src
 RAI_EXT_STAMP = $(BUILD)/redisai_ext/.built
 RAI_EXT_INSTALLED = $(BUILD)/redisai_ext/.installed
 ALL += $(RAI_EXT_STAMP) $(RAI_EXT_INSTALLED)
+pyapi: $(RAI_EXT_STAMP) $(RAI_EXT_INSTALLED)
 
 $(RAI_EXT_STAMP): $(RAI_EXT_DEPS)
 	@mkdir -p $(dir $@)

@@ -5,6 +5,7 @@ ORT_DIR = $(BUILD)/backends/redisai_onnxruntime
 ORT_SRC = $(wildcard src/backends/onnxruntime/*.c)
 ORT_OBJ = $(ORT_SRC:%.c=$(BUILD)/obj/%.o)
 ALL += $(ORT_DIR)/redisai_onnxruntime.so $(ORT_DIR)/lib/libonnxruntime.so.1
+backends: $(ORT_DIR)/redisai_onnxruntime.so $(ORT_DIR)/lib/libonnxruntime.so.1
 
 $(ORT_DIR)/redisai_onnxruntime.so: $(ORT_OBJ)
 	@mkdir -p $(dir $@)

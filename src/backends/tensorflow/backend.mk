@@ -7,6 +7,7 @@ TF_SO := $(BUILD)/backends/redisai_tensorflow/redisai_tensorflow.so
 
 ifneq ($(TF_DIR),)
 ALL += $(TF_SO)
+backends: $(TF_SO)
 
 $(BUILD)/obj/src/backends/tensorflow/%.o: CFLAGS += -isystem $(TF_DIR)/include
 

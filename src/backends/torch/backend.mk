@@ -8,6 +8,7 @@ TORCH_OBJS := $(BUILD)/obj/src/backends/torch/backend_torch.o $(BUILD)/obj/src/b
 
 ifneq ($(TORCH_DIR),)
 ALL += $(TORCH_SO)
+backends: $(TORCH_SO)
 
 # torch headers as system headers, so their warnings do not trip -Werror.
 $(BUILD)/obj/src/backends/torch/%.o: CXXFLAGS += -D_GLIBCXX_USE_CXX11_ABI=1 -fvisibility-inlines-hidden \
