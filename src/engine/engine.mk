@@ -8,3 +8,8 @@ $(BUILD)/redisai.so: $(ENGINE_OBJ)
 	$(CC) $(LDFLAGS_SO) -Wl,--no-undefined -o $@ $^ -ldl -lpthread -lm
 
 $(BUILD)/obj/src/engine/module.o: CFLAGS += -DGIT_SHA=\"$(GIT_SHA)\"
+
+.PHONY: install-engine
+install: install-engine
+install-engine: $(BUILD)/redisai.so
+	install -D -m 755 $< $(INSTALL_DIR)/redisai.so

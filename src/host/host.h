@@ -172,6 +172,7 @@ typedef struct HostConfig {
     int python_attempt_traceback; /* error records of sync steps: traceback (1) or type and value (0) */
 } HostConfig;
 extern HostConfig host_config;
+void HostConfig_UseInstalledDirs(void); /* install_dirs.c: runtime/ and venv/ beside the module */
 int PyHost_Start(const char **err);
 extern PyObject *rt_trigger, *rt_pyexecute, *rt_on_key, *rt_check_requirements,
     *rt_forget_session, *rt_results, *rt_keep_sessions; /* runtime functions */

@@ -28,3 +28,17 @@ $(BUILD)/obj/host/%.o: %.c
 $(BUILD)/redisgears_py.so: $(HOST_OBJ)
 	$(CC) $(LDFLAGS_SO) -o $@ $^ -L$(HOST_PY_LIBDIR) -Wl,-rpath,$(HOST_PY_LIBDIR) \
 		-lpython$(HOST_PY_LDVER) -ldl -lpthread -lm
+
+# Installed beside its runtime/ and a venv/ of its own (src/host/requirements.txt),
+# which it finds next to itself (install_dirs.c): the tree can be moved.  The
+# venv is made from the interpreter the host embeds.
+HOST_PY_BASE = $(shell $(PYTHON) -c 'import sys; print(sys._base_executable)' 2>/dev/null)
+.PHONY: install-host
+install: install-host
+install-host: $(BUILD)/redisgears_py.so
+	install -D -m 755 $(BUILD)/redisgears_py.so $(INSTALL_DIR)/redisgears_py.so
+	rm -rf $(INSTALL_DIR)/runtime $(INSTALL_DIR)/venv
+	install -d $(INSTALL_DIR)/runtime
+	install -m 644 src/host/runtime/*.py $(INSTALL_DIR)/runtime/
+	$(HOST_PY_BASE) -m venv $(INSTALL_DIR)/venv
+	$(INSTALL_DIR)/venv/bin/python -m pip install -q --disable-pip-version-check -r src/host/requirements.txt

@@ -1,7 +1,7 @@
 /* module.c -- the Python host's entry point: module "rg".
  *
  * Arguments (all optional; the defaults are the interpreter and venv the
- * module was built against):
+ * module was built against, or the runtime/ and venv/ beside an installed one):
  *   PYTHON_HOME <dir>   CPython's prefix (PyConfig.home)
  *   VENV <dir>          a venv whose site-packages flows can import
  *   RUNTIME <dir>       where gears_runtime.py lives
@@ -110,6 +110,7 @@ static void on_shutdown(RedisModuleCtx *ctx, RedisModuleEvent e, uint64_t sub, v
 RM_EXPORT int RedisModule_OnLoad(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
     if (RMAPI_Init(ctx, "rg", RG_VERSION_NUM, REDISMODULE_APIVER_1) != REDISMODULE_OK)
         return REDISMODULE_ERR;
+    HostConfig_UseInstalledDirs();
     if (parse_args(ctx, argv, argc) != REDISMODULE_OK) return REDISMODULE_ERR;
     HostAPI_Init(ctx);
     if (LoopQ_Start() != REDISMODULE_OK) {

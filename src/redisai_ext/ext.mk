@@ -21,3 +21,11 @@ $(RAI_EXT_INSTALLED): setup.py pyproject.toml | $(RAI_EXT_STAMP)
 	@# pip's build leaves its own copy (.abi3.so); build_ffi.py's is the one make keeps current.
 	rm -f redisai/_redisai_ext.abi3.so
 	@touch $@
+
+# Installed as a wheel into the installed host's venv (made by install-host).
+.PHONY: install-pyapi
+install: install-pyapi
+install-pyapi: install-host $(RAI_EXT_STAMP)
+	rm -rf $(BUILD)/wheel
+	$(PYTHON) -m pip wheel -q --disable-pip-version-check --no-deps --no-build-isolation -w $(BUILD)/wheel .
+	$(INSTALL_DIR)/venv/bin/python -m pip install -q --disable-pip-version-check --no-deps $(BUILD)/wheel/*.whl
