@@ -542,14 +542,29 @@ static PyMethodDef methods[] = {
 static struct PyModuleDef moddef = {PyModuleDef_HEAD_INIT, "redisgears", NULL, -1, methods,
                                     NULL, NULL, NULL, NULL};
 
+/* [(name, value)...]: the module arguments, for gears_config.py. */
+static PyObject *module_args(void) {
+    PyObject *list = PyList_New(0);
+    for (int i = 0; list && i + 1 < host_config.nargs; i += 2) {
+        PyObject *pair = Py_BuildValue("(ss)", host_config.args[i], host_config.args[i + 1]);
+        if (!pair || PyList_Append(list, pair) < 0) Py_CLEAR(list);
+        Py_XDECREF(pair);
+    }
+    return list;
+}
+
 PyObject *GearsModule_Init(void) {
     PyObject *m = PyModule_Create(&moddef);
     if (!m) return NULL;
     GearsError = PyErr_NewException("gears.error", NULL, NULL);
-    if (!GearsError || PyModule_AddObjectRef(m, "GearsError", GearsError) < 0 ||
-        PyModule_AddIntConstant(m, "_python_attempt_traceback", host_config.python_attempt_traceback) < 0) {
+    PyObject *args = module_args();
+    if (!GearsError || !args || PyModule_AddObjectRef(m, "GearsError", GearsError) < 0 ||
+        PyModule_AddObjectRef(m, "_module_args", args) < 0 ||
+        PyModule_AddIntConstant(m, "_threads", host_config.threads) < 0) {
+        Py_XDECREF(args);
         Py_DECREF(m);
         return NULL;
     }
+    Py_DECREF(args);
     return m;
 }

@@ -169,7 +169,8 @@ PyObject *KeyEvents_Register(PyObject *args);
 typedef struct HostConfig {
     const char *python_home, *venv, *runtime_dir, *python_path;
     int threads;
-    int python_attempt_traceback; /* error records of sync steps: traceback (1) or type and value (0) */
+    const char **args; /* the module arguments as given, name value...: the runtime reads them */
+    int nargs;
 } HostConfig;
 extern HostConfig host_config;
 int PyHost_Start(const char **err);

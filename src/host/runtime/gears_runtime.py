@@ -12,73 +12,15 @@ import redisgears
 from redisgears import GearsError
 
 import gears_builder
+import gears_config
 import gears_execution
 import gears_hooks
 import gears_results
 import gears_loop
-from gears_loop import (GearsFuture, atomic, createFuture, current_execution, current_session,
-                        runCoroutine, setFutureException, setFutureResults)
+from gears_globals import SESSION_NAMES
+from gears_loop import current_session
 
-gears_loop.PYTHON_ATTEMPT_TRACEBACK = redisgears._python_attempt_traceback  # module argument
-CONFIG = {"PythonAttemptTraceback": redisgears._python_attempt_traceback, "ExecutionThreads": None}
-
-
-def isAsyncAllow():
-    ex = current_execution.get()
-    return True if ex is None else bool(ex.allow_async)
-
-
-def configGet(key):
-    reply = redisgears.executeCommand("CONFIG", "GET", key)
-    return reply[1] if len(reply) > 1 else None
-
-
-def gearsConfigGet(key, default=None):
-    value = CONFIG.get(key)
-    return default if value is None else value
-
-
-def hashtag():
-    return "06S"  # one shard: any tag maps to it
-
-
-def _unsupported(name):
-    def f(*args, **kwargs):
-        raise GearsError("%s is not supported by this host" % name)
-    f.__name__ = name
-    return f
-
-
-# Names every session's globals start with (spec §9).
-SESSION_NAMES = {
-    "GearsBuilder": gears_builder.GearsBuilder,
-    "GB": gears_builder.GB,
-    "gearsCtx": gears_builder.gearsCtx,
-    "execute": redisgears.executeCommand,
-    "atomic": atomic,
-    "log": redisgears.log,
-    "configGet": configGet,
-    "gearsConfigGet": gearsConfigGet,
-    "hashtag": hashtag,
-    "isAsyncAllow": isAsyncAllow,
-    "flat_error": gears_execution.GearsFlatError,
-    "GearsFlatError": gears_execution.GearsFlatError,
-    "GearsError": GearsError,
-    "createFuture": createFuture,
-    "setFutureResults": setFutureResults,
-    "setFutureException": setFutureException,
-    "runCoroutine": runCoroutine,
-    "GearsFuture": GearsFuture,
-    "call_next": gears_hooks.call_next,
-    "override_reply": gears_hooks.override_reply,
-    "gearsFuture": gears_execution.gearsFuture,
-    "registerTE": _unsupported("registerTE"),
-}
-
-# redisAI's runners reach the futures through the host module.
-for _name in ("createFuture", "setFutureResults", "setFutureException", "GearsFuture",
-              "atomic", "isAsyncAllow"):
-    setattr(redisgears, _name, SESSION_NAMES[_name])
+gears_config.load(redisgears._module_args, redisgears._threads)
 
 
 class Session:
@@ -243,7 +185,7 @@ def _trigger(reg, args, waiter, allow_async, db=0):
     """RG.TRIGGER, or a hooked command: runs `reg`'s flow on the record
     [trigger or command, args...] on the calling thread (a pool thread, or
     the main thread for sync); `db` is the caller's database."""
-    hook = gears_hooks.HookCall(reg.hook, db) if reg.hook is not None else None
+    hook = gears_hooks.HookCall(reg.hook, db, args) if reg.hook is not None else None
     done = hook.completer(waiter) if hook is not None else _completer(waiter, 0)
     if reg.one_map is not None and gears_loop.on_main():
         fn, convert = reg.one_map
