@@ -161,7 +161,8 @@ RM_EXPORT int RedisModule_OnLoad(RedisModuleCtx *ctx, RedisModuleString **argv, 
         RedisModule_Log(ctx, "warning", "rg: could not start the execution pool");
         return REDISMODULE_ERR;
     }
-    if (Commands_Register(ctx) != REDISMODULE_OK) return REDISMODULE_ERR;
+    if (Commands_Register(ctx) != REDISMODULE_OK || ToolingCommands_Register(ctx) != REDISMODULE_OK)
+        return REDISMODULE_ERR;
     if (ScriptStore_Start(ctx) != REDISMODULE_OK) {
         RedisModule_Log(ctx, "warning", "rg: could not register the aux-data type rg-pyhost");
         return REDISMODULE_ERR;

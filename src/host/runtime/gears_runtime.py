@@ -134,7 +134,10 @@ def _pyexecute(code, waiter, may_block, id, desc, upgrade, replay=False, dropped
         done = gears_results.start(reply)
     else:
         reply, done = True, _completer(waiter, 1)
-    redisgears._submit(gears_execution.Execution(steps, reader, done, True, session).run)
+    execution = gears_execution.Execution(steps, reader, done, True, session)
+    if unblocking:
+        gears_results.track(reply, execution)
+    redisgears._submit(execution.run)
     return reply
 
 
@@ -186,12 +189,36 @@ def _trigger(reg, args, waiter, allow_async, db=0):
     [trigger or command, args...] on the calling thread (a pool thread, or
     the main thread for sync); `db` is the caller's database."""
     hook = gears_hooks.HookCall(reg.hook, db, args) if reg.hook is not None else None
-    done = hook.completer(waiter) if hook is not None else _completer(waiter, 0)
+    done = reg.stats.track(hook.completer(waiter) if hook is not None else _completer(waiter, 0))
     if reg.one_map is not None and gears_loop.on_main():
         fn, convert = reg.one_map
         gears_execution.OneMap(done, allow_async, convert, hook).run(fn, args, reg.session)
         return
     gears_execution.Execution(reg.steps, lambda: [args], done, allow_async, reg.session, hook).run()
+
+
+def _pystats():
+    """RG.PYSTATS: this host does not count Python's allocations (RedisGears'
+    OverridePythonAllocators), so its figures are 0."""
+    return ["TotalAllocated", 0, "PeakAllocated", 0, "CurrAllocated", 0]
+
+
+def _dump_registrations():
+    return [reg.dump(triggered) for reg, triggered in redisgears._registry()]
+
+
+# The commands of src/host/tooling_commands.c: name -> fn(args) -> the reply
+_TOOLS = {
+    "CONFIGGET": gears_config.command_get,
+    "CONFIGSET": gears_config.command_set,
+    "PYSTATS": lambda args: _pystats(),
+    "ABORTEXECUTION": lambda args: gears_results.abort(args[0]),
+    "DUMPREGISTRATIONS": lambda args: _dump_registrations(),
+}
+
+
+def _tool(name, args):
+    return _TOOLS[name](args)
 
 
 def _on_key(reg, key, event):
