@@ -1,7 +1,8 @@
 """Flows written for RedisGears 1.2 find its names (issue 18, item 1): the
 module `redisgears` (alias `rg`) and its functions, their aliases, the
 deprecated spellings, and the modules its runtime imported into every
-session's globals."""
+session's globals; GB('ShardsIDReader') answers '1' outside a cluster
+(item 6)."""
 import time
 
 from support.flows import pyexecute, trigger
@@ -30,6 +31,11 @@ def test_execute_command_through_the_module(host):
     _, c = host
     assert pyexecute(c, "GB('ShardsIDReader').map(lambda x: redisgears.executeCommand('PING')).run()") == \
         [["PONG"], []]
+
+
+def test_shards_id_reader_outside_a_cluster(host):
+    _, c = host
+    assert pyexecute(c, "GB('ShardsIDReader').run()") == [["1"], []]
 
 
 def test_every_name_is_there(host):
