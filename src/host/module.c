@@ -9,6 +9,8 @@
  *   THREADS <n>         execution pool size (default 3; RedisGears' ExecutionThreads too)
  *   PythonAttemptTraceback <0|1>  error records of sync steps: the
  *                       traceback (1, the default) or 'Error type: ..., Value: ...'
+ *   NUMPY_LEGACY_PRINT <0|1>  numpy prints as 1.x did inside flows (1, the
+ *                       default; gears_numpy_print.py)
  * and RedisGears 1.2's arguments (spec §4, gears_config.py). */
 #include <stdlib.h>
 #include <string.h>
@@ -72,7 +74,7 @@ static int parse_arg(RedisModuleCtx *ctx, const char *name, const char *value) {
             RedisModule_Log(ctx, "warning", "rg: MaxExecutions must be a positive number, got %s", value);
             return REDISMODULE_ERR;
         }
-    } else if (!strcasecmp(name, "PythonAttemptTraceback")) {
+    } else if (!strcasecmp(name, "PythonAttemptTraceback") || !strcasecmp(name, "NUMPY_LEGACY_PRINT")) {
         if (strcmp(value, "0") != 0 && strcmp(value, "1") != 0) {
             RedisModule_Log(ctx, "warning", "rg: %s must be 0 or 1, got %s", name, value);
             return REDISMODULE_ERR;

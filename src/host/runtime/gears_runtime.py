@@ -17,10 +17,12 @@ import gears_execution
 import gears_hooks
 import gears_results
 import gears_loop
+import gears_numpy_print
 from gears_globals import SESSION_NAMES
 from gears_loop import current_session
 
 gears_config.load(redisgears._module_args, redisgears._threads)
+gears_numpy_print.install(redisgears._module_args)
 
 
 class Session:
