@@ -72,12 +72,15 @@ def test_config_get_and_set(host):
 def test_config_set_errors(host):
     _, c = host
     reply = c.execute_command("RG.CONFIGSET", "ExecutionThreads", "4", "MaxExecutions", "many",
-                              "CreateVenv", "1", "odd")
+                              "CreateVenv", "1", "PythonAttemptTraceback", "2", "odd")
     assert [str(e) for e in reply] == ["(error) Config value ExecutionThreads not modifiable at runtime",
                                        "(error) Failed setting config value MaxExecutions",
                                        "(error) CreateVenv is not configurable at runtime",
+                                       "Failed setting config value for key 'PythonAttemptTraceback' "
+                                       "with value '2'",
                                        "(error) Value was not given to odd"]
     assert all(isinstance(e, redis.ResponseError) for e in reply)
-    assert c.execute_command("RG.CONFIGGET", "MaxExecutions", "ExecutionThreads") == [1000, 3]
+    assert c.execute_command("RG.CONFIGGET", "MaxExecutions", "ExecutionThreads", "PythonAttemptTraceback") == \
+        [1000, 3, 1]
     with pytest.raises(redis.ResponseError, match="wrong number of arguments"):
         c.execute_command("RG.CONFIGGET")

@@ -62,8 +62,10 @@ def _set(name, text):
             value = int(text)
         except ValueError:
             return False
-        if value < 0 or (value == 0 and name not in ("SendMsgRetries", "ProfileExecutions",
-                                                      "PythonAttemptTraceback")):
+        if name == "PythonAttemptTraceback":
+            if value not in (0, 1):
+                return False
+        elif value < 0 or (value == 0 and name not in ("SendMsgRetries", "ProfileExecutions")):
             return False
     else:
         value = text
