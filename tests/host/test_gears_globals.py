@@ -109,12 +109,13 @@ gearsCtx('StreamReader').map(copy_frame).register('camera:*')
 '''
     assert pyexecute(c, code) == "OK"
     c.xadd("camera:0", {"n": "7"})
-    wait_for(lambda: c.xlen("out:camera:0") == 1, "the flow did not copy the entry")
-    assert c.xrange("out:camera:0")[0][1] == {"n": "7"}
+    c.xadd("camera:0", {"n": "8"})
+    wait_for(lambda: c.xlen("out:camera:0") == 2, "the flow did not copy the entries")
+    assert [f for _, f in c.xrange("out:camera:0")] == [{"n": "7"}, {"n": "8"}]
     with open(srv.logfile) as f:
         log = f.read()
-    assert "GEARS: frame 7" in log
-    assert "GEARS: Log is deprecated, use log instead" in log
+    assert "GEARS: frame 7" in log and "GEARS: frame 8" in log
+    assert log.count("GEARS: Log is deprecated, use log instead") == 1  # once, not per call
 
 
 def test_deprecated_config_getters_work(host):

@@ -94,8 +94,14 @@ def unsupported(name):
 
 
 def _deprecated(old, new, fn):
+    """`fn` under its old name; the first call says so in the log (once: a
+    flow that calls it per record would double the log)."""
+    warned = []
+
     def f(*args, **kwargs):
-        redisgears.log("%s is deprecated, use %s instead" % (old, new), level="warning")
+        if not warned:
+            warned.append(True)
+            redisgears.log("%s is deprecated, use %s instead" % (old, new), level="warning")
         return fn(*args, **kwargs)
     f.__name__ = old
     return f
