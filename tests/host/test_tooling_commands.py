@@ -23,7 +23,7 @@ def check(r):
         raise ValueError('bad value in %s' % r['key'])
 GB('KeysReader').foreach(check).register(prefix='acct:*', eventTypes=['set'], mode='sync')
 GB('CommandReader').map(lambda r: r[1]).register(trigger='echo')
-GB('StreamReader', desc='frames').foreach(lambda r: None).register('cam', batch=2, duration=50)
+GB('StreamReader', desc='frames').foreach(lambda r: None).register('cam', batch=2, duration=300)
 '''
 
 
@@ -56,9 +56,15 @@ def test_dump_registrations_layout_and_last_error(host):
     assert command[7][16:] == ["lastError", None, "args", ["trigger", "echo", "inorder", 0]]
     assert stream[3] == "StreamReader" and stream[5] == "frames"
     assert stream[7][16:] == ["lastEstimatedLagMS", 0, "avgEstimatedLagMS", "0.000000", "lastError", None,
-                              "args", ["batchSize", 2, "durationMS", 50, "stream", "cam", "trimStream", 1,
+                              "args", ["batchSize", 2, "durationMS", 300, "stream", "cam", "trimStream", 1,
                                        "onFailedPolicy", "continue", "retryInterval", 1],
                               "status", "OK"]
+    # the lag of a StreamReader batch: from the first entry's XADD to its read (here, `duration` later)
+    c.xadd("cam", {"f": "1"})
+    wait_for(lambda: [r for r in registrations(c) if r["reader"] == "StreamReader"][0]["numSuccess"] == 1,
+             "the batch did not run")
+    [s] = [r for r in registrations(c) if r["reader"] == "StreamReader"]
+    assert 290 <= s["lastEstimatedLagMS"] < 5000 and float(s["avgEstimatedLagMS"]) == s["lastEstimatedLagMS"]
     # a failure later than a success is still the last error; a success keeps it
     c.set("acct:4", "bad")
     c.set("acct:5", "good")

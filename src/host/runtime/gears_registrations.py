@@ -42,6 +42,7 @@ class Stats:
         self.success = self.failures = 0
         self.last_ms = self.total_ms = 0
         self.last_error = None
+        self.last_lag = self.total_lag = self.lags = 0  # StreamReader: ms from XADD to the read
         self.mutex = threading.Lock()  # executions end on any thread
 
     def track(self, done):
@@ -59,6 +60,18 @@ class Stats:
                 self.last_ms, self.total_ms = ms, self.total_ms + ms
             done(results, errors)
         return counted
+
+    def lag(self, entry_id):
+        """A StreamReader execution read the batch whose first entry is
+        `entry_id` ('<ms>-<seq>') now."""
+        ms = max(0, int(time.time() * 1000) - int(entry_id.split("-")[0]))
+        with self.mutex:
+            self.last_lag, self.total_lag, self.lags = ms, self.total_lag + ms, self.lags + 1
+
+    def lag_fields(self):
+        with self.mutex:
+            return ["lastEstimatedLagMS", self.last_lag,
+                    "avgEstimatedLagMS", "%f" % (self.total_lag / self.lags if self.lags else 0.0)]
 
     def fields(self, triggered):
         with self.mutex:
@@ -282,6 +295,8 @@ class StreamRegistration(KeysRegistration):
 
         def reader():
             taken.extend(_locked(self._take, key))
+            if taken:
+                self.stats.lag(taken[0]["id"])
             return list(taken)
 
         def done(results, errors):
@@ -298,7 +313,7 @@ class StreamRegistration(KeysRegistration):
                 "trimStream", int(self.trim), "onFailedPolicy", "continue", "retryInterval", 1]
 
     def lag_fields(self):
-        return ["lastEstimatedLagMS", 0, "avgEstimatedLagMS", "%f" % 0]
+        return self.stats.lag_fields()
 
     def status_fields(self):
         return ["status", "OK"]
