@@ -1,4 +1,4 @@
-/* commands.c -- RG.PYEXECUTE, RG.TRIGGER, RG.DUMPREGISTRATIONS, RG.UNREGISTER, and the
+/* commands.c -- RG.PYEXECUTE, RG.TRIGGER, RG.UNREGISTER, and the
  * results of UNBLOCKING executions (RG.GETRESULTS[BLOCKING], RG.DROPEXECUTION,
  * RG.DUMPEXECUTIONS).
  *
@@ -42,8 +42,7 @@ static PyObject *py_str_list(RedisModuleString **strs, int n) {
     return list;
 }
 
-/* The reply for a Python exception raised by the runtime: its message. */
-static void reply_with_py_error(RedisModuleCtx *ctx) {
+void Commands_ReplyWithPyError(RedisModuleCtx *ctx) {
     PyObject *exc = PyHost_TakeError();
     PyObject *s = exc ? PyObject_Str(exc) : NULL;
     const char *msg = s ? PyUnicode_AsUTF8(s) : NULL;
@@ -222,7 +221,7 @@ static int requirements_unmet(RedisModuleCtx *ctx, RedisModuleString **deps, int
     PyObject *list = py_str_list(deps, n);
     PyObject *r = list ? PyObject_CallOneArg(rt_check_requirements, list) : NULL;
     int unmet = r == NULL;
-    if (unmet) reply_with_py_error(ctx);
+    if (unmet) Commands_ReplyWithPyError(ctx);
     Py_XDECREF(r);
     Py_XDECREF(list);
     PyGILState_Release(g);
@@ -265,7 +264,7 @@ static int pyexecute_command(RedisModuleCtx *ctx, RedisModuleString **argv, int 
     ScriptStore_PropagateChanges(ctx);
     const char *ex_id = r && PyUnicode_Check(r) ? PyUnicode_AsUTF8(r) : NULL; /* UNBLOCKING */
     int started = r && !ex_id && PyObject_IsTrue(r) == 1;
-    if (!r) reply_with_py_error(ctx);
+    if (!r) Commands_ReplyWithPyError(ctx);
     else if (ex_id) RedisModule_ReplyWithCString(ctx, ex_id);
     else if (!started) RedisModule_ReplyWithSimpleString(ctx, "OK");
     Py_XDECREF(r);
@@ -290,7 +289,7 @@ static int results_reply(RedisModuleCtx *ctx, const char *op, RedisModuleString 
     PyObject *cap = Waiter_Capsule(w);
     PyObject *pid = id ? py_str(id) : Py_NewRef(Py_None);
     PyObject *r = cap && pid ? PyObject_CallFunction(rt_results, "sOO", op, pid, cap) : NULL;
-    if (!r) reply_with_py_error(ctx);
+    if (!r) Commands_ReplyWithPyError(ctx);
     Py_XDECREF(r);
     Py_XDECREF(pid);
     Py_XDECREF(cap);
@@ -319,13 +318,6 @@ static int dumpexecutions_command(RedisModuleCtx *ctx, RedisModuleString **argv,
 
 /* ---- registrations ---- */
 
-static int dump_command(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
-    (void)argv;
-    if (argc != 1) return RedisModule_WrongArity(ctx);
-    Registry_Dump(ctx);
-    return REDISMODULE_OK;
-}
-
 static int unregister_command(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
     if (argc != 2) return RedisModule_WrongArity(ctx);
     size_t len;
@@ -349,7 +341,6 @@ int Commands_Register(RedisModuleCtx *ctx) {
         /* The same, with the key declared (ACLs, cluster routing): the
          * record is [trigger, key, args...] as for RG.TRIGGER. */
         RedisModule_CreateCommand(ctx, "rg.triggeronkey", triggeronkey_command, "write", 2, 2, 1) ||
-        RedisModule_CreateCommand(ctx, "rg.dumpregistrations", dump_command, "readonly", 0, 0, 0) ||
         RedisModule_CreateCommand(ctx, "rg.unregister", unregister_command, "write", 0, 0, 0) ||
         RedisModule_CreateCommand(ctx, "rg.getresults", getresults_command, "readonly", 0, 0, 0) ||
         RedisModule_CreateCommand(ctx, "rg.getresultsblocking", getresultsblocking_command, "readonly", 0, 0, 0) ||

@@ -55,8 +55,22 @@ static PyObject *py_to_bytes(PyObject *o) {
     return b;
 }
 
-static CReply *py_to_creply(PyObject *o, int depth) {
+static CReply *py_to_error(PyObject *o) {
+    PyObject *b = py_to_bytes(o);
+    if (!b) {
+        PyErr_Clear();
+        return CReply_Error("ERR unprintable error");
+    }
+    CReply *r = CReply_Error(PyBytes_AS_STRING(b));
+    Py_DECREF(b);
+    return r;
+}
+
+/* `errors`: a GearsError in `o` is an error element (the tooling commands'
+ * replies), else its str() as any other object. */
+static CReply *py_to_creply(PyObject *o, int depth, int errors) {
     if (o == Py_None) return CReply_Null();
+    if (errors && PyObject_IsInstance(o, GearsError) == 1) return py_to_error(o);
     if (PyLong_CheckExact(o)) {
         int overflow = 0;
         long long v = PyLong_AsLongLongAndOverflow(o, &overflow);
@@ -69,7 +83,7 @@ static CReply *py_to_creply(PyObject *o, int depth) {
         Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
         CReply *r = CReply_Array((size_t)n);
         for (Py_ssize_t i = 0; i < n; i++) {
-            r->elems[i] = py_to_creply(PySequence_Fast_GET_ITEM(seq, i), depth + 1);
+            r->elems[i] = py_to_creply(PySequence_Fast_GET_ITEM(seq, i), depth + 1, errors);
             if (!r->elems[i]) {
                 Py_DECREF(seq);
                 CReply_Free(r);
@@ -86,16 +100,7 @@ static CReply *py_to_creply(PyObject *o, int depth) {
     return r;
 }
 
-static CReply *py_to_error(PyObject *o) {
-    PyObject *b = py_to_bytes(o);
-    if (!b) {
-        PyErr_Clear();
-        return CReply_Error("ERR unprintable error");
-    }
-    CReply *r = CReply_Error(PyBytes_AS_STRING(b));
-    Py_DECREF(b);
-    return r;
-}
+CReply *GearsModule_ToReply(PyObject *o) { return py_to_creply(o, 0, 1); }
 
 /* ---- executeCommand ---- */
 
@@ -368,6 +373,12 @@ static PyObject *gears_unregister(PyObject *self, PyObject *args) {
     Py_RETURN_TRUE;
 }
 
+static PyObject *gears_registry(PyObject *self, PyObject *unused) {
+    (void)self;
+    (void)unused;
+    return Registry_List();
+}
+
 static PyObject *gears_is_registered(PyObject *self, PyObject *args) {
     (void)self;
     const char *id;
@@ -490,12 +501,12 @@ static PyObject *gears_complete(PyObject *self, PyObject *args) {
     if (kind != 1 && PyList_GET_SIZE(errors) > 0) {
         r = py_to_error(PyList_GET_ITEM(errors, 0));
     } else if (kind == 0) {
-        r = py_to_creply(results, 0);
+        r = py_to_creply(results, 0, 0);
     } else if (kind == 2) {
-        r = PyList_GET_SIZE(results) == 1 ? py_to_creply(PyList_GET_ITEM(results, 0), 0) : NULL;
+        r = PyList_GET_SIZE(results) == 1 ? py_to_creply(PyList_GET_ITEM(results, 0), 0, 0) : NULL;
     } else {
         r = CReply_Array(2);
-        r->elems[0] = py_to_creply(results, 0);
+        r->elems[0] = py_to_creply(results, 0, 0);
         r->elems[1] = CReply_Array((size_t)PyList_GET_SIZE(errors));
         for (Py_ssize_t i = 0; i < PyList_GET_SIZE(errors); i++)
             r->elems[1]->elems[i] = py_to_error(PyList_GET_ITEM(errors, i));
@@ -530,6 +541,7 @@ static PyMethodDef methods[] = {
     {"_drop_script", gears_drop_script, METH_VARARGS, NULL},
     {"_store_state", gears_store_state, METH_VARARGS, NULL},
     {"_is_registered", gears_is_registered, METH_VARARGS, NULL},
+    {"_registry", gears_registry, METH_NOARGS, NULL},
     {"_submit", gears_submit, METH_VARARGS, NULL},
     {"_loop_call", gears_loop_call, METH_VARARGS, NULL},
     {"_main_call", gears_main_call, METH_VARARGS, NULL},
@@ -542,14 +554,29 @@ static PyMethodDef methods[] = {
 static struct PyModuleDef moddef = {PyModuleDef_HEAD_INIT, "redisgears", NULL, -1, methods,
                                     NULL, NULL, NULL, NULL};
 
+/* [(name, value)...]: the module arguments, for gears_config.py. */
+static PyObject *module_args(void) {
+    PyObject *list = PyList_New(0);
+    for (int i = 0; list && i + 1 < host_config.nargs; i += 2) {
+        PyObject *pair = Py_BuildValue("(ss)", host_config.args[i], host_config.args[i + 1]);
+        if (!pair || PyList_Append(list, pair) < 0) Py_CLEAR(list);
+        Py_XDECREF(pair);
+    }
+    return list;
+}
+
 PyObject *GearsModule_Init(void) {
     PyObject *m = PyModule_Create(&moddef);
     if (!m) return NULL;
     GearsError = PyErr_NewException("gears.error", NULL, NULL);
-    if (!GearsError || PyModule_AddObjectRef(m, "GearsError", GearsError) < 0 ||
-        PyModule_AddIntConstant(m, "_python_attempt_traceback", host_config.python_attempt_traceback) < 0) {
+    PyObject *args = module_args();
+    if (!GearsError || !args || PyModule_AddObjectRef(m, "GearsError", GearsError) < 0 ||
+        PyModule_AddObjectRef(m, "_module_args", args) < 0 ||
+        PyModule_AddIntConstant(m, "_threads", host_config.threads) < 0) {
+        Py_XDECREF(args);
         Py_DECREF(m);
         return NULL;
     }
+    Py_DECREF(args);
     return m;
 }

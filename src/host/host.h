@@ -101,7 +101,7 @@ typedef struct Reg {
     char *prefix;       /* KeysReader: a key name, or a prefix ending in '*'; hook: its keyprefix or NULL */
     char **event_types; /* KeysReader: NULL-terminated; NULL for every event */
     unsigned key_types; /* KeysReader: bit (1 << REDISMODULE_KEYTYPE_x); 0 for every type */
-    long long triggered; /* KeysReader: events that started an execution (main thread) */
+    long long triggered; /* the events or calls that started an execution (under the mutex) */
     int running_sync;   /* KeysReader: a sync execution of it is running on the main thread */
     int mode;
     int on_loop;        /* the first step is `async def`: start on the loop thread */
@@ -141,7 +141,8 @@ int Registry_HasKeyTypes(void); /* any that filters on the key type (cheap) */
 void Registry_Release(Reg *reg);                  /* GIL held */
 Reg *Registry_Remove(const char *id, size_t len); /* the table's reference */
 int Registry_Contains(const char *id);
-void Registry_Dump(RedisModuleCtx *ctx);
+/* [(handler, numTriggered)...] in the order they were registered (GIL held). */
+PyObject *Registry_List(void);
 
 /* ---- script_store.c: the scripts of live registrations, in the RDB ---- */
 int ScriptStore_Start(RedisModuleCtx *ctx); /* the aux-data type and the loading hook */
@@ -169,22 +170,32 @@ PyObject *KeyEvents_Register(PyObject *args);
 typedef struct HostConfig {
     const char *python_home, *venv, *runtime_dir, *python_path;
     int threads;
-    int python_attempt_traceback; /* error records of sync steps: traceback (1) or type and value (0) */
+    const char **args; /* the module arguments as given, name value...: the runtime reads them */
+    int nargs;
 } HostConfig;
 extern HostConfig host_config;
 void HostConfig_UseInstalledDirs(void); /* install_dirs.c: runtime/ and venv/ beside the module */
 int PyHost_Start(const char **err);
 extern PyObject *rt_trigger, *rt_pyexecute, *rt_on_key, *rt_check_requirements,
-    *rt_forget_session, *rt_results, *rt_keep_sessions; /* runtime functions */
+    *rt_forget_session, *rt_results, *rt_keep_sessions, *rt_tool; /* runtime functions */
 PyObject *PyHost_TakeError(void);         /* the pending exception (cleared), or NULL */
 void PyHost_LogError(const char *where);     /* logs and clears the Python error */
 
 /* ---- gears_module.c: the built-in module `redisgears` ---- */
 PyObject *GearsModule_Init(void); /* PyImport_AppendInittab callback */
 PyObject *Waiter_Capsule(Waiter *w); /* a new Python reference owning a waiter ref */
+/* The reply for a Python value as the flows' records convert, except that a
+ * GearsError in it is an error element; NULL with the Python error set. */
+CReply *GearsModule_ToReply(PyObject *o);
 
 /* ---- commands.c ---- */
 int Commands_Register(RedisModuleCtx *ctx);
+/* The error reply for the Python exception the runtime raised: its message
+ * (GIL held; clears it). */
+void Commands_ReplyWithPyError(RedisModuleCtx *ctx);
+
+/* ---- tooling_commands.c: RG.CONFIGGET/SET, RG.PYSTATS, RG.INFOCLUSTER... ---- */
+int ToolingCommands_Register(RedisModuleCtx *ctx);
 /* Runs `reg`'s flow on the record [record...] as RG.TRIGGER does (taking
  * the reference to reg) and replies, now or when it ends. */
 int Commands_RunFlow(RedisModuleCtx *ctx, Reg *reg, RedisModuleString **record, int n);

@@ -6,7 +6,7 @@ import time
 import pytest
 import redis
 
-from support.flows import ENGINE, error_of, host_module, pyexecute
+from support.flows import ENGINE, error_of, host_module, pyexecute, registrations
 
 # The example of RedisGears' "Commands Hook" page: hset also stamps the hash.
 STAMP = r'''
@@ -37,8 +37,9 @@ def test_hooked_command_runs_the_flow(host, mode):
     # any case of the command's name
     assert c.execute_command("hSeT", "person:2", "a", "b") == "2"
     assert c.get("hook_runs") == "2"
-    reg = c.execute_command("RG.DUMPREGISTRATIONS")[0]
-    assert reg[6:] == ["hook", "hset", "keyprefix", "person:", "mode", mode]
+    [reg] = registrations(c)
+    assert reg["reader"] == "CommandReader" and reg["mode"] == mode
+    assert reg["args"] == ["trigger", "hset", "inorder", 0, "keyprefix", "person:"]
 
 
 REPLIES = r'''
@@ -220,7 +221,7 @@ def test_the_first_of_two_matching_hooks_stays_first(host):
     assert pyexecute(c, "GB('CommandReader').map(lambda r: 'hook ab').register(hook='get', keyprefix='ab', "
                         "mode='sync')") == "OK"
     assert c.get("abc") == "hook a"
-    unrelated = [r[1] for r in c.execute_command("RG.DUMPREGISTRATIONS") if "unrelated" in r][0]
+    unrelated = [r["id"] for r in registrations(c) if r["trigger"] == "unrelated"][0]
     assert c.execute_command("RG.UNREGISTER", unrelated) == "OK"
     assert c.get("abc") == "hook a"
 

@@ -282,6 +282,7 @@ class Execution:
         self.resumed = False  # paused once: for sync, in the background since
         self.calling = None   # the step call in progress (StepCall), for gearsFuture()
         self.mutex = threading.Lock()  # pending/paused, touched by the loop thread too
+        self.aborted = False  # RG.ABORTEXECUTION: no further step runs
 
     # -- driving ---------------------------------------------------------
     def run(self):
@@ -304,7 +305,7 @@ class Execution:
                 self.errors.append(step_error(e))
                 self.records = []
         on_loop = gears_loop.on_loop()
-        while self.index < len(self.steps):
+        while self.index < len(self.steps) and not self.aborted:
             kind, fn, where = self.steps[self.index]
             if self._moved(kind, where, on_loop):
                 return

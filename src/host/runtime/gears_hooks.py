@@ -8,6 +8,7 @@ flow, on the record [command, args...]; the flow's result is the reply:
   any;
 - unless the flow called override_reply(value): then value (an exception
   is sent as an error reply);
+- get_command() gives the call, [command, args...];
 - call_next(*args) runs the command itself with those arguments (not
   another hook), in the caller's database, and returns its reply, as
   execute() would.
@@ -25,10 +26,10 @@ class HookCall:
     """One call of a hooked command: the command call_next runs, and the
     reply override_reply chose."""
 
-    __slots__ = ("command", "db", "reply")
+    __slots__ = ("command", "db", "args", "reply")
 
-    def __init__(self, command, db):
-        self.command, self.db, self.reply = command, db, _NOTHING
+    def __init__(self, command, db, args):
+        self.command, self.db, self.args, self.reply = command, db, args, _NOTHING
 
     def completer(self, waiter):
         """The done(results, errors) of the call's execution."""
@@ -54,6 +55,11 @@ def call_next(*args):
     caller's database (async steps run elsewhere, in database 0)."""
     hook = _current("call_next")
     return redisgears._execute_in_db(hook.db, hook.command, *args)
+
+
+def get_command():
+    """The hooked call: [command, args...] as the client sent it."""
+    return list(_current("get_command").args)
 
 
 def override_reply(value):

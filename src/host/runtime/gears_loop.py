@@ -18,6 +18,10 @@ import redisgears
 current_session = contextvars.ContextVar("gears_session", default=None)
 current_execution = contextvars.ContextVar("gears_execution", default=None)
 
+# A failing step's error record: its traceback (1) or its type and value (0);
+# the PythonAttemptTraceback setting (gears_config).
+PYTHON_ATTEMPT_TRACEBACK = 1
+
 
 class _AtomicDepth(threading.local):
     """1 inside `with atomic():` on this thread.  A class default, because

@@ -12,73 +12,17 @@ import redisgears
 from redisgears import GearsError
 
 import gears_builder
+import gears_config
 import gears_execution
 import gears_hooks
 import gears_results
 import gears_loop
-from gears_loop import (GearsFuture, atomic, createFuture, current_execution, current_session,
-                        runCoroutine, setFutureException, setFutureResults)
+import gears_numpy_print
+from gears_globals import SESSION_NAMES
+from gears_loop import current_session
 
-gears_loop.PYTHON_ATTEMPT_TRACEBACK = redisgears._python_attempt_traceback  # module argument
-CONFIG = {"PythonAttemptTraceback": redisgears._python_attempt_traceback, "ExecutionThreads": None}
-
-
-def isAsyncAllow():
-    ex = current_execution.get()
-    return True if ex is None else bool(ex.allow_async)
-
-
-def configGet(key):
-    reply = redisgears.executeCommand("CONFIG", "GET", key)
-    return reply[1] if len(reply) > 1 else None
-
-
-def gearsConfigGet(key, default=None):
-    value = CONFIG.get(key)
-    return default if value is None else value
-
-
-def hashtag():
-    return "06S"  # one shard: any tag maps to it
-
-
-def _unsupported(name):
-    def f(*args, **kwargs):
-        raise GearsError("%s is not supported by this host" % name)
-    f.__name__ = name
-    return f
-
-
-# Names every session's globals start with (spec §9).
-SESSION_NAMES = {
-    "GearsBuilder": gears_builder.GearsBuilder,
-    "GB": gears_builder.GB,
-    "gearsCtx": gears_builder.gearsCtx,
-    "execute": redisgears.executeCommand,
-    "atomic": atomic,
-    "log": redisgears.log,
-    "configGet": configGet,
-    "gearsConfigGet": gearsConfigGet,
-    "hashtag": hashtag,
-    "isAsyncAllow": isAsyncAllow,
-    "flat_error": gears_execution.GearsFlatError,
-    "GearsFlatError": gears_execution.GearsFlatError,
-    "GearsError": GearsError,
-    "createFuture": createFuture,
-    "setFutureResults": setFutureResults,
-    "setFutureException": setFutureException,
-    "runCoroutine": runCoroutine,
-    "GearsFuture": GearsFuture,
-    "call_next": gears_hooks.call_next,
-    "override_reply": gears_hooks.override_reply,
-    "gearsFuture": gears_execution.gearsFuture,
-    "registerTE": _unsupported("registerTE"),
-}
-
-# redisAI's runners reach the futures through the host module.
-for _name in ("createFuture", "setFutureResults", "setFutureException", "GearsFuture",
-              "atomic", "isAsyncAllow"):
-    setattr(redisgears, _name, SESSION_NAMES[_name])
+gears_config.load(redisgears._module_args, redisgears._threads)
+gears_numpy_print.install(redisgears._module_args)
 
 
 class Session:
@@ -192,7 +136,10 @@ def _pyexecute(code, waiter, may_block, id, desc, upgrade, replay=False, dropped
         done = gears_results.start(reply)
     else:
         reply, done = True, _completer(waiter, 1)
-    redisgears._submit(gears_execution.Execution(steps, reader, done, True, session).run)
+    execution = gears_execution.Execution(steps, reader, done, True, session)
+    if unblocking:
+        gears_results.track(reply, execution)
+    redisgears._submit(execution.run)
     return reply
 
 
@@ -243,13 +190,37 @@ def _trigger(reg, args, waiter, allow_async, db=0):
     """RG.TRIGGER, or a hooked command: runs `reg`'s flow on the record
     [trigger or command, args...] on the calling thread (a pool thread, or
     the main thread for sync); `db` is the caller's database."""
-    hook = gears_hooks.HookCall(reg.hook, db) if reg.hook is not None else None
-    done = hook.completer(waiter) if hook is not None else _completer(waiter, 0)
+    hook = gears_hooks.HookCall(reg.hook, db, args) if reg.hook is not None else None
+    done = reg.stats.track(hook.completer(waiter) if hook is not None else _completer(waiter, 0))
     if reg.one_map is not None and gears_loop.on_main():
         fn, convert = reg.one_map
         gears_execution.OneMap(done, allow_async, convert, hook).run(fn, args, reg.session)
         return
     gears_execution.Execution(reg.steps, lambda: [args], done, allow_async, reg.session, hook).run()
+
+
+def _pystats():
+    """RG.PYSTATS: this host does not count Python's allocations (RedisGears'
+    OverridePythonAllocators), so its figures are 0."""
+    return ["TotalAllocated", 0, "PeakAllocated", 0, "CurrAllocated", 0]
+
+
+def _dump_registrations():
+    return [reg.dump(triggered) for reg, triggered in redisgears._registry()]
+
+
+# The commands of src/host/tooling_commands.c: name -> fn(args) -> the reply
+_TOOLS = {
+    "CONFIGGET": gears_config.command_get,
+    "CONFIGSET": gears_config.command_set,
+    "PYSTATS": lambda args: _pystats(),
+    "ABORTEXECUTION": lambda args: gears_results.abort(args[0]),
+    "DUMPREGISTRATIONS": lambda args: _dump_registrations(),
+}
+
+
+def _tool(name, args):
+    return _TOOLS[name](args)
 
 
 def _on_key(reg, key, event):
