@@ -35,6 +35,7 @@ void Reg_Free(Reg *r) {
     free(r->prefix);
     for (char **e = r->event_types; e && *e; e++) free(*e);
     free(r->event_types);
+    FlowUser_Release(r->user);
     free(r);
 }
 
@@ -248,6 +249,26 @@ static void dump_hook(RedisModuleCtx *ctx, const Reg *r) {
     RedisModule_ReplyWithCString(ctx, Mode_Name(r->mode));
 }
 
+/* An event registration's "user" (who registered it: its flows act for
+ * that ACL user; nil: full rights) and "lastError" (nil, or why its events
+ * start nothing). */
+static void dump_user(RedisModuleCtx *ctx, Reg *r) {
+    RedisModule_ReplyWithCString(ctx, "user");
+    if (r->user) RedisModule_ReplyWithCString(ctx, FlowUser_Name(r->user));
+    else RedisModule_ReplyWithNull(ctx);
+    RedisModule_ReplyWithCString(ctx, "lastError");
+    if (!r->user || FlowUser_Exists(r->user, ctx)) {
+        RedisModule_ReplyWithNull(ctx);
+        return;
+    }
+    RedisModuleString *msg = RedisModule_CreateStringPrintf(
+        NULL, "the ACL user '%s' who registered it no longer exists: its events start no execution",
+        FlowUser_Name(r->user));
+    if (msg) RedisModule_ReplyWithString(ctx, msg);
+    else RedisModule_ReplyWithNull(ctx);
+    if (msg) RedisModule_FreeString(NULL, msg);
+}
+
 void Registry_Dump(RedisModuleCtx *ctx) {
     pthread_mutex_lock(&mu);
     RedisModule_ReplyWithArray(ctx, (long)nregs);
@@ -259,7 +280,7 @@ void Registry_Dump(RedisModuleCtx *ctx) {
             dump_hook(ctx, r);
             continue;
         }
-        RedisModule_ReplyWithArray(ctx, keys ? 12 : 10);
+        RedisModule_ReplyWithArray(ctx, keys ? 16 : 10);
         RedisModule_ReplyWithCString(ctx, "id");
         RedisModule_ReplyWithCString(ctx, r->id);
         RedisModule_ReplyWithCString(ctx, "reader");
@@ -274,6 +295,7 @@ void Registry_Dump(RedisModuleCtx *ctx) {
         if (keys) {
             RedisModule_ReplyWithCString(ctx, "numTriggered");
             RedisModule_ReplyWithLongLong(ctx, r->triggered);
+            dump_user(ctx, r);
         }
     }
     pthread_mutex_unlock(&mu);

@@ -101,14 +101,14 @@ class KeysRegistration(Registration):
         try:
             redisgears._register_keys(self.id, self.trigger, self.mode, self, self.desc, on_loop,
                                       self.event_types, self.key_types,
-                                      isinstance(self, StreamRegistration))
+                                      isinstance(self, StreamRegistration), self.session.user)
         except ValueError as e:
             raise GearsError(str(e)) from None
 
     def on_event(self, key, event):
         """Runs the flow on the key's record (runtime._on_key)."""
         reader = lambda: [key_record(key, event, self.read_value)]  # noqa: E731
-        ge.Execution(self.steps, reader, self.done, True, self.session).run()
+        ge.Execution(self.steps, reader, self.done, True, self.session, user=self.session.user).run()
 
     def done(self, results, errors):
         """The end of one execution: nobody waits for it, errors go to the log."""
@@ -220,7 +220,7 @@ class StreamRegistration(KeysRegistration):
                 for at in range(0, len(ids), 1000):
                     _locked(redisgears.executeCommand, "XDEL", key, *ids[at:at + 1000])
 
-        ge.Execution(self.steps, reader, done, True, self.session).run()
+        ge.Execution(self.steps, reader, done, True, self.session, user=self.session.user).run()
 
     def _arm_timer(self, key):
         with self.mutex:
