@@ -41,11 +41,13 @@ int rx_tensor_dtype(RAI_Tensor *t); /* probed from the shared API; -1 if undecid
 
 /* Keyspace (take the Redis lock only around keyspace access).  The n key
  * names lie end to end in `keys` (Python passes one bytes object, no copy);
- * keylens[i] is the length of the i-th. */
+ * keylens[i] is the length of the i-th.  `user`: the caller's
+ * redisgears._current_user_address(), whose ACL the keys must pass (0:
+ * full rights). */
 int rx_keys_set(size_t n, const char *keys, const size_t *keylens, RAI_Tensor *const *tensors,
-                const int *dtypes, rx_err *err);
+                const int *dtypes, uintptr_t user, rx_err *err);
 int rx_keys_get(size_t n, const char *keys, const size_t *keylens, RAI_Tensor **out, int *dtypes,
-                rx_err *err);
+                uintptr_t user, rx_err *err);
 /* One key, for getTensorFromKey / setTensorInKey: the same calls without
  * the arrays, which cost a flow more than the keyspace access does. */
 typedef struct rx_got {
@@ -53,8 +55,8 @@ typedef struct rx_got {
     int dtype;
     rx_err err;
 } rx_got;
-int rx_key_get(const char *key, size_t keylen, rx_got *got);
-int rx_key_set(const char *key, size_t keylen, RAI_Tensor *t, int dtype, rx_err *err);
+int rx_key_get(const char *key, size_t keylen, uintptr_t user, rx_got *got);
+int rx_key_set(const char *key, size_t keylen, RAI_Tensor *t, int dtype, uintptr_t user, rx_err *err);
 
 /* Runs (runners.c, dag.c).  The outcome of a run: its outputs (each one
  * engine reference, which the caller takes by wrapping it and setting the

@@ -1,0 +1,67 @@
+"""The redisAI key functions act with the rights of the flow's user, as
+execute() does: a key its ACL user may not read (getTensorFromKey,
+mgetTensorsFromKeyspace) or write (setTensorInKey, msetTensorsInKeyspace)
+is refused with the text redis.pcall gives in Lua, and nothing is written.
+Over maxmemory, writes are refused with Redis's OOM error; reads go on."""
+from support.flows import ev
+
+T = "redisAI.createTensorFromValues('FLOAT', [2], [1.0, 2.0])"
+
+
+def as_user(srv, name):
+    u = srv.client(protocol=2, decode_responses=True)
+    u.execute_command("AUTH", name, "x")
+    return u
+
+
+def lua_error(srv, user, *cmd):
+    """'GE:' and the error redis.pcall(cmd) gives `user` in EVAL."""
+    args = ", ".join("'%s'" % a for a in cmd)
+    return "GE:" + as_user(srv, user).eval("local r = redis.pcall(%s); return r['err']" % args, 0)
+
+
+def setup_users(c):
+    c.execute_command("AI.TENSORSET", "secret:t", "FLOAT", 2, "VALUES", 7, 8)
+    c.execute_command("AI.TENSORSET", "pub:t", "FLOAT", 2, "VALUES", 1, 2)
+    c.execute_command("AI.TENSORSET", "ro:t", "FLOAT", 2, "VALUES", 3, 4)
+    for name in ("pub", "lua"):  # the flow's user, and the same rights for EVAL
+        c.execute_command("ACL", "SETUSER", name, "on", "nopass", "~pub:*", "%R~ro:*", "+@all", "-@dangerous")
+
+
+def test_key_functions_obey_the_callers_acl(ai):
+    srv, c = ai
+    setup_users(c)
+    pub = as_user(srv, "pub")
+    denied = lua_error(srv, "lua", "GET", "secret:t")
+    assert "access at least one of the keys" in denied
+    # reads
+    assert ev(pub, "result = redisAI.tensorToFlatList(redisAI.getTensorFromKey('pub:t'))") == "OK:[1.0, 2.0]"
+    assert ev(pub, "result = redisAI.tensorToFlatList(redisAI.getTensorFromKey('ro:t'))") == "OK:[3.0, 4.0]"
+    assert ev(pub, "result = redisAI.getTensorFromKey('secret:t')") == denied
+    assert ev(pub, "result = redisAI.mgetTensorsFromKeyspace(['pub:t', 'secret:t'])") == denied
+    # writes: a key it may only read is refused too, and nothing is written
+    assert ev(pub, "redisAI.setTensorInKey('pub:u', %s)" % T) == "OK:None"
+    assert ev(pub, "redisAI.setTensorInKey('secret:u', %s)" % T) == denied
+    assert ev(pub, "redisAI.setTensorInKey('ro:t', %s)" % T) == lua_error(srv, "lua", "SET", "ro:t", "x")
+    assert ev(pub, "redisAI.msetTensorsInKeyspace({'pub:v': %s, 'secret:v': %s})" % (T, T)) == denied
+    assert c.exists("secret:u", "pub:v", "secret:v") == 0
+    assert c.execute_command("AI.TENSORGET", "ro:t", "VALUES") == [b"3", b"4"]
+    # the default user may do all of it
+    assert ev(c, "result = redisAI.tensorToFlatList(redisAI.getTensorFromKey('secret:t'))") == "OK:[7.0, 8.0]"
+    assert ev(c, "redisAI.setTensorInKey('secret:u', %s)" % T) == "OK:None"
+
+
+def test_key_writes_refused_over_maxmemory(ai):
+    srv, c = ai
+    c.execute_command("AI.TENSORSET", "t", "FLOAT", 2, "VALUES", 1, 2)
+    c.config_set("maxmemory", 1)  # below what the server uses already
+    try:
+        oom = "GE:" + c.eval("local r = redis.pcall('SET', 'x', 'y'); return r['err']", 0).decode()
+        assert oom == "GE:OOM command not allowed when used memory > 'maxmemory'."
+        assert ev(c, "redisAI.setTensorInKey('u', %s)" % T) == oom
+        assert ev(c, "redisAI.msetTensorsInKeyspace({'v': %s})" % T) == oom
+        assert ev(c, "result = redisAI.tensorToFlatList(redisAI.getTensorFromKey('t'))") == "OK:[1.0, 2.0]"
+        assert c.exists("u", "v") == 0
+    finally:
+        c.config_set("maxmemory", 0)
+    assert ev(c, "redisAI.setTensorInKey('u', %s)" % T) == "OK:None"
