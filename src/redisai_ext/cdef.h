@@ -76,7 +76,7 @@ void rx_result_clear(rx_result *res);
  * consumes it only when the run was queued (rx_run_done is then called once
  * with `handle`: on Redis's main thread if `on_main`, else on the engine
  * worker). */
-RAI_ModelRunCtx *rx_model_runner_create(const char *key, size_t keylen, rx_err *err);
+RAI_ModelRunCtx *rx_model_runner_create(const char *key, size_t keylen, uintptr_t user, rx_err *err);
 int rx_model_runner_add_input(RAI_ModelRunCtx *c, const char *name, RAI_Tensor *t, rx_err *err);
 int rx_model_runner_add_output(RAI_ModelRunCtx *c, const char *name, rx_err *err);
 int rx_model_runner_run(RAI_ModelRunCtx *c, rx_result *res);
@@ -84,7 +84,8 @@ int rx_model_runner_run_async(RAI_ModelRunCtx *c, void *handle, int on_main, rx_
 void rx_model_runner_free(RAI_ModelRunCtx *c);
 
 /* Script runners, the same way. */
-RAI_ScriptRunCtx *rx_script_runner_create(const char *key, size_t keylen, const char *fn, rx_err *err);
+RAI_ScriptRunCtx *rx_script_runner_create(const char *key, size_t keylen, const char *fn, uintptr_t user,
+                                          rx_err *err);
 int rx_script_runner_add_input(RAI_ScriptRunCtx *c, RAI_Tensor *t, rx_err *err);
 int rx_script_runner_add_input_list(RAI_ScriptRunCtx *c, RAI_Tensor **ts, size_t n, rx_err *err);
 int rx_script_runner_add_output(RAI_ScriptRunCtx *c, rx_err *err);
@@ -102,7 +103,7 @@ void rx_dag_free(RAI_DAGRunCtx *d);
 int rx_dag_load(RAI_DAGRunCtx *d, const char *name, RAI_Tensor *t, rx_err *err);
 int rx_dag_tensor_set(RAI_DAGRunCtx *d, const char *name, RAI_Tensor *t, rx_err *err);
 int rx_dag_tensor_get(RAI_DAGRunCtx *d, const char *name, rx_err *err);
-RAI_DAGRunOp *rx_dag_run_op(const char *key, size_t keylen, const char *fn, rx_err *err);
+RAI_DAGRunOp *rx_dag_run_op(const char *key, size_t keylen, const char *fn, uintptr_t user, rx_err *err);
 void rx_dag_op_free(RAI_DAGRunOp *op);
 int rx_dag_add_op(RAI_DAGRunCtx *d, RAI_DAGRunOp *op, const char *const *inputs, size_t nin,
                   const char *const *outputs, size_t nout, rx_err *err);

@@ -45,8 +45,9 @@ int rx_dag_tensor_get(RAI_DAGRunCtx *d, const char *name, rx_err *err) {
     return RX_OK;
 }
 
-/* Looks the model or script up (Redis lock held) and makes its op. */
-RAI_DAGRunOp *rx_dag_run_op(const char *key, size_t keylen, const char *fn, rx_err *err) {
+/* Looks the model or script up (Redis lock held) and makes its op, if the
+ * flow's ACL user (`user`) may read its key. */
+RAI_DAGRunOp *rx_dag_run_op(const char *key, size_t keylen, const char *fn, uintptr_t user, rx_err *err) {
     RAI_Error *e = NULL;
     if (rai.InitError(&e) != REDISMODULE_OK || !e) {
         rx_fail(err, RX_ERROR, "out of memory");
@@ -55,8 +56,11 @@ RAI_DAGRunOp *rx_dag_run_op(const char *key, size_t keylen, const char *fn, rx_e
     RedisModuleString *name = rm.CreateString(NULL, key, keylen);
     RAI_DAGRunOp *op = NULL;
     RedisModuleCtx *ctx = rx_host->lock();
+    const char *denied = ctx ? rx_host->deny_keys((void *)user, ctx, &name, 1, 0) : NULL;
     if (!ctx) {
         rx_fail(err, RX_ERROR, "could not take the Redis lock");
+    } else if (denied) {
+        rx_fail(err, RX_ERROR, "%s", denied);
     } else if (fn) {
         RAI_Script *s = NULL;
         if (rai.GetScriptFromKeyspace(ctx, name, &s, REDISMODULE_READ, e) != REDISMODULE_OK)

@@ -65,3 +65,25 @@ def test_key_writes_refused_over_maxmemory(ai):
     finally:
         c.config_set("maxmemory", 0)
     assert ev(c, "redisAI.setTensorInKey('u', %s)" % T) == "OK:None"
+
+
+def test_runners_need_read_access_to_their_model_or_script(ai):
+    from support.runner_flows import onnx_model, store_script
+    srv, c = ai
+    setup_users(c)
+    assert c.execute_command("AI.MODELSTORE", "secret:m", "ONNX", "CPU", "BLOB", onnx_model("linear")) == b"OK"
+    assert c.execute_command("AI.MODELSTORE", "pub:m", "ONNX", "CPU", "BLOB", onnx_model("linear")) == b"OK"
+    store_script(c, "secret:s")
+    store_script(c, "pub:s")
+    pub = as_user(srv, "pub")
+    denied = lua_error(srv, "lua", "GET", "secret:m")
+    for code in ("redisAI.createModelRunner('secret:m')",
+                 "redisAI.createScriptRunner('secret:s', 'multiply')",
+                 "redisAI.createDAGRunner().ModelRun(name='secret:m', inputs=['x'], outputs=['y'])",
+                 "redisAI.createDAGRunner().ScriptRun(name='secret:s', func='multiply', inputs=['a'],"
+                 " outputs=['y'])"):
+        assert ev(pub, "result = " + code) == denied, code
+        assert ev(c, "result = type(%s).__name__" % code).startswith("OK:"), code
+    assert ev(pub, "result = type(redisAI.createModelRunner('pub:m')).__name__") == "OK:'PyGraphRunner'"
+    assert ev(pub, "result = type(redisAI.createScriptRunner('pub:s', 'multiply')).__name__") == \
+        "OK:'PyTorchScriptRunner'"
