@@ -232,3 +232,19 @@ def test_registration_user_reaches_replicas(server_factory, start_host):
     rc.set("secret:1", "the secret")
     rc.set("pub:1", "x")
     assert rc.get("own:seen").startswith("denied: ")
+
+
+def test_registration_user_survives_an_aof_restart(start_host):
+    srv, c = start_host(config=[("appendonly", "yes"), ("aof-use-rdb-preamble", "no")])
+    users(c)
+    owner(c)
+    assert pyexecute(as_user(srv, "owner"), SPY % "sync") == "OK"
+    srv.restart()  # ACL users made with ACL SETUSER do not survive it: the name does
+    c = srv.client(decode_responses=True)
+    [reg] = keys_regs(c)
+    assert reg["user"] == "owner" and "'owner' who registered it no longer exists" in reg["lastError"]
+    c.set("pub:1", "x")
+    assert c.get("own:count") is None
+    owner(c)
+    c.set("pub:2", "x")
+    assert c.get("own:seen").startswith("denied: ") and c.get("own:count") == "1"
