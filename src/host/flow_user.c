@@ -8,9 +8,10 @@
  * redis.call gives for it on 7.0.
  *
  * A FlowUser is looked up by name once and the server's user is cached with
- * it; ACL DELUSER and ACL LOAD free users, so any ACL command (seen by the
- * command filter, command_hooks.c) bumps an epoch and the next check looks
- * the user up again.  A user allowed every command, key and channel is
+ * it; ACL DELUSER and ACL LOAD free users, so when the command filter
+ * (command_hooks.c) sees an ACL command (or an EXEC, which may hold one),
+ * users are looked up at every check until that command is over (the event
+ * loop runs a one-shot callback after it), and then once again.  A user allowed every command, key and channel is
  * noted as such then, and its checks cost nothing more than that flag.
  * Checks and look-ups run under the Redis lock only.  A refused check asks
  * ACL DRYRUN which rule refused it (command, key or channel): the module
@@ -43,6 +44,7 @@ struct FlowUser {
 };
 
 static unsigned long acl_epoch = 1; /* main thread, or under the Redis lock */
+static int acl_changing;            /* an ACL command may be running: no caching */
 /* The users of recent callers, so that a trigger finds its user (and the
  * verdicts cached with it) without a look-up; under the Redis lock. */
 #define RECENT_CALLERS 16
@@ -76,7 +78,18 @@ void FlowUser_Release(FlowUser *u) {
 
 const char *FlowUser_Name(const FlowUser *u) { return u->name; }
 
-void FlowUser_AclChanged(void) { acl_epoch++; }
+/* Main thread, after the command that may have changed users. */
+static void acl_settled(void *unused) {
+    (void)unused;
+    acl_changing = 0;
+    acl_epoch++;
+}
+
+void FlowUser_AclChanged(void) {
+    acl_epoch++;
+    if (acl_changing) return; /* its callback is on the way */
+    acl_changing = RedisModule_EventLoopAddOneShot(acl_settled, NULL) == REDISMODULE_OK;
+}
 
 /* The user name of the client running the command, or NULL for a module's
  * call (RedisModule_GetCurrentUserName would crash on Redis 7.0: a module's
@@ -134,7 +147,7 @@ static int allows_everything(RedisModuleCtx *ctx, RedisModuleString *name) {
 /* The server's user for `u`, looked up again after an ACL change; NULL
  * when it no longer exists.  Redis lock held. */
 static RedisModuleUser *resolve(FlowUser *u, RedisModuleCtx *ctx) {
-    if (u->epoch == acl_epoch) return u->user;
+    if (u->epoch == acl_epoch && !acl_changing) return u->user;
     if (!u->name_str && !(u->name_str = RedisModule_CreateString(NULL, u->name, strlen(u->name)))) return NULL;
     if (u->user) RedisModule_FreeModuleUser(u->user);
     u->user = RedisModule_GetModuleUserFromUserName(u->name_str);

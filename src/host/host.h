@@ -44,7 +44,7 @@ FlowUser *FlowUser_OfCaller(RedisModuleCtx *ctx);
 FlowUser *FlowUser_Retain(FlowUser *u);
 void FlowUser_Release(FlowUser *u); /* any thread */
 const char *FlowUser_Name(const FlowUser *u);
-void FlowUser_AclChanged(void); /* an ACL command ran or is about to (main thread) */
+void FlowUser_AclChanged(void); /* an ACL command is about to run, or just ran (Redis lock held) */
 /* Redis lock held.  NULL when `u` may run argv (argv[0] the command) or
  * touch the keys (to read, or with `write` to write), else the error. */
 const char *FlowUser_DenyCommand(FlowUser *u, RedisModuleCtx *ctx, RedisModuleString **argv, int argc);

@@ -248,3 +248,20 @@ def test_registration_user_survives_an_aof_restart(start_host):
     owner(c)
     c.set("pub:2", "x")
     assert c.get("own:seen").startswith("denied: ") and c.get("own:count") == "1"
+
+
+def test_user_deleted_inside_a_transaction(host):
+    """ACL DELUSER between two events of one EXEC: the second starts nothing
+    (the user the first looked up is gone, and must not be used)."""
+    srv, c = host
+    users(c)
+    owner(c)
+    assert pyexecute(as_user(srv, "owner"), SPY % "sync") == "OK"
+    p = c.pipeline(transaction=True)
+    p.set("pub:1", "x")
+    p.execute_command("ACL", "DELUSER", "owner")
+    p.set("pub:2", "x")
+    p.execute()
+    assert c.get("own:count") == "1"
+    [reg] = keys_regs(c)
+    assert reg["numTriggered"] == 1 and "no longer exists" in reg["lastError"]
