@@ -276,7 +276,8 @@ typedef struct RedisModuleTypeMethods {
     X(int, ACLCheckKeyPermissions, (RedisModuleUser * user, RedisModuleString * key, int flags)) \
     X(int *, GetCommandKeys, (RedisModuleCtx * ctx, RedisModuleString * *argv, int argc, int *num_keys)) \
     X(unsigned long long, GetClientId, (RedisModuleCtx * ctx))                                \
-    X(RedisModuleString *, GetClientUserNameById, (RedisModuleCtx * ctx, uint64_t id))
+    X(RedisModuleString *, GetClientUserNameById, (RedisModuleCtx * ctx, uint64_t id))       \
+    X(int, ACLAddLogEntry, (RedisModuleCtx * ctx, RedisModuleUser * user, RedisModuleString * object, int reason))
 
 #define RM_DECLARE_ENTRY(ret, name, params) extern ret(*RedisModule_##name) params;
 RM_API_LIST(RM_DECLARE_ENTRY)

@@ -164,6 +164,22 @@ static const char *gone(const FlowUser *u) {
     return msg;
 }
 
+/* REDISMODULE_ACL_LOG_* reasons of RedisModule_ACLAddLogEntry */
+enum { LOG_COMMAND = 1, LOG_KEY = 2, LOG_CHANNEL = 3 };
+
+/* Notes a refusal in ACL LOG, as Redis does for Lua's; the object is what
+ * ACL DRYRUN's answer quotes (the command, key or channel). */
+static void log_refusal(RedisModuleCtx *ctx, RedisModuleUser *user, const char *why, size_t len, int reason) {
+    const char *open = memchr(why, '\'', len), *close = NULL;
+    for (const char *p = why + len; p > why && !close; p--)
+        if (p[-1] == '\'') close = p - 1;
+    if (!RedisModule_ACLAddLogEntry || !open || close <= open) return;
+    RedisModuleString *object = RedisModule_CreateString(NULL, open + 1, (size_t)(close - open - 1));
+    if (!object) return;
+    RedisModule_ACLAddLogEntry(ctx, user, object, reason);
+    RedisModule_FreeString(NULL, object);
+}
+
 /* Which check refused argv: the command itself (or its subcommand), one of
  * its keys, or a channel.  Only after a refusal: ACL DRYRUN says which. */
 static const char *why_denied(FlowUser *u, RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
@@ -171,10 +187,12 @@ static const char *why_denied(FlowUser *u, RedisModuleCtx *ctx, RedisModuleStrin
     size_t len = 0;
     const char *s = r && RedisModule_CallReplyType(r) == REDISMODULE_REPLY_STRING ? RedisModule_CallReplyStringPtr(r, &len) : NULL;
     const char *why = DENIED_COMMAND;
+    int reason = LOG_COMMAND;
     for (size_t i = 0; s && i + 5 <= len; i++) {
-        if (!memcmp(s + i, "' key", 5)) why = DENIED_KEY;
-        else if (i + 9 <= len && !memcmp(s + i, "' channel", 9)) why = DENIED_CHANNEL;
+        if (!memcmp(s + i, "' key", 5)) why = DENIED_KEY, reason = LOG_KEY;
+        else if (i + 9 <= len && !memcmp(s + i, "' channel", 9)) why = DENIED_CHANNEL, reason = LOG_CHANNEL;
     }
+    if (s) log_refusal(ctx, u->user, s, len, reason);
     if (r) RedisModule_FreeCallReply(r);
     return why;
 }
@@ -205,8 +223,11 @@ const char *FlowUser_DenyKeys(FlowUser *u, RedisModuleCtx *ctx, RedisModuleStrin
     RedisModuleUser *user = resolve(u, ctx);
     if (!user) return gone(u);
     if (u->unrestricted || !RedisModule_ACLCheckKeyPermissions) return NULL;
-    for (size_t i = 0; i < n; i++)
-        if (RedisModule_ACLCheckKeyPermissions(user, keys[i], write ? KEY_UPDATE | KEY_INSERT : KEY_ACCESS) != REDISMODULE_OK)
-            return DENIED_KEY;
+    for (size_t i = 0; i < n; i++) {
+        if (RedisModule_ACLCheckKeyPermissions(user, keys[i], write ? KEY_UPDATE | KEY_INSERT : KEY_ACCESS) == REDISMODULE_OK)
+            continue;
+        if (RedisModule_ACLAddLogEntry) RedisModule_ACLAddLogEntry(ctx, user, keys[i], LOG_KEY);
+        return DENIED_KEY;
+    }
     return NULL;
 }

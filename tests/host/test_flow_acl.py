@@ -265,3 +265,16 @@ def test_user_deleted_inside_a_transaction(host):
     assert c.get("own:count") == "1"
     [reg] = keys_regs(c)
     assert reg["numTriggered"] == 1 and "no longer exists" in reg["lastError"]
+
+
+def test_refusals_reach_the_acl_log(host):
+    srv, c = host
+    users(c)
+    pyexecute(c, DO % ("async", "sync"))
+    pub = as_user(srv, "pub")
+    c.execute_command("ACL", "LOG", "RESET")
+    trigger(pub, "do", "GET", "secret:1")
+    trigger(pub, "do", "FLUSHALL")
+    logged = [dict(zip(e[::2], e[1::2])) for e in c.execute_command("ACL", "LOG")]
+    assert [(e["reason"], e["object"], e["username"], e["context"]) for e in logged] == [
+        ("command", "flushall", "pub", "module"), ("key", "secret:1", "pub", "module")]

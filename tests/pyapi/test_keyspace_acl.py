@@ -37,7 +37,10 @@ def test_key_functions_obey_the_callers_acl(ai):
     # reads
     assert ev(pub, "result = redisAI.tensorToFlatList(redisAI.getTensorFromKey('pub:t'))") == "OK:[1.0, 2.0]"
     assert ev(pub, "result = redisAI.tensorToFlatList(redisAI.getTensorFromKey('ro:t'))") == "OK:[3.0, 4.0]"
+    c.execute_command("ACL", "LOG", "RESET")
     assert ev(pub, "result = redisAI.getTensorFromKey('secret:t')") == denied
+    [entry] = [dict(zip(e[::2], e[1::2])) for e in c.execute_command("ACL", "LOG")]
+    assert (entry[b"reason"], entry[b"object"], entry[b"username"]) == (b"key", b"secret:t", b"pub")
     assert ev(pub, "result = redisAI.mgetTensorsFromKeyspace(['pub:t', 'secret:t'])") == denied
     # writes: a key it may only read is refused too, and nothing is written
     assert ev(pub, "redisAI.setTensorInKey('pub:u', %s)" % T) == "OK:None"
