@@ -3,6 +3,8 @@ client starts (RG.TRIGGER, RG.TRIGGERONKEY, a command hook, RG.PYEXECUTE's
 run()) with that client's, a flow an event starts (KeysReader,
 StreamReader) with those of the user who registered it.  Each refusal has
 the text redis.pcall gives the same user in EVAL."""
+import time
+
 import pytest
 import redis
 
@@ -148,7 +150,6 @@ def owner(c):
 
 
 def wait_for(fn, timeout=10):
-    import time
     deadline = time.time() + timeout
     while time.time() < deadline:
         v = fn()

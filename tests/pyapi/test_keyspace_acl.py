@@ -4,6 +4,7 @@ mgetTensorsFromKeyspace) or write (setTensorInKey, msetTensorsInKeyspace)
 is refused with the text redis.pcall gives in Lua, and nothing is written.
 Over maxmemory, writes are refused with Redis's OOM error; reads go on."""
 from support.flows import ev
+from support.runner_flows import onnx_model, store_script
 
 T = "redisAI.createTensorFromValues('FLOAT', [2], [1.0, 2.0])"
 
@@ -71,7 +72,6 @@ def test_key_writes_refused_over_maxmemory(ai):
 
 
 def test_runners_need_read_access_to_their_model_or_script(ai):
-    from support.runner_flows import onnx_model, store_script
     srv, c = ai
     setup_users(c)
     assert c.execute_command("AI.MODELSTORE", "secret:m", "ONNX", "CPU", "BLOB", onnx_model("linear")) == b"OK"
