@@ -122,77 +122,6 @@ static int is_script_call(const char *cmd) {
     return !strcasecmp(cmd, "EVAL") || !strcasecmp(cmd, "EVALSHA") || !strcasecmp(cmd, "FCALL");
 }
 
-/* ---- the ACL user of the running flow (flow_user.c) ---- */
-
-#define USER_CAPSULE "rg.user"
-
-/* Context variable `_current_user`: the capsule of the FlowUser the code
- * running now acts for, or None (full rights: a saved script run again, the
- * runtime's own calls).  The runtime sets it per execution, and asyncio
- * copies it into each coroutine's task. */
-static PyObject *current_user_var;
-
-static void user_capsule_free(PyObject *cap) { FlowUser_Release(PyCapsule_GetPointer(cap, USER_CAPSULE)); }
-
-/* A new reference owning a FlowUser reference (taken), or None for NULL. */
-PyObject *FlowUser_Capsule(FlowUser *u) {
-    if (!u) Py_RETURN_NONE;
-    PyObject *cap = PyCapsule_New(u, USER_CAPSULE, user_capsule_free);
-    if (!cap) FlowUser_Release(u);
-    return cap;
-}
-
-/* The FlowUser of a capsule (borrowed), NULL for None or anything else. */
-FlowUser *FlowUser_FromCapsule(PyObject *cap) {
-    return PyCapsule_IsValid(cap, USER_CAPSULE) ? PyCapsule_GetPointer(cap, USER_CAPSULE) : NULL;
-}
-
-/* The current value of `_current_user` (a new reference, maybe None). */
-static PyObject *current_user_ref(void) {
-    PyObject *v = NULL;
-    if (PyContextVar_Get(current_user_var, Py_None, &v) < 0) {
-        PyErr_Clear();
-        Py_RETURN_NONE;
-    }
-    return v;
-}
-
-FlowUser *FlowUser_Current(void) {
-    PyObject *cap = current_user_ref();
-    FlowUser *u = FlowUser_Retain(FlowUser_FromCapsule(cap));
-    Py_DECREF(cap);
-    return u;
-}
-
-/* _flow_user(name): a capsule for the user called `name` (None: None). */
-static PyObject *gears_flow_user(PyObject *self, PyObject *args) {
-    (void)self;
-    const char *name = NULL;
-    Py_ssize_t len = 0;
-    if (!PyArg_ParseTuple(args, "z#", &name, &len)) return NULL;
-    if (!name) Py_RETURN_NONE;
-    FlowUser *u = FlowUser_New(name, (size_t)len);
-    return u ? FlowUser_Capsule(u) : PyErr_NoMemory();
-}
-
-/* _user_name(capsule): its name, or None. */
-static PyObject *gears_user_name(PyObject *self, PyObject *cap) {
-    (void)self;
-    FlowUser *u = FlowUser_FromCapsule(cap);
-    if (!u) Py_RETURN_NONE;
-    return PyUnicode_FromString(FlowUser_Name(u));
-}
-
-/* _current_user_address(): the FlowUser the running code acts for, as an
- * int for the redisAI extension (0: full rights); valid while that code runs. */
-static PyObject *gears_current_user_address(PyObject *self, PyObject *unused) {
-    (void)self, (void)unused;
-    PyObject *cap = current_user_ref();
-    PyObject *r = PyLong_FromVoidPtr(FlowUser_FromCapsule(cap));
-    Py_DECREF(cap);
-    return r;
-}
-
 /* args[skip] is the command, the rest its arguments; db >= 0 runs it there
  * (a hook's call_next in the caller's database), else in the current one.
  * It runs with the rights of the flow's user, and a deny-oom command is
@@ -617,9 +546,9 @@ static PyMethodDef methods[] = {
     {"_loop_fd", gears_loop_fd, METH_NOARGS, NULL},
     {"_loop_drain", gears_loop_drain, METH_NOARGS, NULL},
     {"_complete", gears_complete, METH_VARARGS, NULL},
-    {"_flow_user", gears_flow_user, METH_VARARGS, NULL},
-    {"_user_name", gears_user_name, METH_O, NULL},
-    {"_current_user_address", gears_current_user_address, METH_NOARGS, NULL},
+    {"_flow_user", FlowUserPy_New, METH_VARARGS, NULL},
+    {"_user_name", FlowUserPy_Name, METH_O, NULL},
+    {"_current_user_address", FlowUserPy_CurrentAddress, METH_NOARGS, NULL},
     {NULL, NULL, 0, NULL},
 };
 
@@ -630,8 +559,7 @@ PyObject *GearsModule_Init(void) {
     PyObject *m = PyModule_Create(&moddef);
     if (!m) return NULL;
     GearsError = PyErr_NewException("gears.error", NULL, NULL);
-    current_user_var = PyContextVar_New("current_user", Py_None);
-    if (!GearsError || !current_user_var || PyModule_AddObjectRef(m, "_current_user", current_user_var) < 0 || PyModule_AddObjectRef(m, "GearsError", GearsError) < 0 ||
+    if (!GearsError || FlowUserPy_Init(m) < 0 || PyModule_AddObjectRef(m, "GearsError", GearsError) < 0 ||
         PyModule_AddIntConstant(m, "_python_attempt_traceback", host_config.python_attempt_traceback) < 0) {
         Py_DECREF(m);
         return NULL;

@@ -199,12 +199,19 @@ extern PyObject *rt_trigger, *rt_pyexecute, *rt_on_key, *rt_check_requirements,
 PyObject *PyHost_TakeError(void);         /* the pending exception (cleared), or NULL */
 void PyHost_LogError(const char *where);     /* logs and clears the Python error */
 
-/* ---- gears_module.c: the built-in module `redisgears` ---- */
-PyObject *GearsModule_Init(void); /* PyImport_AppendInittab callback */
-PyObject *Waiter_Capsule(Waiter *w); /* a new Python reference owning a waiter ref */
+/* ---- flow_user_py.c: flow users in Python (GIL held) ---- */
+int FlowUserPy_Init(PyObject *module); /* adds the context variable `_current_user` */
 PyObject *FlowUser_Capsule(FlowUser *u); /* takes u's reference; None for NULL */
 FlowUser *FlowUser_FromCapsule(PyObject *cap); /* borrowed; NULL for None */
 FlowUser *FlowUser_Current(void); /* the running code's user (a new reference), or NULL */
+/* redisgears._flow_user(name), _user_name(capsule), _current_user_address() */
+PyObject *FlowUserPy_New(PyObject *self, PyObject *args);
+PyObject *FlowUserPy_Name(PyObject *self, PyObject *cap);
+PyObject *FlowUserPy_CurrentAddress(PyObject *self, PyObject *unused);
+
+/* ---- gears_module.c: the built-in module `redisgears` ---- */
+PyObject *GearsModule_Init(void); /* PyImport_AppendInittab callback */
+PyObject *Waiter_Capsule(Waiter *w); /* a new Python reference owning a waiter ref */
 
 /* ---- commands.c ---- */
 int Commands_Register(RedisModuleCtx *ctx);
