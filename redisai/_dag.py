@@ -153,13 +153,14 @@ class PyDAGRunner(_Sealed):
             raise _error("Wrong number of args")
         ops = _name(args[0], "ops argument must be a string")
         err = ffi.new("rx_err *")
+        user = _api.host._current_user_address()  # whose ACL the model and script keys must pass
         # The parse needs the Redis lock; taken before the runner's lock, as a
         # thread that holds it (Redis's main thread) may be waiting for ours.
         if lib.rx_lock_redis() != RX_OK:
             raise _error("could not take the Redis lock")
         try:
             with self._lock:
-                rc = lib.rx_dag_ops_from_string(_dag(self), ops, err)
+                rc = lib.rx_dag_ops_from_string(_dag(self), ops, user, err)
         finally:
             lib.rx_unlock_redis()
         _check(rc, err)

@@ -107,6 +107,6 @@ RAI_DAGRunOp *rx_dag_run_op(const char *key, size_t keylen, const char *fn, uint
 void rx_dag_op_free(RAI_DAGRunOp *op);
 int rx_dag_add_op(RAI_DAGRunCtx *d, RAI_DAGRunOp *op, const char *const *inputs, size_t nin,
                   const char *const *outputs, size_t nout, rx_err *err);
-int rx_dag_ops_from_string(RAI_DAGRunCtx *d, const char *ops, rx_err *err);
+int rx_dag_ops_from_string(RAI_DAGRunCtx *d, const char *ops, uintptr_t user, rx_err *err);
 int rx_dag_run(RAI_DAGRunCtx *d, void *handle, int on_main, rx_err *err);
 #endif

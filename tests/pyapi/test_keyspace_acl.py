@@ -84,9 +84,15 @@ def test_runners_need_read_access_to_their_model_or_script(ai):
                  "redisAI.createScriptRunner('secret:s', 'multiply')",
                  "redisAI.createDAGRunner().ModelRun(name='secret:m', inputs=['x'], outputs=['y'])",
                  "redisAI.createDAGRunner().ScriptRun(name='secret:s', func='multiply', inputs=['a'],"
-                 " outputs=['y'])"):
+                 " outputs=['y'])",
+                 "redisAI.createDAGRunner().OpsFromString("
+                 "'|> AI.TENSORSET x FLOAT 1 3 VALUES 1 2 3 |>  ai.modelexecute  secret:m INPUTS 1 x OUTPUTS 1 y')",
+                 "redisAI.createDAGRunner().OpsFromString("
+                 "'|> AI.SCRIPTEXECUTE secret:s multiply INPUTS 2 a b OUTPUTS 1 y')"):
         assert ev(pub, "result = " + code) == denied, code
         assert ev(c, "result = type(%s).__name__" % code).startswith("OK:"), code
     assert ev(pub, "result = type(redisAI.createModelRunner('pub:m')).__name__") == "OK:'PyGraphRunner'"
+    assert ev(pub, "result = type(redisAI.createDAGRunner().OpsFromString("
+                   "'|> AI.MODELEXECUTE pub:m INPUTS 1 x OUTPUTS 1 y')).__name__") == "OK:'PyDAGRunner'"
     assert ev(pub, "result = type(redisAI.createScriptRunner('pub:s', 'multiply')).__name__") == \
         "OK:'PyTorchScriptRunner'"
