@@ -53,6 +53,7 @@
 #define REDISMODULE_CTX_FLAGS_SLAVE (1 << 3)
 #define REDISMODULE_CTX_FLAGS_READONLY (1 << 4)
 #define REDISMODULE_CTX_FLAGS_CLUSTER (1 << 5)
+#define REDISMODULE_CTX_FLAGS_OOM (1 << 10)       /* over maxmemory */
 #define REDISMODULE_CTX_FLAGS_REPLICATED (1 << 12) /* the command came over the replication link */
 #define REDISMODULE_CTX_FLAGS_LOADING (1 << 13)
 #define REDISMODULE_CTX_FLAGS_DENY_BLOCKING (1 << 21)
@@ -271,7 +272,12 @@ typedef struct RedisModuleTypeMethods {
     X(RedisModuleString *, GetCurrentUserName, (RedisModuleCtx * ctx)) /* Redis >= 7.0 */      \
     X(RedisModuleUser *, GetModuleUserFromUserName, (RedisModuleString * name))               \
     X(int, ACLCheckCommandPermissions, (RedisModuleUser * user, RedisModuleString * *argv, int argc)) \
-    X(int, FreeModuleUser, (RedisModuleUser * user))
+    X(int, FreeModuleUser, (RedisModuleUser * user))                                          \
+    X(int, ACLCheckKeyPermissions, (RedisModuleUser * user, RedisModuleString * key, int flags)) \
+    X(int *, GetCommandKeys, (RedisModuleCtx * ctx, RedisModuleString * *argv, int argc, int *num_keys)) \
+    X(unsigned long long, GetClientId, (RedisModuleCtx * ctx))                                \
+    X(RedisModuleString *, GetClientUserNameById, (RedisModuleCtx * ctx, uint64_t id))       \
+    X(int, ACLAddLogEntry, (RedisModuleCtx * ctx, RedisModuleUser * user, RedisModuleString * object, int reason))
 
 #define RM_DECLARE_ENTRY(ret, name, params) extern ret(*RedisModule_##name) params;
 RM_API_LIST(RM_DECLARE_ENTRY)

@@ -23,6 +23,7 @@
 #include <Python.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "host.h"
 
@@ -37,8 +38,18 @@ static const char *argv_arg(void *argv, int pos, size_t *len) {
     return RedisModule_StringPtrLen(((RedisModuleString **)argv)[pos], len);
 }
 
+/* ACL DELUSER and ACL LOAD free users that flows may have cached: an ACL
+ * command, or an EXEC that may hold one, has them looked up again. */
+static void note_acl_change(RedisModuleCommandFilterCtx *fctx) {
+    size_t len;
+    const char *cmd = filter_arg(fctx, 0, &len);
+    if ((len == 3 && !strncasecmp(cmd, "acl", 3)) || (len == 4 && !strncasecmp(cmd, "exec", 4)))
+        FlowUser_AclChanged();
+}
+
 /* Main thread, for every command: cheap unless some hook exists. */
 static void hook_filter(RedisModuleCommandFilterCtx *fctx) {
+    note_acl_change(fctx);
     if (!Registry_HasHooks()) return;
     int write = 0;
     if (!Registry_FindHook(filter_arg, fctx, RedisModule_CommandFilterArgsCount(fctx), 0, &write)) return;
@@ -50,12 +61,9 @@ static void hook_filter(RedisModuleCommandFilterCtx *fctx) {
 /* May the calling client run the original command on its keys?  (Redis
  * checked rg._hookw / rg._hookr only.) */
 static int caller_may_run(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
-    if (!RedisModule_GetCurrentUserName || !RedisModule_ACLCheckCommandPermissions) return 1; /* Redis < 7 */
-    RedisModuleString *name = RedisModule_GetCurrentUserName(ctx);
-    RedisModuleUser *user = name ? RedisModule_GetModuleUserFromUserName(name) : NULL;
-    int ok = user && RedisModule_ACLCheckCommandPermissions(user, argv, argc) == REDISMODULE_OK;
-    if (user) RedisModule_FreeModuleUser(user);
-    if (name) RedisModule_FreeString(NULL, name);
+    FlowUser *user = FlowUser_OfCaller(ctx);
+    int ok = !user || !FlowUser_DenyCommand(user, ctx, argv, argc); /* none: a module's call */
+    FlowUser_Release(user);
     return ok;
 }
 

@@ -59,6 +59,7 @@ void Commands_ReplyWithPyError(RedisModuleCtx *ctx) {
 typedef struct {
     PoolJob base;
     Reg *reg;
+    FlowUser *user; /* the ACL user the flow acts for; NULL: full rights */
     Waiter *waiter;
     int argc, db; /* db: the caller's database */
     char **args; /* copies: the command's argv dies when the command returns */
@@ -66,25 +67,40 @@ typedef struct {
 } TriggerJob;
 
 static void trigger_job_free(TriggerJob *j) {
+    FlowUser_Release(j->user);
     for (int i = 0; i < j->argc; i++) free(j->args[i]);
     free(j->args);
     free(j->lens);
     free(j);
 }
 
-/* Calls runtime._trigger(handler, [trigger, args...], waiter, allow_async, db).
+/* The ACL user a flow started by this command acts for: the calling
+ * client's, or for a module's call (a flow's execute('RG.TRIGGER', ...)),
+ * the user of the code that made it.  A new reference; NULL: full rights. */
+static FlowUser *caller_user(RedisModuleCtx *ctx) {
+    FlowUser *u = FlowUser_OfCaller(ctx);
+    if (u) return u;
+    PyGILState_STATE g = PyGILState_Ensure();
+    u = FlowUser_Current();
+    PyGILState_Release(g);
+    return u;
+}
+
+/* Calls runtime._trigger(handler, [trigger, args...], waiter, allow_async, db, user).
  * GIL held.  The runtime completes the waiter itself, also on failure. */
-static void call_trigger(Reg *reg, PyObject *args, Waiter *w, int allow_async, int db) {
+static void call_trigger(Reg *reg, PyObject *args, Waiter *w, int allow_async, int db, FlowUser *user) {
     PyObject *cap = Waiter_Capsule(w);
-    PyObject *r = cap ? PyObject_CallFunction(rt_trigger, "OOOii", reg->handler, args, cap,
-                                              allow_async, db)
-                      : NULL;
+    PyObject *ucap = FlowUser_Capsule(FlowUser_Retain(user));
+    PyObject *r = cap && ucap ? PyObject_CallFunction(rt_trigger, "OOOiiO", reg->handler, args, cap,
+                                                      allow_async, db, ucap)
+                              : NULL;
     if (!r) {
         PyHost_LogError("RG.TRIGGER");
         Waiter_Complete(w, CReply_Error("ERR the Python runtime failed to start the execution"));
     }
     Py_XDECREF(r);
     Py_XDECREF(cap);
+    Py_XDECREF(ucap);
 }
 
 /* On a pool thread, or on the loop thread (LoopQ_Drain, GIL already held). */
@@ -97,7 +113,7 @@ static void trigger_job_run(PoolJob *job) {
         if (!s) Py_CLEAR(args);
         else PyList_SET_ITEM(args, i, s);
     }
-    if (args) call_trigger(j->reg, args, j->waiter, 1, j->db);
+    if (args) call_trigger(j->reg, args, j->waiter, 1, j->db, j->user);
     else {
         PyHost_LogError("RG.TRIGGER arguments");
         Waiter_Complete(j->waiter, CReply_Error("ERR could not convert the trigger arguments"));
@@ -129,6 +145,7 @@ static int run_async(RedisModuleCtx *ctx, Reg *reg, RedisModuleString **argv, in
         j->args[i][j->lens[i]] = '\0';
     }
     j->db = RedisModule_GetSelectedDb(ctx);
+    j->user = caller_user(ctx);
     j->waiter = Waiter_New(Waiter_Block(ctx));
     if (submit(&j->base) != REDISMODULE_OK) {
         Waiter_Complete(j->waiter, CReply_Error("ERR the server is shutting down"));
@@ -161,11 +178,12 @@ static int run_sync(RedisModuleCtx *ctx, Reg *reg, RedisModuleString **argv, int
     }
     int may_block = async_allowed(ctx);
     Waiter *w = Waiter_New(NULL);
+    FlowUser *user = caller_user(ctx);
     HostCmdScope scope = Host_CommandEnter(ctx);
     PyGILState_STATE g = PyGILState_Ensure();
     PyObject *args = py_str_list(argv, argc);
     nested_sync++;
-    if (args) call_trigger(reg, args, w, may_block, RedisModule_GetSelectedDb(ctx));
+    if (args) call_trigger(reg, args, w, may_block, RedisModule_GetSelectedDb(ctx), user);
     else {
         PyHost_LogError("RG.TRIGGER arguments");
         Waiter_Complete(w, CReply_Error("ERR could not convert the trigger arguments"));
@@ -173,6 +191,7 @@ static int run_sync(RedisModuleCtx *ctx, Reg *reg, RedisModuleString **argv, int
     nested_sync--;
     Py_XDECREF(args);
     Registry_Release(reg);
+    FlowUser_Release(user);
     PyGILState_Release(g);
     Host_CommandExit(scope);
     Waiter_ReplyOrBlock(ctx, w, may_block);
@@ -250,16 +269,18 @@ static int pyexecute_command(RedisModuleCtx *ctx, RedisModuleString **argv, int 
     if (ndeps > 0 && requirements_unmet(ctx, argv + first_requirement, ndeps)) return REDISMODULE_OK;
     int may_block = async_allowed(ctx);
     Waiter *w = Waiter_New(NULL);
+    FlowUser *user = caller_user(ctx);
     HostCmdScope scope = Host_CommandEnter(ctx);
     PyGILState_STATE g = PyGILState_Ensure();
+    PyObject *ucap = FlowUser_Capsule(user);
     PyObject *code = py_str(argv[1]);
     PyObject *pid = id ? py_str(id) : Py_NewRef(Py_None);
     PyObject *pdesc = desc ? py_str(desc) : Py_NewRef(Py_None);
     PyObject *cap = Waiter_Capsule(w);
     ScriptStore_BeginChanges();
-    PyObject *r = code && pid && pdesc && cap
-                      ? PyObject_CallFunction(rt_pyexecute, "OOiOOiOssi", code, cap, may_block, pid, pdesc,
-                                              upgrade, Py_False, "", "", unblocking)
+    PyObject *r = code && pid && pdesc && cap && ucap
+                      ? PyObject_CallFunction(rt_pyexecute, "OOiOOiOssiO", code, cap, may_block, pid, pdesc,
+                                              upgrade, Py_False, "", "", unblocking, ucap)
                       : NULL;
     ScriptStore_PropagateChanges(ctx);
     const char *ex_id = r && PyUnicode_Check(r) ? PyUnicode_AsUTF8(r) : NULL; /* UNBLOCKING */
@@ -272,6 +293,7 @@ static int pyexecute_command(RedisModuleCtx *ctx, RedisModuleString **argv, int 
     Py_XDECREF(pid);
     Py_XDECREF(pdesc);
     Py_XDECREF(cap);
+    Py_XDECREF(ucap);
     PyGILState_Release(g);
     Host_CommandExit(scope);
     if (started) Waiter_ReplyOrBlock(ctx, w, may_block);

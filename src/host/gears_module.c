@@ -128,7 +128,9 @@ static int is_script_call(const char *cmd) {
 }
 
 /* args[skip] is the command, the rest its arguments; db >= 0 runs it there
- * (a hook's call_next in the caller's database), else in the current one. */
+ * (a hook's call_next in the caller's database), else in the current one.
+ * It runs with the rights of the flow's user, and a deny-oom command is
+ * refused over maxmemory, as redis.call does in Lua. */
 static PyObject *execute_command(PyObject *args, Py_ssize_t skip, int db) {
     Py_ssize_t n = PyTuple_GET_SIZE(args) - skip;
     if (n < 1 || !PyUnicode_Check(PyTuple_GET_ITEM(args, skip))) {
@@ -153,47 +155,54 @@ static PyObject *execute_command(PyObject *args, Py_ssize_t skip, int db) {
         Py_DECREF(bufs);
         return NULL;
     }
-    const char **ptrs = malloc((nargs + 1) * sizeof(*ptrs));
-    size_t *lens = malloc((nargs + 1) * sizeof(*lens));
-    RedisModuleString **argv = malloc((nargs + 1) * sizeof(*argv));
+    const char **ptrs = malloc(((size_t)n) * sizeof(*ptrs));
+    size_t *lens = malloc(((size_t)n) * sizeof(*lens));
+    RedisModuleString **argv = malloc(((size_t)n) * sizeof(*argv)); /* the command first */
     if (!ptrs || !lens || !argv) {
         free(ptrs), free(lens), free(argv);
         Py_DECREF(bufs);
         return PyErr_NoMemory();
     }
-    for (size_t i = 0; i < nargs; i++) {
-        PyObject *b = PyList_GET_ITEM(bufs, (Py_ssize_t)i + 1);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *b = PyList_GET_ITEM(bufs, i);
         ptrs[i] = PyBytes_AS_STRING(b);
         lens[i] = (size_t)PyBytes_GET_SIZE(b);
     }
+    FlowUser *user = FlowUser_Current();
+    int acl_call = !strcasecmp(cmd, "ACL"); /* our own calls pass no command filter */
     CReply *cr;
     int skipped = 0, script = is_script_call(cmd);
     Py_BEGIN_ALLOW_THREADS /* never wait for the Redis lock holding the GIL */
     RedisModuleCtx *ctx = Host_Lock();
-    for (size_t i = 0; i < nargs; i++) argv[i] = RedisModule_CreateString(NULL, ptrs[i], lens[i]);
+    for (Py_ssize_t i = 0; i < n; i++) argv[i] = RedisModule_CreateString(NULL, ptrs[i], lens[i]);
     int was_db = RedisModule_GetSelectedDb(ctx), switch_db = db >= 0 && db != was_db;
     if (switch_db) RedisModule_SelectDb(ctx, db);
     /* "!": replicated, as in the original.  "W" (no write) while a saved
      * script runs again (its writes' effects came with the data), and on a
      * read-only replica (a hooked read runs flows there: they may not
-     * write, as its clients may not). */
+     * write, as its clients may not); else "M": no deny-oom command over
+     * maxmemory. */
     int replaying = ScriptStore_Replaying;
     int no_writes = replaying || (RedisModule_GetContextFlags(ctx) & READONLY_REPLICA) == READONLY_REPLICA;
+    const char *denied = user ? FlowUser_DenyCommand(user, ctx, argv, (int)n) : NULL;
     RedisModuleCallReply *reply = NULL;
     int refused = 1;
-    if (!(replaying && script)) { /* "W" does not see what a Lua or function call writes */
-        reply = RedisModule_Call(ctx, cmd, no_writes ? "W!v" : "!v", argv, nargs);
+    if (!denied && !(replaying && script)) { /* "W" does not see what a Lua or function call writes */
+        reply = RedisModule_Call(ctx, cmd, no_writes ? "W!v" : "!vM", argv + 1, nargs);
         refused = no_writes && !reply && errno == ENOSPC;
     }
-    skipped = refused && replaying;
-    cr = skipped ? CReply_Null()
+    if (acl_call) FlowUser_AclChanged(); /* after it: cached users may be gone */
+    skipped = refused && replaying && !denied;
+    cr = denied    ? CReply_Error(denied)
+         : skipped ? CReply_Null()
          : refused ? CReply_Error("READONLY You can't write against a read only replica.")
                    : CReply_FromCall(reply);
     if (switch_db) RedisModule_SelectDb(ctx, was_db);
     if (reply) RedisModule_FreeCallReply(reply);
-    for (size_t i = 0; i < nargs; i++) RedisModule_FreeString(NULL, argv[i]);
+    for (Py_ssize_t i = 0; i < n; i++) RedisModule_FreeString(NULL, argv[i]);
     Host_Unlock();
     Py_END_ALLOW_THREADS
+    FlowUser_Release(user);
     free(argv);
     free(lens);
     free(ptrs);
@@ -330,15 +339,16 @@ static PyObject *gears_register_keys(PyObject *self, PyObject *args) {
     return KeyEvents_Register(args);
 }
 
-/* _store_script(id, desc, code, dropped) / _drop_script(id): the
+/* _store_script(id, desc, code, dropped, user) / _drop_script(id): the
  * script_store.c entries of a session (main thread); `dropped` lists the
- * registrations RG.UNREGISTER took ("1,3": their order in the script). */
+ * registrations RG.UNREGISTER took ("1,3": their order in the script),
+ * `user` the ACL user who sent it (None: full rights). */
 static PyObject *gears_store_script(PyObject *self, PyObject *args) {
     (void)self;
-    const char *id, *desc, *code, *dropped;
+    const char *id, *desc, *code, *dropped, *user;
     Py_ssize_t len;
-    if (!PyArg_ParseTuple(args, "szs#s", &id, &desc, &code, &len, &dropped)) return NULL;
-    if (ScriptStore_Put(id, desc, code, (size_t)len, dropped) != REDISMODULE_OK) return PyErr_NoMemory();
+    if (!PyArg_ParseTuple(args, "szs#sz", &id, &desc, &code, &len, &dropped, &user)) return NULL;
+    if (ScriptStore_Put(id, desc, code, (size_t)len, dropped, user) != REDISMODULE_OK) return PyErr_NoMemory();
     Py_RETURN_NONE;
 }
 
@@ -548,6 +558,10 @@ static PyMethodDef methods[] = {
     {"_loop_fd", gears_loop_fd, METH_NOARGS, NULL},
     {"_loop_drain", gears_loop_drain, METH_NOARGS, NULL},
     {"_complete", gears_complete, METH_VARARGS, NULL},
+    {"_flow_user", FlowUserPy_New, METH_VARARGS, NULL},
+    {"_user_name", FlowUserPy_Name, METH_O, NULL},
+    {"_user_exists", FlowUserPy_Exists, METH_O, NULL},
+    {"_current_user_address", FlowUserPy_CurrentAddress, METH_NOARGS, NULL},
     {NULL, NULL, 0, NULL},
 };
 
@@ -570,7 +584,7 @@ PyObject *GearsModule_Init(void) {
     if (!m) return NULL;
     GearsError = PyErr_NewException("gears.error", NULL, NULL);
     PyObject *args = module_args();
-    if (!GearsError || !args || PyModule_AddObjectRef(m, "GearsError", GearsError) < 0 ||
+    if (!GearsError || !args || FlowUserPy_Init(m) < 0 || PyModule_AddObjectRef(m, "GearsError", GearsError) < 0 ||
         PyModule_AddObjectRef(m, "_module_args", args) < 0 ||
         PyModule_AddIntConstant(m, "_threads", host_config.threads) < 0) {
         Py_XDECREF(args);

@@ -33,6 +33,23 @@ CReply *CReply_Array(size_t len); /* elements start NULL (sent as null) */
 CReply *CReply_FromCall(RedisModuleCallReply *r);
 void CReply_Send(RedisModuleCtx *ctx, const CReply *r);
 void CReply_Free(CReply *r);
+#define OOM_ERROR "OOM command not allowed when used memory > 'maxmemory'."
+
+/* ---- flow_user.c: the ACL user a flow runs as ---- */
+typedef struct FlowUser FlowUser;
+FlowUser *FlowUser_New(const char *name, size_t len); /* NULL when out of memory */
+/* Main thread: the calling client's user (a new reference), or NULL for a
+ * module's call (full rights). */
+FlowUser *FlowUser_OfCaller(RedisModuleCtx *ctx);
+FlowUser *FlowUser_Retain(FlowUser *u);
+void FlowUser_Release(FlowUser *u); /* any thread */
+const char *FlowUser_Name(const FlowUser *u);
+void FlowUser_AclChanged(void); /* an ACL command is about to run, or just ran (Redis lock held) */
+/* Redis lock held.  NULL when `u` may run argv (argv[0] the command) or
+ * touch the keys (to read, or with `write` to write), else the error. */
+const char *FlowUser_DenyCommand(FlowUser *u, RedisModuleCtx *ctx, RedisModuleString **argv, int argc);
+const char *FlowUser_DenyKeys(FlowUser *u, RedisModuleCtx *ctx, RedisModuleString **keys, size_t n, int write);
+int FlowUser_Exists(FlowUser *u, RedisModuleCtx *ctx); /* Redis lock held */
 
 /* ---- host_api.c: the RG_HostAPI table and the per-thread Redis lock ---- */
 void HostAPI_Init(RedisModuleCtx *onload_ctx);
@@ -103,6 +120,7 @@ typedef struct Reg {
     unsigned key_types; /* KeysReader: bit (1 << REDISMODULE_KEYTYPE_x); 0 for every type */
     long long triggered; /* the events or calls that started an execution (under the mutex) */
     int running_sync;   /* KeysReader: a sync execution of it is running on the main thread */
+    FlowUser *user;     /* KeysReader: the ACL user its flows act for (who registered it); NULL: full rights */
     int mode;
     int on_loop;        /* the first step is `async def`: start on the loop thread */
     PyObject *handler;  /* the runtime's registration object */
@@ -146,7 +164,9 @@ PyObject *Registry_List(void);
 
 /* ---- script_store.c: the scripts of live registrations, in the RDB ---- */
 int ScriptStore_Start(RedisModuleCtx *ctx); /* the aux-data type and the loading hook */
-int ScriptStore_Put(const char *id, const char *desc, const char *code, size_t code_len, const char *dropped);
+/* `user`: the ACL user who sent it, or NULL (full rights). */
+int ScriptStore_Put(const char *id, const char *desc, const char *code, size_t code_len, const char *dropped,
+                    const char *user);
 /* Replaces the readers' state kept with the script of session `id`. */
 int ScriptStore_SetState(const char *id, const char *state, size_t len);
 void ScriptStore_Drop(const char *id);
@@ -162,8 +182,9 @@ extern int ScriptStore_Replaying;
 /* ---- key_events.c: keyspace events that start KeysReader executions ---- */
 int KeyEvents_Subscribe(RedisModuleCtx *ctx);
 /* redisgears._register_keys(id, prefix, mode, handler, desc, on_loop,
- * eventTypes, keyTypes, stream): the lists may be None; `stream` marks a
- * StreamReader registration.  GIL held. */
+ * eventTypes, keyTypes, stream, user): the lists may be None; `stream` marks a
+ * StreamReader registration; `user` the capsule of its ACL user or None.
+ * GIL held. */
 PyObject *KeyEvents_Register(PyObject *args);
 
 /* ---- pyhost.c: the interpreter and the runtime's entry points ---- */
@@ -180,6 +201,17 @@ extern PyObject *rt_trigger, *rt_pyexecute, *rt_on_key, *rt_check_requirements,
     *rt_forget_session, *rt_results, *rt_keep_sessions, *rt_tool; /* runtime functions */
 PyObject *PyHost_TakeError(void);         /* the pending exception (cleared), or NULL */
 void PyHost_LogError(const char *where);     /* logs and clears the Python error */
+
+/* ---- flow_user_py.c: flow users in Python (GIL held) ---- */
+int FlowUserPy_Init(PyObject *module); /* adds the context variable `_current_user` */
+PyObject *FlowUser_Capsule(FlowUser *u); /* takes u's reference; None for NULL */
+FlowUser *FlowUser_FromCapsule(PyObject *cap); /* borrowed; NULL for None */
+FlowUser *FlowUser_Current(void); /* the running code's user (a new reference), or NULL */
+/* redisgears._flow_user(name), _user_name(capsule), _user_exists(capsule), _current_user_address() */
+PyObject *FlowUserPy_New(PyObject *self, PyObject *args);
+PyObject *FlowUserPy_Name(PyObject *self, PyObject *cap);
+PyObject *FlowUserPy_Exists(PyObject *self, PyObject *cap);
+PyObject *FlowUserPy_CurrentAddress(PyObject *self, PyObject *unused);
 
 /* ---- gears_module.c: the built-in module `redisgears` ---- */
 PyObject *GearsModule_Init(void); /* PyImport_AppendInittab callback */

@@ -97,7 +97,12 @@ static int on_event(RedisModuleCtx *ctx, int class, const char *event, RedisModu
     int key_type = Registry_HasKeyTypes() ? key_type_of(ctx, key) : -1;
     size_t n = Registry_MatchKeys(name, len, event, key_type, hits, MAX_HITS);
     for (size_t i = 0; i < n; i++) {
-        if (hits[i]->mode == MODE_SYNC) run_sync(ctx, hits[i], name, len, event);
+        if (hits[i]->user && !FlowUser_Exists(hits[i]->user, ctx)) { /* RG.DUMPREGISTRATIONS says so */
+            hits[i]->triggered--; /* it started nothing */
+            PyGILState_STATE g = PyGILState_Ensure();
+            Registry_Release(hits[i]);
+            PyGILState_Release(g);
+        } else if (hits[i]->mode == MODE_SYNC) run_sync(ctx, hits[i], name, len, event);
         else start_async(hits[i], name, len, event);
     }
     return REDISMODULE_OK;
@@ -134,10 +139,10 @@ static int str_list(PyObject *list, char ***out) {
 
 PyObject *KeyEvents_Register(PyObject *args) {
     const char *id, *prefix, *mode, *desc = NULL;
-    PyObject *handler, *events, *types;
+    PyObject *handler, *events, *types, *user;
     int on_loop = 0, stream = 0;
-    if (!PyArg_ParseTuple(args, "sssOzpOOp", &id, &prefix, &mode, &handler, &desc, &on_loop, &events,
-                          &types, &stream))
+    if (!PyArg_ParseTuple(args, "sssOzpOOpO", &id, &prefix, &mode, &handler, &desc, &on_loop, &events,
+                          &types, &stream, &user))
         return NULL;
     int m = Mode_Parse(mode);
     if (m < 0) {
@@ -146,6 +151,7 @@ PyObject *KeyEvents_Register(PyObject *args) {
     }
     Reg *r = Reg_New(stream ? READER_STREAM : READER_KEYS, id, prefix, desc, m, on_loop, handler);
     if (!r) return PyErr_NoMemory();
+    r->user = FlowUser_Retain(FlowUser_FromCapsule(user));
     char **type_names = NULL;
     const char *err = NULL;
     if (str_list(events, &r->event_types) < 0 || str_list(types, &type_names) < 0) goto fail;

@@ -35,6 +35,7 @@ void Reg_Free(Reg *r) {
     free(r->prefix);
     for (char **e = r->event_types; e && *e; e++) free(*e);
     free(r->event_types);
+    FlowUser_Release(r->user);
     free(r);
 }
 

@@ -11,12 +11,15 @@
  * but for those RG.UNREGISTER took since (`dropped`), and with the state
  * of its readers (`state`: where each StreamReader is in each stream, so
  * that no entry is read twice or skipped).  Both came with encoding
- * version 2; a version 1 RDB still loads.
+ * version 2; a version 1 RDB still loads.  Encoding 3 adds the ACL user
+ * who sent the script (`user`): its event flows run with that user's
+ * rights, here and on replicas.  A script saved without one (older RDBs
+ * and AOFs) keeps full rights, as before.
  *
  * Between RDBs, replicas and the AOF get each change as it happens: a
  * command that files or drops a session's script (RG.PYEXECUTE,
  * RG.UNREGISTER) ends by propagating `RG._SCRIPT PUT id code dropped state
- * [desc]` or `RG._SCRIPT DROP id`.  A replica applies it at once (and passes
+ * [desc]` (`PUTAS user id ...` with a user) or `RG._SCRIPT DROP id`.  A replica applies it at once (and passes
  * it on to its own replicas); an AOF being loaded updates the scripts to
  * run when loading ends.  Readers' state is not propagated: it travels with
  * RDBs only.
@@ -36,12 +39,13 @@
 
 #include "host.h"
 
-#define STORE_ENCVER 2
+#define STORE_ENCVER 3
 
 typedef struct Script {
     char *id, *desc, *code; /* desc may be NULL */
     char *dropped;          /* "1,3": registrations unregistered since, by order */
     char *state;            /* the runtime's text for its readers' state, or "" */
+    char *user;             /* the ACL user who sent it, or NULL (full rights) */
     size_t code_len;
     struct Script *next;
 } Script;
@@ -76,6 +80,7 @@ static void script_free(Script *s) {
     free(s->code);
     free(s->dropped);
     free(s->state);
+    free(s->user);
     free(s);
 }
 
@@ -131,9 +136,20 @@ int ScriptStore_SetState(const char *id, const char *state, size_t len) {
     return REDISMODULE_OK;
 }
 
-int ScriptStore_Put(const char *id, const char *desc, const char *code, size_t code_len, const char *dropped) {
+/* Gives `s` the user `user` (NULL: none); REDISMODULE_ERR when out of memory. */
+static int set_user(Script *s, const char *user, size_t len) {
+    if (!user) return REDISMODULE_OK;
+    return (s->user = strndup(user, len)) ? REDISMODULE_OK : REDISMODULE_ERR;
+}
+
+int ScriptStore_Put(const char *id, const char *desc, const char *code, size_t code_len, const char *dropped,
+                    const char *user) {
     Script *s = script_new(id, strlen(id), desc, desc ? strlen(desc) : 0, code, code_len, dropped,
                            strlen(dropped), "", 0); /* the runtime files the state next */
+    if (s && set_user(s, user, user ? strlen(user) : 0) != REDISMODULE_OK) {
+        script_free(s);
+        s = NULL;
+    }
     if (!s) return REDISMODULE_ERR;
     ScriptStore_Drop(id);
     s->next = stored;
@@ -150,6 +166,12 @@ void ScriptStore_PropagateChanges(RedisModuleCtx *ctx) {
     for (size_t i = 0; i < nchanged; i++) {
         Script *s = find(changed[i]);
         if (!s) RedisModule_Replicate(ctx, "RG._SCRIPT", "cc", "DROP", changed[i]);
+        else if (s->user && s->desc)
+            RedisModule_Replicate(ctx, "RG._SCRIPT", "cccbccc", "PUTAS", s->user, s->id, s->code, s->code_len,
+                                  s->dropped, s->state, s->desc);
+        else if (s->user)
+            RedisModule_Replicate(ctx, "RG._SCRIPT", "cccbcc", "PUTAS", s->user, s->id, s->code, s->code_len,
+                                  s->dropped, s->state);
         else if (s->desc)
             RedisModule_Replicate(ctx, "RG._SCRIPT", "ccbccc", "PUT", s->id, s->code, s->code_len, s->dropped,
                                   s->state, s->desc);
@@ -182,6 +204,8 @@ static void aux_save(RedisModuleIO *rdb, int when) {
         RedisModule_SaveStringBuffer(rdb, s->code, s->code_len);
         RedisModule_SaveStringBuffer(rdb, s->dropped, strlen(s->dropped));
         RedisModule_SaveStringBuffer(rdb, s->state, strlen(s->state));
+        RedisModule_SaveUnsigned(rdb, s->user != NULL);
+        RedisModule_SaveStringBuffer(rdb, s->user ? s->user : "", s->user ? strlen(s->user) : 0);
     }
     free(oldest_first);
 }
@@ -199,10 +223,18 @@ static int aux_load(RedisModuleIO *rdb, int encver, int when) {
         size_t dropped_len = 0, state_len = 0;
         char *dropped = encver >= 2 ? RedisModule_LoadStringBuffer(rdb, &dropped_len) : NULL;
         char *state = encver >= 2 ? RedisModule_LoadStringBuffer(rdb, &state_len) : NULL;
-        Script *s = id && desc && code && ((dropped && state) || encver < 2)
+        int has_user = encver >= 3 && RedisModule_LoadUnsigned(rdb) != 0;
+        size_t user_len = 0;
+        char *user = encver >= 3 ? RedisModule_LoadStringBuffer(rdb, &user_len) : NULL;
+        Script *s = id && desc && code && ((dropped && state) || encver < 2) && (user || encver < 3)
                         ? script_new(id, id_len, has_desc ? desc : NULL, desc_len, code, code_len,
                                      dropped ? dropped : "", dropped_len, state ? state : "", state_len)
                         : NULL;
+        if (s && set_user(s, has_user ? user : NULL, user_len) != REDISMODULE_OK) {
+            script_free(s);
+            s = NULL;
+        }
+        if (user) RedisModule_Free(user);
         if (id) RedisModule_Free(id);
         if (desc) RedisModule_Free(desc);
         if (code) RedisModule_Free(code);
@@ -226,8 +258,13 @@ static void no_free(void *value) { (void)value; }
 /* Registers again the flows of a saved script (GIL held, Redis lock held). */
 static void replay(const Script *s) {
     ScriptStore_Replaying = 1;
-    PyObject *r = PyObject_CallFunction(rt_pyexecute, "s#OisziOss", s->code, (Py_ssize_t)s->code_len, Py_None, 0,
-                                        s->id, s->desc, 1, Py_True, s->dropped, s->state);
+    FlowUser *u = s->user ? FlowUser_New(s->user, strlen(s->user)) : NULL;
+    PyObject *user = s->user && !u ? PyErr_NoMemory() : FlowUser_Capsule(u);
+    PyObject *r = user ? PyObject_CallFunction(rt_pyexecute, "s#OisziOssiO", s->code, (Py_ssize_t)s->code_len,
+                                               Py_None, 0, s->id, s->desc, 1, Py_True, s->dropped, s->state, 0,
+                                               user)
+                       : NULL;
+    Py_XDECREF(user);
     ScriptStore_Replaying = 0;
     if (!r) PyHost_LogError("registering again the flows of a saved RG.PYEXECUTE script");
     Py_XDECREF(r);
@@ -268,13 +305,21 @@ static void on_loading(RedisModuleCtx *ctx, RedisModuleEvent e, uint64_t sub, vo
     Host_CommandExit(scope);
 }
 
-/* RG._SCRIPT PUT id code dropped state [desc] | DROP id: from the master
- * (applied now, and passed on) or from the AOF (applied when loading ends). */
+/* RG._SCRIPT PUT id code dropped state [desc] | PUTAS user id code dropped
+ * state [desc] | DROP id: from the master (applied now, and passed on) or
+ * from the AOF (applied when loading ends). */
 static int script_command(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
     int flags = RedisModule_GetContextFlags(ctx);
     if (!(flags & (REDISMODULE_CTX_FLAGS_REPLICATED | REDISMODULE_CTX_FLAGS_LOADING)))
         return RedisModule_ReplyWithError(ctx, "ERR RG._SCRIPT only comes from a master or the AOF");
     const char *op = argc > 2 ? RedisModule_StringPtrLen(argv[1], NULL) : "";
+    size_t user_len = 0;
+    const char *user = NULL;
+    if (!strcasecmp(op, "PUTAS") && argc >= 7) { /* the same as PUT, after the user */
+        user = RedisModule_StringPtrLen(argv[2], &user_len);
+        argv++, argc--;
+        op = "PUT";
+    }
     int put = !strcasecmp(op, "PUT") && (argc == 6 || argc == 7);
     if (!put && !(!strcasecmp(op, "DROP") && argc == 3)) return RedisModule_WrongArity(ctx);
     size_t len[6] = {0};
@@ -282,6 +327,10 @@ static int script_command(RedisModuleCtx *ctx, RedisModuleString **argv, int arg
     for (int i = 2; i < argc; i++) arg[i - 2] = RedisModule_StringPtrLen(argv[i], &len[i - 2]);
     Script *s = put ? script_new(arg[0], len[0], arg[4], len[4], arg[1], len[1], arg[2], len[2], arg[3], len[3])
                     : NULL;
+    if (s && set_user(s, user, user_len) != REDISMODULE_OK) {
+        script_free(s);
+        s = NULL;
+    }
     if (put && !s) return RedisModule_ReplyWithError(ctx, "ERR out of memory");
     char *id = strndup(arg[0], len[0]);
     if (!id) abort();

@@ -47,7 +47,8 @@ def test_dump_registrations_layout_and_last_error(host):
     assert isinstance(data[15], str) and float(data[15]) >= 0
     assert data[16] == "lastError" and "ValueError: bad value in acct:2" in data[17]
     assert data[18:] == ["args", ["regex", "acct:*", "eventTypes", ["set"], "keyTypes", None,
-                                  "hookCommands", None]]
+                                  "hookCommands", None],
+                         "user", "default"]  # ours: the ACL user whose rights its flows have
     assert keys[9] == ("{'sessionName':'lib', 'sessionDescription':'the lib', 'refCount': 4, "
                        "'linkedTo': primary, 'dead': false, 'isInstallationNeeded':0, "
                        "'registrationsList':['%s', '%s', '%s'], 'depsList':[]}" % tuple(ids))
@@ -58,7 +59,7 @@ def test_dump_registrations_layout_and_last_error(host):
     assert stream[7][16:] == ["lastEstimatedLagMS", 0, "avgEstimatedLagMS", "0.000000", "lastError", None,
                               "args", ["batchSize", 2, "durationMS", 300, "stream", "cam", "trimStream", 1,
                                        "onFailedPolicy", "continue", "retryInterval", 1],
-                              "status", "OK"]
+                              "status", "OK", "user", "default"]
     # the lag of a StreamReader batch: from the first entry's XADD to its read (here, `duration` later)
     c.xadd("cam", {"f": "1"})
     wait_for(lambda: [r for r in registrations(c) if r["reader"] == "StreamReader"][0]["numSuccess"] == 1,

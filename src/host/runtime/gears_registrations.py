@@ -126,9 +126,10 @@ class Registration:
     def dump(self, triggered):
         """Its entry in RG.DUMPREGISTRATIONS, in RedisGears 1.2's layout."""
         counts, last_error = self.stats.fields(triggered)
+        last_error = self.user_error() or last_error
         data = ["mode", self.mode] + counts + self.lag_fields() + ["lastError", last_error,
                                                                     "args", self.reader_args()]
-        data += self.status_fields()
+        data += self.status_fields() + self.user_fields()
         return ["id", self.id, "reader", self.READER, "desc", self.desc, "RegistrationData", data,
                 "PD", _session_text(self.session), "ExecutionThreadPool", "DefaultPool"]
 
@@ -137,6 +138,12 @@ class Registration:
 
     def status_fields(self):
         return []
+
+    def user_fields(self):
+        return []
+
+    def user_error(self):
+        return None
 
     def forget(self):
         """RG.UNREGISTER took it: it is not registered again after a load,
@@ -181,7 +188,7 @@ class KeysRegistration(Registration):
         try:
             redisgears._register_keys(self.id, self.trigger, self.mode, self, self.desc, on_loop,
                                       self.event_types, self.key_types,
-                                      isinstance(self, StreamRegistration))
+                                      isinstance(self, StreamRegistration), self.session.user)
         except ValueError as e:
             raise GearsError(str(e)) from None
 
@@ -189,10 +196,23 @@ class KeysRegistration(Registration):
         return ["regex", self.trigger, "eventTypes", self.event_types, "keyTypes", self.key_types,
                 "hookCommands", None]
 
+    def user_fields(self):
+        """Ours, after RedisGears's fields: the ACL user its flows act for
+        (who registered it; None: full rights)."""
+        return ["user", redisgears._user_name(self.session.user)]
+
+    def user_error(self):
+        """Why its events start nothing, while its user is gone."""
+        if redisgears._user_exists(self.session.user):
+            return None
+        return ("the ACL user '%s' who registered it no longer exists: its events start no execution"
+                % redisgears._user_name(self.session.user))
+
     def on_event(self, key, event):
         """Runs the flow on the key's record (runtime._on_key)."""
         reader = lambda: [key_record(key, event, self.read_value)]  # noqa: E731
-        ge.Execution(self.steps, reader, self.stats.track(self.done), True, self.session).run()
+        ge.Execution(self.steps, reader, self.stats.track(self.done), True, self.session,
+                     user=self.session.user).run()
 
     def done(self, results, errors):
         """The end of one execution: nobody waits for it, errors go to the log."""
@@ -306,7 +326,8 @@ class StreamRegistration(KeysRegistration):
                 for at in range(0, len(ids), 1000):
                     _locked(redisgears.executeCommand, "XDEL", key, *ids[at:at + 1000])
 
-        ge.Execution(self.steps, reader, self.stats.track(done), True, self.session).run()
+        ge.Execution(self.steps, reader, self.stats.track(done), True, self.session,
+                     user=self.session.user).run()
 
     def reader_args(self):
         return ["batchSize", self.batch, "durationMS", self.duration, "stream", self.trigger,

@@ -19,17 +19,19 @@ import gears_results
 import gears_loop
 import gears_numpy_print
 from gears_globals import SESSION_NAMES
-from gears_loop import current_session
+from gears_loop import current_session, current_user
 
 gears_config.load(redisgears._module_args, redisgears._threads)
 gears_numpy_print.install(redisgears._module_args)
 
 
 class Session:
-    """One RG.PYEXECUTE call: its globals and what it registered."""
+    """One RG.PYEXECUTE call: its globals and what it registered.  `user`
+    (a capsule, or None for full rights) is the ACL user who sent it: its
+    code, its run() and the flows its events start act for that user."""
 
-    def __init__(self, id, desc, code):
-        self.id, self.desc, self.code = id, desc, code
+    def __init__(self, id, desc, code, user=None):
+        self.id, self.desc, self.code, self.user = id, desc, code, user
         self.dropped = set()  # the order, in the script, of the registrations RG.UNREGISTER took
         self.globals = dict(SESSION_NAMES, __name__="__main__")
         self.registrations = []  # objects with .id, install() and unregister()
@@ -42,7 +44,8 @@ class Session:
 
     def store(self):
         """Files the script for the RDB (src/host/script_store.c)."""
-        redisgears._store_script(self.id, self.desc, self.code, ",".join(map(str, sorted(self.dropped))))
+        redisgears._store_script(self.id, self.desc, self.code, ",".join(map(str, sorted(self.dropped))),
+                                 redisgears._user_name(self.user))
         self.store_state()
 
     def state_text(self):
@@ -71,7 +74,7 @@ def _completer(waiter, kind):
 
 
 def _pyexecute(code, waiter, may_block, id, desc, upgrade, replay=False, dropped="", state="",
-               unblocking=False):
+               unblocking=False, user=None):
     """Runs a script.  Returns True when run() started an execution (the
     reply then comes through `waiter`), its id with `unblocking` (the
     results wait in gears_results), False for a plain registration.
@@ -82,13 +85,15 @@ def _pyexecute(code, waiter, may_block, id, desc, upgrade, replay=False, dropped
     `replay` runs such a script again after a load, skipping its run() and
     the registrations that RG.UNREGISTER took (`dropped`: their order in
     the script, "1,3"), and puts its readers back where they were (`state`,
-    Session.state_text)."""
+    Session.state_text).  `user` is the sender's ACL user (a capsule, None:
+    full rights); a replay's code runs with full rights (it reads only: its
+    writes are skipped), its flows with the user saved with it."""
     old = SESSIONS.get(id) if id is not None else None
     if old is not None and not old.live():
         old = None
     if old is not None and not upgrade:
         raise GearsError("Session %s already exists" % id)
-    session = Session(id or gears_builder.new_id(), desc, code)
+    session = Session(id or gears_builder.new_id(), desc, code, user)
     session.dropped = {int(x) for x in dropped.split(",") if x}  # not registered again
     started = []
 
@@ -103,6 +108,7 @@ def _pyexecute(code, waiter, may_block, id, desc, upgrade, replay=False, dropped
     session.runner = runner
     replaced = old.unregister_all() if old is not None else []
     token = current_session.set(session)
+    user_token = current_user.set(None if replay else user)
     try:
         exec(compile(code, "<RG.PYEXECUTE>", "exec"), session.globals)
     except BaseException as e:
@@ -116,6 +122,7 @@ def _pyexecute(code, waiter, may_block, id, desc, upgrade, replay=False, dropped
         raise GearsError("".join(traceback.format_exception_only(type(e), e)).strip()) from None
     finally:
         current_session.reset(token)
+        current_user.reset(user_token)
         session.runner = None
     for n, reader_state in (json.loads(state) if state else {}).items():
         if int(n) < len(session.registrations):
@@ -136,7 +143,7 @@ def _pyexecute(code, waiter, may_block, id, desc, upgrade, replay=False, dropped
         done = gears_results.start(reply)
     else:
         reply, done = True, _completer(waiter, 1)
-    execution = gears_execution.Execution(steps, reader, done, True, session)
+    execution = gears_execution.Execution(steps, reader, done, True, session, user=user)
     if unblocking:
         gears_results.track(reply, execution)
     redisgears._submit(execution.run)
@@ -186,17 +193,18 @@ def _check_requirements(requirements):
                          "nothing; install them there): " + ", ".join(unmet))
 
 
-def _trigger(reg, args, waiter, allow_async, db=0):
+def _trigger(reg, args, waiter, allow_async, db=0, user=None):
     """RG.TRIGGER, or a hooked command: runs `reg`'s flow on the record
     [trigger or command, args...] on the calling thread (a pool thread, or
-    the main thread for sync); `db` is the caller's database."""
+    the main thread for sync); `db` is the caller's database, `user` its
+    ACL user (a capsule; None: full rights)."""
     hook = gears_hooks.HookCall(reg.hook, db, args) if reg.hook is not None else None
     done = reg.stats.track(hook.completer(waiter) if hook is not None else _completer(waiter, 0))
     if reg.one_map is not None and gears_loop.on_main():
         fn, convert = reg.one_map
-        gears_execution.OneMap(done, allow_async, convert, hook).run(fn, args, reg.session)
+        gears_execution.OneMap(done, allow_async, convert, hook).run(fn, args, reg.session, user)
         return
-    gears_execution.Execution(reg.steps, lambda: [args], done, allow_async, reg.session, hook).run()
+    gears_execution.Execution(reg.steps, lambda: [args], done, allow_async, reg.session, hook, user).run()
 
 
 def _pystats():
