@@ -82,6 +82,13 @@
 #define REDISMODULE_SUBEVENT_EVENTLOOP_BEFORE_SLEEP 0
 #define REDISMODULE_SUBEVENT_EVENTLOOP_AFTER_SLEEP 1
 
+/* Key permissions for RedisModule_ACLCheckKeyPermissions (Redis >= 7.0). */
+#define REDISMODULE_CMD_KEY_ACCESS (1 << 4)
+#define REDISMODULE_CMD_KEY_UPDATE (1 << 5)
+/* Reasons of RedisModule_ACLAddLogEntry (an enum in redismodule.h). */
+#define REDISMODULE_ACL_LOG_CMD 1
+#define REDISMODULE_ACL_LOG_KEY 2
+
 #define REDISMODULE_ERRORMSG_WRONGTYPE \
     "WRONGTYPE Operation against a key holding the wrong kind of value"
 
@@ -100,6 +107,7 @@ typedef struct RedisModuleDigest RedisModuleDigest;
 typedef struct RedisModuleBlockedClient RedisModuleBlockedClient;
 typedef struct RedisModuleInfoCtx RedisModuleInfoCtx;
 typedef struct RedisModuleDefragCtx RedisModuleDefragCtx;
+typedef struct RedisModuleCommand RedisModuleCommand;
 
 typedef struct RedisModuleEvent {
     uint64_t id;
@@ -271,7 +279,12 @@ typedef struct RedisModuleTypeMethods {
     X(RedisModuleString *, GetCurrentUserName, (RedisModuleCtx * ctx)) /* Redis >= 7.0 */      \
     X(RedisModuleUser *, GetModuleUserFromUserName, (RedisModuleString * name))               \
     X(int, ACLCheckCommandPermissions, (RedisModuleUser * user, RedisModuleString * *argv, int argc)) \
-    X(int, FreeModuleUser, (RedisModuleUser * user))
+    X(int, FreeModuleUser, (RedisModuleUser * user))                                           \
+    X(int, ACLCheckKeyPermissions, (RedisModuleUser * user, RedisModuleString * key, int flags)) \
+    X(int, ACLAddLogEntry, (RedisModuleCtx * ctx, RedisModuleUser * user,                     \
+                            RedisModuleString * object, int reason))                          \
+    X(RedisModuleCommand *, GetCommand, (RedisModuleCtx * ctx, const char *name))             \
+    X(int, SetCommandACLCategories, (RedisModuleCommand * command, const char *categories)) /* Redis >= 7.2 */
 
 #define RM_DECLARE_ENTRY(ret, name, params) extern ret(*RedisModule_##name) params;
 RM_API_LIST(RM_DECLARE_ENTRY)
