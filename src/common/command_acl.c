@@ -1,5 +1,6 @@
 /* command_acl.c -- see command_acl.h. */
 #include "command_acl.h"
+#include "user_acl.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -28,8 +29,8 @@ static const RMCommandSpec *guarded_find(const char *name) {
  * replication link, the AOF, another module's RedisModule_Call) has full
  * rights, as it has for Redis's own commands. */
 static int caller_may_run_dangerous(RedisModuleCtx *ctx, const char *cmd) {
-    if (!RedisModule_GetCurrentUserName || !RedisModule_ACLCheckCommandPermissions) return 1; /* Redis < 7 */
-    RedisModuleString *name = RedisModule_GetCurrentUserName(ctx);
+    if (!RedisModule_ACLCheckCommandPermissions) return 1; /* Redis < 7 */
+    RedisModuleString *name = RMACL_CallerUserName(ctx);
     if (!name) return 1;
     RedisModuleUser *user = RedisModule_GetModuleUserFromUserName(name);
     RedisModule_FreeString(NULL, name);

@@ -277,12 +277,16 @@ typedef struct RedisModuleTypeMethods {
     X(int, CommandFilterArgInsert, (RedisModuleCommandFilterCtx * fctx, int pos,              \
                                     RedisModuleString * arg))                                 \
     X(RedisModuleString *, GetCurrentUserName, (RedisModuleCtx * ctx)) /* Redis >= 7.0 */      \
+    X(unsigned long long, GetClientId, (RedisModuleCtx * ctx))                                \
+    X(RedisModuleString *, GetClientUserNameById, (RedisModuleCtx * ctx, uint64_t id))        \
     X(RedisModuleUser *, GetModuleUserFromUserName, (RedisModuleString * name))               \
     X(int, ACLCheckCommandPermissions, (RedisModuleUser * user, RedisModuleString * *argv, int argc)) \
     X(int, FreeModuleUser, (RedisModuleUser * user))                                           \
     X(int, ACLCheckKeyPermissions, (RedisModuleUser * user, RedisModuleString * key, int flags)) \
     X(int, ACLAddLogEntry, (RedisModuleCtx * ctx, RedisModuleUser * user,                     \
                             RedisModuleString * object, int reason))                          \
+    X(int *, GetCommandKeys, (RedisModuleCtx * ctx, RedisModuleString * *argv, int argc,        \
+                              int *num_keys))                                                 \
     X(RedisModuleCommand *, GetCommand, (RedisModuleCtx * ctx, const char *name))             \
     X(int, SetCommandACLCategories, (RedisModuleCommand * command, const char *categories)) /* Redis >= 7.2 */
 

@@ -94,3 +94,22 @@ def test_scripts_may_not_run_dangerous_commands(both):
         admin.execute_command("EVAL", "return redis.call('AI.CONFIG', 'BACKENDSPATH', '/tmp')", 0)
     with pytest.raises(redis.ResponseError, match="not allowed from script"):
         ops.execute_command("EVAL", "return redis.call('RG.PYEXECUTE', 'GB().run()')", 0)
+
+
+def test_calls_with_no_client_user_keep_full_rights(both, server_factory):
+    """The replication link and a module's own calls (a flow's execute) run
+    dangerous commands as before (7.0's GetCurrentUserName crashed there)."""
+    srv, admin, ops = both
+    reply = pyexecute(admin, "GB('ShardsIDReader').map(lambda x: execute('AI.CONFIG', 'MODEL_CHUNK_SIZE', "
+                             "'2097152')).run()")
+    assert reply == [["OK"], []]
+    assert admin.execute_command("AI.CONFIG", "GET", "MODEL_CHUNK_SIZE") == 2097152
+    master = server_factory(tcp=True)
+    replica = server_factory(config=[("replicaof", "127.0.0.1", master.port)])
+    replica.wait_synced()
+    m = master.client()
+    m.execute_command("AI.MODELSTORE", "m", "ONNX", "CPU", "BLOB", LINEAR)
+    m.execute_command("AI.SCRIPTSTORE", "s", "CPU", "ENTRY_POINTS", 1, "f", "SOURCE", SCRIPT)
+    assert m.execute_command("WAIT", 1, 10000) == 1
+    rr = replica.client()
+    assert rr.type("m") == b"AI__MODEL" and rr.type("s") == b"AI_SCRIPT"
