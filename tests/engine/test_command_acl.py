@@ -38,16 +38,21 @@ def both(server_factory):
     return srv, admin, ops
 
 
-def nopermission(cmd):
-    return "this user has no permissions to run the '%s' command" % cmd
+def categories(c, cmd):
+    """The ACL categories the server reports for `cmd` (none for module
+    commands on Redis 7.0, which has no API for them)."""
+    return c.execute_command("COMMAND", "INFO", cmd)[cmd]["acl_categories"]
 
 
 def test_dangerous_commands_are_refused_to_a_user_without_dangerous(both):
     srv, admin, ops = both
-    # Redis's own text for its own dangerous command, for comparison.
-    assert error_of(ops, "CONFIG", "SET", "maxmemory", "0") == nopermission("config|set")
+    # The text the server gives for its own dangerous command (Redis and
+    # Valkey word it differently).
+    config_set = error_of(ops, "CONFIG", "SET", "maxmemory", "0")
+    assert "no permissions to run the 'config|set' command" in config_set
     for name, cmd in DANGEROUS:
-        assert error_of(ops, *cmd) == nopermission(name), name
+        assert error_of(ops, *cmd) == config_set.replace("config|set", name), name
+        assert "@dangerous" in categories(admin, name) or not categories(admin, name)
     assert admin.execute_command("AI.CONFIG", "GET", "BACKENDSPATH") != "/tmp"
     assert admin.exists("m2", "s2") == 0
     entry = admin.execute_command("ACL", "LOG", 1)[0]
@@ -82,6 +87,8 @@ def test_the_default_user_is_unaffected(both):
 
 def test_a_user_allowed_config_set_may_run_them(both):
     srv, admin, ops = both
+    if categories(admin, "ai.config"):
+        pytest.skip("the server has ACL categories for module commands: the 7.0 fallback is not used")
     admin.execute_command("ACL", "SETUSER", "ops", "+config|set")
     assert ops.execute_command("AI.CONFIG", "MODEL_CHUNK_SIZE", 1 << 20) == "OK"
     assert pyexecute(ops, FLOW) == "OK"
