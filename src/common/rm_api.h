@@ -81,6 +81,7 @@
 #define REDISMODULE_EVENT_EVENTLOOP 15 /* Redis >= 7.0 */
 #define REDISMODULE_SUBEVENT_EVENTLOOP_BEFORE_SLEEP 0
 #define REDISMODULE_SUBEVENT_EVENTLOOP_AFTER_SLEEP 1
+#define REDISMODULE_EVENT_CONFIG 16 /* Redis >= 7.0 */
 
 /* Key permissions for RedisModule_ACLCheckKeyPermissions (Redis >= 7.0). */
 #define REDISMODULE_CMD_KEY_ACCESS (1 << 4)
@@ -267,6 +268,7 @@ typedef struct RedisModuleTypeMethods {
     X(RedisModuleCallReply *, CallReplyArrayElement, (RedisModuleCallReply * reply, size_t i))  \
     X(const char *, CallReplyStringPtr, (RedisModuleCallReply * reply, size_t * len))           \
     X(long long, Milliseconds, (void))                                                          \
+    X(float, GetUsedMemoryRatio, (void))                                                        \
     X(RedisModuleTimerID, CreateTimer, (RedisModuleCtx * ctx, long long period_ms,             \
                                         RedisModuleTimerProc callback, void *data))             \
     X(const RedisModuleString *, GetKeyNameFromIO, (RedisModuleIO * io))                      \
@@ -303,6 +305,7 @@ static const RedisModuleEvent RedisModuleEvent_Loading = {REDISMODULE_EVENT_LOAD
 static const RedisModuleEvent RedisModuleEvent_Shutdown = {REDISMODULE_EVENT_SHUTDOWN, 1};
 static const RedisModuleEvent RedisModuleEvent_CronLoop = {REDISMODULE_EVENT_CRON_LOOP, 1};
 static const RedisModuleEvent RedisModuleEvent_EventLoop = {REDISMODULE_EVENT_EVENTLOOP, 1};
+static const RedisModuleEvent RedisModuleEvent_Config = {REDISMODULE_EVENT_CONFIG, 1};
 
 #define RM_EXPORT __attribute__((visibility("default")))
 

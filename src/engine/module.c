@@ -18,6 +18,7 @@
 #include "script_commands.h"
 #include "script_ext.h"
 #include "shared_api.h"
+#include "size_limits.h"
 #include "tensor_commands.h"
 #include "tensor_type.h"
 
@@ -51,6 +52,7 @@ static void info_func(RedisModuleInfoCtx *ctx, int for_crash_report) {
     RedisModule_InfoAddFieldLongLong(ctx, "model_execution_timeout", RAI_config.model_execution_timeout);
     RedisModule_InfoAddFieldLongLong(ctx, "backend_memory_limit", RAI_config.backend_memory_limit);
     RedisModule_InfoAddFieldLongLong(ctx, "worker_spin_us", RAI_config.worker_spin_us);
+    RedisModule_InfoAddFieldLongLong(ctx, "values_reply_limit", RAI_config.values_reply_limit);
     RAI_BackendsInfo(ctx);
 
     /* INFO ai_cpu: the process's CPU time, as RedisAI reported it next to
@@ -118,6 +120,7 @@ RM_EXPORT int RedisModule_OnLoad(RedisModuleCtx *ctx, RedisModuleString **argv, 
     RAI_QueuesInit(ctx);
     if (RAI_QueueEnsure("CPU") != REDISMODULE_OK) return REDISMODULE_ERR;
     RAI_ScriptExtInit(ctx);
+    RAI_SizeLimitsInit(ctx);
     if (RMCommand_CreateAll(ctx, commands, sizeof(commands) / sizeof(commands[0])) != REDISMODULE_OK)
         return REDISMODULE_ERR;
     for (int b = 0; b < RAI_BACKEND_COUNT; b++) {
