@@ -511,6 +511,9 @@ def test_redis_execute_has_the_callers_acl_rights(r, app):
                      "OUTPUTS", 1, "pub:y") == KEY_NOPERM
     assert app.error("AI.SCRIPTEXECUTE", "pub:s", "call", "KEYS", 1, "pub:k", "ARGS", 1, "FLUSHALL",
                      "OUTPUTS", 1, "pub:y") == b"NOPERM this user has no permissions to run the 'flushall' command"
+    # a command the user may not run, on a key it may touch
+    assert app.error("AI.SCRIPTEXECUTE", "pub:s", "call", "KEYS", 1, "pub:k", "ARGS", 4, "RESTORE", "pub:k", 0, "x",
+                     "OUTPUTS", 1, "pub:y") == b"NOPERM this user has no permissions to run the 'restore' command"
     assert r.exists("pub:copy") == 0 and r.get("secret:1") == b"s3cret"
     # what the user may do, it does
     assert app.ok("AI.SCRIPTEXECUTE", "pub:s", "set_key_get_val", "KEYS", 1, "pub:k", "ARGS", 1, "7",
