@@ -17,21 +17,19 @@ static pthread_t main_thread;
  * smaller, and its own deny-oom check covers small writes. */
 #define CHECK_FROM_BYTES (1024 * 1024)
 
-static int read_setting(RedisModuleCtx *ctx, const char *name, long long *out) {
+static void read_setting(RedisModuleCtx *ctx, const char *name, long long *out) {
     RedisModuleCallReply *r = RedisModule_Call(ctx, "CONFIG", "cc", "GET", name);
-    int ok = 0;
-    if (r && RedisModule_CallReplyType(r) == REDISMODULE_REPLY_ARRAY && RedisModule_CallReplyLength(r) == 2) {
+    if (!r) return;
+    if (RedisModule_CallReplyType(r) == REDISMODULE_REPLY_ARRAY && RedisModule_CallReplyLength(r) == 2) {
         size_t len;
         const char *s = RedisModule_CallReplyStringPtr(RedisModule_CallReplyArrayElement(r, 1), &len);
         char buf[32];
         if (s && len < sizeof(buf)) {
             snprintf(buf, sizeof(buf), "%.*s", (int)len, s);
             __atomic_store_n(out, strtoll(buf, NULL, 10), __ATOMIC_RELAXED);
-            ok = 1;
         }
     }
-    if (r) RedisModule_FreeCallReply(r);
-    return ok;
+    RedisModule_FreeCallReply(r);
 }
 
 static void read_settings(RedisModuleCtx *ctx) {

@@ -499,3 +499,15 @@ def test_model_and_script_blobs_follow_the_same_limits(fuzz_server):
     finally:
         c.ok("CONFIG", "SET", "maxmemory", 0)
     assert c.call("EXISTS", "m", "s") == 0
+
+
+def test_limits_from_the_configuration_file_apply(server_factory):
+    from support.server import ENGINE
+    srv = server_factory(modules=[(ENGINE, [])], config=[("proto-max-bulk-len", "2mb"), ("maxmemory", "40mb")])
+    c = RawClient(srv.sock)
+    assert c.error("AI.TENSORSET", "u", "UINT8", 3 << 20) == too_big("tensor", 3 << 20, 2 << 20)
+    c.ok("CONFIG", "SET", "proto-max-bulk-len", "512mb")
+    assert c.error("AI.TENSORSET", "u", "UINT8", 100 << 20) == \
+        b"OOM tensor of 104857600 bytes would take used memory past 'maxmemory'"
+    assert c.call("EXISTS", "u") == 0
+    c.close()
