@@ -573,3 +573,17 @@ def test_writes_over_maxmemory_are_refused_reads_still_work(server_factory):
     finally:
         r.config_set("maxmemory", 0)
     assert r.get("api:counter") == b"5" and r.strlen("big0") == 8000001
+
+
+def test_through_the_c_api_a_script_has_full_rights(server_factory):
+    """The module calling RedisAI_ScriptRun decides what its caller may do:
+    the script itself runs unchecked, as before (here for a user kept to
+    pub:* keys, api:counter is outside them)."""
+    srv = server_factory(modules=[(ENGINE, []), (LLAPI, [])])
+    r = srv.client()
+    store_script(r, "pub:s")
+    set_array(r, "pub:a", np.array([1, 2], dtype=np.float32))
+    r.execute_command("ACL", "SETUSER", "app", "on", ">pw", "~pub:*", "+@all", "-@dangerous")
+    app = srv.client(username="app", password="pw")
+    assert app.execute_command("LLAPI.SCRIPT_RUN", "pub:s", "counter_plus", "pub:a") == [b"2", b"3"]
+    assert r.get("api:counter") == b"1"
