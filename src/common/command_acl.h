@@ -25,7 +25,9 @@ typedef struct RMCommandSpec {
     const char *categories;
 } RMCommandSpec;
 
-/* Creates one command; REDISMODULE_ERR if Redis refuses it. */
+/* Creates one command; REDISMODULE_ERR if Redis refuses it.  `spec` must
+ * stay valid while the module is loaded (a static table): the 7.0 check
+ * finds a dangerous command's function through it. */
 int RMCommand_Create(RedisModuleCtx *ctx, const RMCommandSpec *spec);
 
 /* Creates each of `n` commands; stops at the first Redis refuses. */
