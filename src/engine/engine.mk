@@ -1,5 +1,5 @@
 # The engine: build/redisai.so
-ENGINE_SRC = $(wildcard src/engine/*.c) src/common/rm_api.c
+ENGINE_SRC = $(wildcard src/engine/*.c src/common/*.c)
 ENGINE_OBJ = $(ENGINE_SRC:%.c=$(BUILD)/obj/%.o)
 ALL += $(BUILD)/redisai.so
 engine: $(BUILD)/redisai.so

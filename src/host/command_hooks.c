@@ -102,9 +102,12 @@ static int hook_command(RedisModuleCtx *ctx, RedisModuleString **argv, int argc)
 
 int CommandHooks_Start(RedisModuleCtx *ctx) {
     if (!RedisModule_RegisterCommandFilter || !RedisModule_CommandFilterArgInsert) return REDISMODULE_ERR;
-    if (RedisModule_CreateCommand(ctx, HOOK_WRITE, hook_command, "write deny-oom", 0, 0, 0) ||
-        RedisModule_CreateCommand(ctx, HOOK_READ, hook_command, "readonly", 0, 0, 0))
-        return REDISMODULE_ERR;
+    /* The hooked command's own categories apply too (checked in hook_command). */
+    static const RMCommandSpec hooks[] = {
+        {HOOK_WRITE, hook_command, "write deny-oom", 0, 0, 0, "write slow"},
+        {HOOK_READ, hook_command, "readonly", 0, 0, 0, "read slow"},
+    };
+    if (RMCommand_CreateAll(ctx, hooks, 2) != REDISMODULE_OK) return REDISMODULE_ERR;
     return RedisModule_RegisterCommandFilter(ctx, hook_filter, REDISMODULE_CMDFILTER_NOSELF) ? REDISMODULE_OK
                                                                                                : REDISMODULE_ERR;
 }

@@ -357,17 +357,22 @@ static int unregister_command(RedisModuleCtx *ctx, RedisModuleString **argv, int
     return RedisModule_ReplyWithSimpleString(ctx, "OK");
 }
 
+/* ACL categories: RG.PYEXECUTE runs the code it is sent, as the server's OS
+ * user: "dangerous".  Running and removing registered flows is "scripting",
+ * as FCALL and FUNCTION DELETE are. */
+static const RMCommandSpec commands[] = {
+    {"rg.pyexecute", pyexecute_command, "write", 0, 0, 0, "write dangerous scripting slow"},
+    {"rg.trigger", trigger_command, "write", 0, 0, 0, "write scripting slow"},
+    /* The same, with the key declared (ACLs, cluster routing): the record
+     * is [trigger, key, args...] as for RG.TRIGGER. */
+    {"rg.triggeronkey", triggeronkey_command, "write", 2, 2, 1, "write scripting slow"},
+    {"rg.unregister", unregister_command, "write", 0, 0, 0, "write scripting slow"},
+    {"rg.getresults", getresults_command, "readonly", 0, 0, 0, "read scripting slow"},
+    {"rg.getresultsblocking", getresultsblocking_command, "readonly", 0, 0, 0, "read scripting slow"},
+    {"rg.dropexecution", dropexecution_command, "write", 0, 0, 0, "write scripting slow"},
+    {"rg.dumpexecutions", dumpexecutions_command, "readonly", 0, 0, 0, "read scripting slow"},
+};
+
 int Commands_Register(RedisModuleCtx *ctx) {
-    if (RedisModule_CreateCommand(ctx, "rg.pyexecute", pyexecute_command, "write", 0, 0, 0) ||
-        RedisModule_CreateCommand(ctx, "rg.trigger", trigger_command, "write", 0, 0, 0) ||
-        /* The same, with the key declared (ACLs, cluster routing): the
-         * record is [trigger, key, args...] as for RG.TRIGGER. */
-        RedisModule_CreateCommand(ctx, "rg.triggeronkey", triggeronkey_command, "write", 2, 2, 1) ||
-        RedisModule_CreateCommand(ctx, "rg.unregister", unregister_command, "write", 0, 0, 0) ||
-        RedisModule_CreateCommand(ctx, "rg.getresults", getresults_command, "readonly", 0, 0, 0) ||
-        RedisModule_CreateCommand(ctx, "rg.getresultsblocking", getresultsblocking_command, "readonly", 0, 0, 0) ||
-        RedisModule_CreateCommand(ctx, "rg.dropexecution", dropexecution_command, "write", 0, 0, 0) ||
-        RedisModule_CreateCommand(ctx, "rg.dumpexecutions", dumpexecutions_command, "readonly", 0, 0, 0))
-        return REDISMODULE_ERR;
-    return REDISMODULE_OK;
+    return RMCommand_CreateAll(ctx, commands, sizeof(commands) / sizeof(commands[0]));
 }

@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <stddef.h>
 
+#include "../common/command_acl.h"
 #include "../common/rm_api.h"
 
 typedef struct _object PyObject;

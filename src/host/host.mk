@@ -2,7 +2,7 @@
 # CPython that $(PYTHON) (the venv) was made from; its home, the venv and the
 # runtime directory are baked in as defaults and can be overridden by module
 # arguments (PYTHON_HOME, VENV, RUNTIME, PYTHONPATH, THREADS).
-HOST_SRC = $(wildcard src/host/*.c) src/common/rm_api.c
+HOST_SRC = $(wildcard src/host/*.c src/common/*.c)
 HOST_OBJ = $(HOST_SRC:%.c=$(BUILD)/obj/host/%.o)
 ALL += $(BUILD)/redisgears_py.so
 host: $(BUILD)/redisgears_py.so

@@ -358,6 +358,9 @@ static int script_command(RedisModuleCtx *ctx, RedisModuleString **argv, int arg
     return RedisModule_ReplyWithSimpleString(ctx, "OK");
 }
 
+/* Only a master or the AOF sends it: it registers code. */
+static const RMCommandSpec script_spec = {"rg._script", script_command, "write", 0, 0, 0, "admin dangerous slow"};
+
 int ScriptStore_Start(RedisModuleCtx *ctx) {
     RedisModuleTypeMethods tm = {
         .version = REDISMODULE_TYPE_METHOD_VERSION,
@@ -369,7 +372,7 @@ int ScriptStore_Start(RedisModuleCtx *ctx) {
         .aux_save_triggers = REDISMODULE_AUX_AFTER_RDB,
     };
     if (!RedisModule_CreateDataType(ctx, "rg-pyhost", STORE_ENCVER, &tm) ||
-        RedisModule_CreateCommand(ctx, "rg._script", script_command, "write", 0, 0, 0) != REDISMODULE_OK)
+        RMCommand_Create(ctx, &script_spec) != REDISMODULE_OK)
         return REDISMODULE_ERR;
     return RedisModule_SubscribeToServerEvent(ctx, RedisModuleEvent_Loading, on_loading);
 }

@@ -64,13 +64,17 @@ static int infocluster_command(RedisModuleCtx *ctx, RedisModuleString **argv, in
     return RedisModule_ReplyWithCString(ctx, "no cluster mode");
 }
 
+/* ACL categories (common/command_acl.h): RG.CONFIGSET reconfigures the
+ * host, as CONFIG SET does the server: "dangerous". */
+static const RMCommandSpec commands[] = {
+    {"rg.configget", configget_command, "readonly", 0, 0, 0, "read slow"},
+    {"rg.configset", configset_command, "readonly", 0, 0, 0, "admin dangerous slow"},
+    {"rg.pystats", pystats_command, "readonly", 0, 0, 0, "read slow"},
+    {"rg.abortexecution", abortexecution_command, "readonly", 0, 0, 0, "scripting slow"},
+    {"rg.dumpregistrations", dumpregistrations_command, "readonly", 0, 0, 0, "read scripting slow"},
+    {"rg.infocluster", infocluster_command, "readonly", 0, 0, 0, "read slow"},
+};
+
 int ToolingCommands_Register(RedisModuleCtx *ctx) {
-    if (RedisModule_CreateCommand(ctx, "rg.configget", configget_command, "readonly", 0, 0, 0) ||
-        RedisModule_CreateCommand(ctx, "rg.configset", configset_command, "readonly", 0, 0, 0) ||
-        RedisModule_CreateCommand(ctx, "rg.pystats", pystats_command, "readonly", 0, 0, 0) ||
-        RedisModule_CreateCommand(ctx, "rg.abortexecution", abortexecution_command, "readonly", 0, 0, 0) ||
-        RedisModule_CreateCommand(ctx, "rg.dumpregistrations", dumpregistrations_command, "readonly", 0, 0, 0) ||
-        RedisModule_CreateCommand(ctx, "rg.infocluster", infocluster_command, "readonly", 0, 0, 0))
-        return REDISMODULE_ERR;
-    return REDISMODULE_OK;
+    return RMCommand_CreateAll(ctx, commands, sizeof(commands) / sizeof(commands[0]));
 }
