@@ -104,8 +104,9 @@ typedef struct RAI_BackendOps {
     void (*model_free)(void *model);
     const RAI_ModelSignature *(*model_signature)(void *model);
     /* Runs once.  `outputs` has `noutputs` slots the backend fills with new
-     * tensors (ref-count 1, owned by the caller).  Returns 0 on success, -1
-     * with `err` set. */
+     * tensors (ref-count 1, owned by the caller); a slot stays NULL for an
+     * output that is no tensor (ONNX sequences and maps), which the engine
+     * skips.  Returns 0 on success, -1 with `err` set. */
     int (*model_run)(void *model, RAI_Tensor *const *inputs, size_t ninputs, RAI_Tensor **outputs,
                      size_t noutputs, char *err);
 
