@@ -90,8 +90,7 @@ static size_t batch_rows(RAI_ModelRunCtx *m) {
     if (m->ninputs == 0 || m->inputs[0]->ndims == 0) return 0;
     long long rows = m->inputs[0]->dims[0];
     for (size_t i = 0; i < m->ninputs; i++)
-        if (m->inputs[i]->ndims == 0 || m->inputs[i]->dims[0] != rows || m->inputs[i]->dtype == RAI_DT_STRING)
-            return 0;
+        if (m->inputs[i]->ndims == 0 || m->inputs[i]->dims[0] != rows) return 0;
     return (size_t)rows;
 }
 
