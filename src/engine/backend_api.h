@@ -31,7 +31,7 @@
 #include "dtype.h"
 #include "tensor.h"
 
-#define RAI_BACKEND_ABI_VERSION 2
+#define RAI_BACKEND_ABI_VERSION 3
 #define RAI_ERRLEN 1024
 
 /* A Redis command's reply as handed to a backend (redis.execute in
@@ -104,8 +104,9 @@ typedef struct RAI_BackendOps {
     void (*model_free)(void *model);
     const RAI_ModelSignature *(*model_signature)(void *model);
     /* Runs once.  `outputs` has `noutputs` slots the backend fills with new
-     * tensors (ref-count 1, owned by the caller).  Returns 0 on success, -1
-     * with `err` set. */
+     * tensors (ref-count 1, owned by the caller); a slot stays NULL for an
+     * output that is no tensor (ONNX sequences and maps), which the engine
+     * skips.  Returns 0 on success, -1 with `err` set. */
     int (*model_run)(void *model, RAI_Tensor *const *inputs, size_t ninputs, RAI_Tensor **outputs,
                      size_t noutputs, char *err);
 
@@ -114,9 +115,11 @@ typedef struct RAI_BackendOps {
                            size_t n_entry_points, char *err);
     void (*script_free)(void *script);
     /* Calls `fn`.  With the new-style signature (tensors, keys, args) the
-     * three lists are passed as such; otherwise inputs map by position.
-     * Writes up to `max_outputs` new tensors and their count to *noutputs. */
-    int (*script_run)(void *script, const char *fn, RAI_Tensor *const *inputs, size_t ninputs,
+     * three lists are passed as such; otherwise inputs map by position, and
+     * with `variadic` >= 0 the inputs from that index on go as one list
+     * (AI.SCRIPTRUN's `$`).  Writes up to `max_outputs` new tensors and
+     * their count to *noutputs (0 when the function returns None). */
+    int (*script_run)(void *script, const char *fn, RAI_Tensor *const *inputs, size_t ninputs, long variadic,
                       const char *const *keys, size_t nkeys, const char *const *args, size_t nargs,
                       RAI_Tensor **outputs, size_t max_outputs, size_t *noutputs, char *err);
 

@@ -52,6 +52,7 @@ struct RAI_DAGRunOp {
     size_t ninputs, noutputs, nkeys, nargs;
     char **inputs, **outputs;      /* DAG-local names (owned); TENSORSET/GET: outputs[0]/inputs[0] */
     RedisModuleString **keys, **args; /* SCRIPT KEYS / ARGS (owned) */
+    long variadic;      /* SCRIPT: AI.SCRIPTRUN's `$`, as in RAI_ScriptRunCtx (-1 none) */
     RAI_Tensor *tensor; /* TENSORSET: the value to bind; TENSORGET: the value read (own refs) */
     int fmt;            /* TENSORGET: reply format (RAI_REPLY_*) */
     RAI_DAGOpState state;

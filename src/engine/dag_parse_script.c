@@ -7,6 +7,7 @@
 #include "command_args.h"
 #include "dag_parse.h"
 #include "script_args.h"
+#include "script_run.h"
 
 #define ERR_TIMEOUT "ERR TIMEOUT not allowed within a DAG command"
 
@@ -47,6 +48,7 @@ static RAI_DAGRunOp *script_op(RedisModuleCtx *ctx, RedisModuleString **argv, RA
     RAI_DAGRunOp *op = RAI_DAGOpNew(RAI_DAGOP_SCRIPT);
     op->script = RAI_ScriptGetShallowCopy(script);
     op->fn = RedisModule_Strdup(fn);
+    op->variadic = -1;
     return op;
 }
 
@@ -87,7 +89,7 @@ static int is_run_keyword(RedisModuleString *arg) {
 }
 
 /* Deprecated: AI.SCRIPTRUN <key> <fn> INPUTS <name>... [$ <name>...] OUTPUTS <name>...
- * "$" is skipped, as in script_execute.c. */
+ * "$" starts the list argument, as in script_execute.c. */
 RAI_DAGRunOp *RAI_DAGParseScriptRun(RedisModuleCtx *ctx, RedisModuleString **argv, int argc, RAI_Error *err) {
     if (argc < 4) return fail(NULL, err, "ERR wrong number of arguments for 'AI.SCRIPTRUN' command");
     RAI_DAGRunOp *op = script_op(ctx, argv, err);
@@ -102,8 +104,11 @@ RAI_DAGRunOp *RAI_DAGParseScriptRun(RedisModuleCtx *ctx, RedisModuleString **arg
         }
         if (out) outputs = 1;
         else inputs = 1;
-        for (i++; i < argc && !is_run_keyword(argv[i]); i++)
+        for (i++; i < argc && !is_run_keyword(argv[i]); i++) {
             if (out || !RAI_ArgIs(argv[i], "$")) push_name(op, argv[i], out);
+            else if (op->variadic >= 0) return fail(op, err, RAI_ERR_SECOND_LIST);
+            else op->variadic = (long)op->ninputs;
+        }
     }
     if (!inputs) return fail(op, err, "ERR INPUTS not specified");
     if (!outputs) return fail(op, err, "ERR OUTPUTS not specified");

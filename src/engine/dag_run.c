@@ -30,7 +30,9 @@ static int run_model(RAI_DAGRunCtx *dag, RAI_DAGRunOp *op) {
     int ok = RAI_ModelRun(&m, 1, &op->err) == REDISMODULE_OK;
     for (size_t i = 0; ok && i < op->noutputs; i++) {
         if (m->outputs[i]) continue;
-        RAI_SetError(&op->err, RAI_EMODELRUN, "ERR model did not produce the requested output");
+        /* A DAG name must hold a tensor: the engine skips such outputs only
+         * for AI.MODELEXECUTE / AI.MODELRUN, which have no later readers. */
+        RAI_SetErrorFormat(&op->err, RAI_EMODELRUN, "ERR model output %zu is not a tensor", i);
         ok = 0;
     }
     long long samples = ok && op->noutputs > 0 && m->outputs[0]->ndims > 0 ? m->outputs[0]->dims[0] : 0;
@@ -52,6 +54,7 @@ static int run_script(RAI_DAGRunCtx *dag, RAI_DAGRunOp *op) {
     RAI_ScriptRunCtx *s = RAI_ScriptRunCtxCreate(op->script, op->fn);
     s->db = dag->db;
     if (dag->user) s->user = copy_string(dag->user);
+    s->variadic = op->variadic;
     pthread_mutex_lock(&dag->lock);
     for (size_t i = 0; i < op->ninputs; i++) RAI_ScriptRunCtxAddTensorInput(s, RAI_DAGLookup(dag, op->inputs[i]));
     pthread_mutex_unlock(&dag->lock);

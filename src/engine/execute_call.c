@@ -42,8 +42,7 @@ static int reply_execute(RedisModuleCtx *ctx, RedisModuleString **argv, int argc
     for (size_t i = 0; i < call->noutputs; i++) {
         RAI_Tensor *t = output_of(run, i);
         RAI_Error err = {0};
-        if (!t) return RedisModule_ReplyWithError(ctx, run->mctx ? "ERR model did not produce the requested output"
-                                                    : "ERR script did not produce the requested output");
+        if (!t) continue; /* a model output that is no tensor (the backend logged it) */
         /* The key shares the output's data (a reference, not a copy). */
         if (RAI_TensorStore(ctx, call->output_keys[i], RAI_TensorGetShallowCopy(t), &err) != REDISMODULE_OK) {
             RAI_TensorFree(t);

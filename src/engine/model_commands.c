@@ -17,10 +17,13 @@ typedef struct {
     size_t ninputs, noutputs;
     const char **inputs, **outputs; /* point into argv */
     int blob_at;                    /* index of the first chunk */
+    /* Replaying an AOF: INPUTS 0 / OUTPUTS 0 are accepted there, the rewrite
+     * of a TF model that has no names (an RDB v0 value, see model_type.c). */
+    int loading;
 } StoreArgs;
 
-static int parse_count(RedisModuleString *arg, long long *out) {
-    return RedisModule_StringToLongLong(arg, out) == REDISMODULE_OK && *out > 0;
+static int parse_count(RedisModuleString *arg, long long *out, int allow_zero) {
+    return RedisModule_StringToLongLong(arg, out) == REDISMODULE_OK && (*out > 0 || (allow_zero && *out == 0));
 }
 
 static int is_store_keyword(RedisModuleString *arg) {
@@ -31,11 +34,11 @@ static int is_store_keyword(RedisModuleString *arg) {
     return 0;
 }
 
-static int parse_names(RedisModuleString **argv, int argc, int *i, const char *what, size_t *n,
+static int parse_names(RedisModuleString **argv, int argc, int *i, const char *what, int allow_zero, size_t *n,
                        const char ***names, RAI_Error *err) {
     long long count;
     char msg[128];
-    if (*i + 1 >= argc || !parse_count(argv[*i + 1], &count)) {
+    if (*i + 1 >= argc || !parse_count(argv[*i + 1], &count, allow_zero)) {
         snprintf(msg, sizeof(msg), "ERR Invalid argument for %s_count", what);
         RAI_SetError(err, RAI_EMODELCREATE, msg);
         return 0;
@@ -94,11 +97,11 @@ static int parse_store(RedisModuleString **argv, int argc, StoreArgs *a, RAI_Err
         } else if (RAI_ArgIs(argv[i], "INPUTS")) {
             if (a->backend != RAI_BACKEND_TF)
                 return RAI_SetError(err, RAI_EMODELCREATE, "ERR INPUTS argument should not be specified for this backend"), 0;
-            if (!parse_names(argv, argc, &i, "input", &a->ninputs, &a->inputs, err)) return 0;
+            if (!parse_names(argv, argc, &i, "input", a->loading, &a->ninputs, &a->inputs, err)) return 0;
         } else if (RAI_ArgIs(argv[i], "OUTPUTS")) {
             if (a->backend != RAI_BACKEND_TF)
                 return RAI_SetError(err, RAI_EMODELCREATE, "ERR INPUTS argument should not be specified for this backend"), 0;
-            if (!parse_names(argv, argc, &i, "output", &a->noutputs, &a->outputs, err)) return 0;
+            if (!parse_names(argv, argc, &i, "output", a->loading, &a->noutputs, &a->outputs, err)) return 0;
         } else {
             return RAI_SetError(err, RAI_EMODELCREATE, "ERR Invalid argument, expected BLOB"), 0;
         }
@@ -172,7 +175,7 @@ static RAI_Model *create_from_args(RedisModuleCtx *ctx, RedisModuleString **argv
 int RAI_ModelStoreCommand(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
     if (argc < 6) return RedisModule_WrongArity(ctx);
     RAI_Error err = {0};
-    StoreArgs a = {0};
+    StoreArgs a = {.loading = (RedisModule_GetContextFlags(ctx) & REDISMODULE_CTX_FLAGS_LOADING) != 0};
     RAI_Model *m = NULL;
     if (key_holds_other_type(ctx, argv[1], RAI_ModelType))
         RAI_SetError(&err, RAI_EMODELCREATE, REDISMODULE_ERRORMSG_WRONGTYPE);

@@ -90,8 +90,7 @@ static size_t batch_rows(RAI_ModelRunCtx *m) {
     if (m->ninputs == 0 || m->inputs[0]->ndims == 0) return 0;
     long long rows = m->inputs[0]->dims[0];
     for (size_t i = 0; i < m->ninputs; i++)
-        if (m->inputs[i]->ndims == 0 || m->inputs[i]->dims[0] != rows || m->inputs[i]->dtype == RAI_DT_STRING)
-            return 0;
+        if (m->inputs[i]->ndims == 0 || m->inputs[i]->dims[0] != rows) return 0;
     return (size_t)rows;
 }
 
@@ -142,7 +141,8 @@ static int run_concatenated(RAI_ModelRunCtx **ms, size_t n, RAI_Error *err) {
     ok = ok && run_one(batch, err) == REDISMODULE_OK;
     for (size_t o = 0; ok && o < batch->noutputs; o++) {
         RAI_Tensor *out = batch->outputs[o];
-        if (!out || out->ndims == 0 || out->dims[0] != total) {
+        if (!out) continue; /* not a tensor: skipped for every run */
+        if (out->ndims == 0 || out->dims[0] != total) {
             RAI_SetError(err, RAI_EMODELRUN,
                          batch->model->backend == RAI_BACKEND_TF
                              ? "ERR Tensorflow batching error: model did not generate the expected batch size"
@@ -152,9 +152,12 @@ static int run_concatenated(RAI_ModelRunCtx **ms, size_t n, RAI_Error *err) {
     }
     long long offset = 0;
     for (size_t r = 0; ok && r < n; r++) {
-        for (size_t o = 0; o < ms[r]->noutputs; o++) {
+        for (size_t o = 0; ok && o < ms[r]->noutputs; o++) {
             RAI_TensorFree(ms[r]->outputs[o]);
+            ms[r]->outputs[o] = NULL;
+            if (!batch->outputs[o]) continue;
             ms[r]->outputs[o] = RAI_TensorCreateBySlicingTensor(batch->outputs[o], offset, rows[r]);
+            if (!ms[r]->outputs[o]) RAI_SetError(err, RAI_EMODELRUN, "ERR could not split the batch outputs"), ok = 0;
         }
         offset += rows[r];
     }

@@ -149,7 +149,9 @@ static void *model_rdb_load(RedisModuleIO *io, int encver) {
 }
 
 /* AI.MODELSTORE key backend device TAG t BATCHSIZE n MINBATCHSIZE m
- * MINBATCHTIMEOUT t [INPUTS n ... OUTPUTS m ...] BLOB chunk... */
+ * MINBATCHTIMEOUT t [INPUTS n ... OUTPUTS m ...] BLOB chunk...  A TF model
+ * without names (an RDB v0 value) gets INPUTS 0 OUTPUTS 0, which MODELSTORE
+ * accepts only while loading. */
 static void model_aof_rewrite(RedisModuleIO *aof, RedisModuleString *key, void *value) {
     RAI_Model *m = value;
     size_t chunk = (size_t)RAI_config.model_chunk_size;

@@ -139,9 +139,8 @@ int RAI_ScriptExecuteCommand(RedisModuleCtx *ctx, RedisModuleString **argv, int 
 }
 
 /* ---- deprecated AI.SCRIPTRUN key fn [TIMEOUT t] INPUTS name... [$ name...] OUTPUTS name... ----
- * Inputs go to the function by position.  "$" (which grouped the inputs
- * after it into a list) is accepted and skipped: the backend passes all
- * inputs as one list to a function that takes a single List[Tensor]. */
+ * Inputs go to the function by position; "$" makes the inputs after it one
+ * List[Tensor] argument (INPUTS a $ b c calls f(a, [b, c])). */
 
 static int is_run_keyword(RedisModuleString *arg) {
     return RAI_ArgIs(arg, "INPUTS") || RAI_ArgIs(arg, "OUTPUTS") || RAI_ArgIs(arg, "TIMEOUT");
@@ -155,8 +154,13 @@ static int parse_run(RedisModuleCtx *ctx, RedisModuleString **argv, int argc, Pa
             if (!parse_timeout(argv, argc, &i, "ERR No value provided for TIMEOUT", &p->timeout, err)) return 0;
         } else if (RAI_ArgIs(argv[i], "INPUTS") && !inputs) {
             inputs = 1;
-            for (i++; i < argc && !is_run_keyword(argv[i]); i++)
-                if (!RAI_ArgIs(argv[i], "$") && !add_input(ctx, p, argv[i], err)) return 0;
+            for (i++; i < argc && !is_run_keyword(argv[i]); i++) {
+                if (!RAI_ArgIs(argv[i], "$")) {
+                    if (!add_input(ctx, p, argv[i], err)) return 0;
+                } else if (!RAI_ScriptRunCtxStartList(p->sctx, err)) {
+                    return 0;
+                }
+            }
         } else if (RAI_ArgIs(argv[i], "OUTPUTS") && !outputs) {
             outputs = 1;
             int first = ++i;

@@ -17,6 +17,7 @@ RAI_ScriptRunCtx *RAI_ScriptRunCtxCreate(RAI_Script *script, const char *fnname)
     RAI_ScriptRunCtx *s = RedisModule_Calloc(1, sizeof(*s));
     s->script = RAI_ScriptGetShallowCopy(script);
     s->fnname = RedisModule_Strdup(fnname ? fnname : "");
+    s->variadic = -1;
     return s;
 }
 
@@ -39,6 +40,12 @@ int RAI_ScriptRunCtxAddTensorInputList(RAI_ScriptRunCtx *s, RAI_Tensor **ts, siz
     if (!s || (count && !ts)) return 0;
     for (size_t i = 0; i < count; i++)
         if (!RAI_ScriptRunCtxAddTensorInput(s, ts[i])) return 0;
+    return 1;
+}
+
+int RAI_ScriptRunCtxStartList(RAI_ScriptRunCtx *s, RAI_Error *err) {
+    if (s->variadic >= 0) return RAI_SetError(err, RAI_ESCRIPTRUN, RAI_ERR_SECOND_LIST), 0;
+    s->variadic = (long)s->ninputs;
     return 1;
 }
 
@@ -129,8 +136,8 @@ int RAI_ScriptRun(RAI_ScriptRunCtx *s, RAI_Error *err) {
     char msg[RAI_ERRLEN] = "";
     size_t produced = 0;
     RAI_ScriptExtRun outer = RAI_ScriptExtEnter((RAI_ScriptExtRun){.db = s->db, .user = s->user});
-    int rc = script->ops->script_run(script->handle, s->fnname, s->inputs, s->ninputs, keys, s->nkeys,
-                                     args, s->nargs, s->outputs, s->noutputs, &produced, msg);
+    int rc = script->ops->script_run(script->handle, s->fnname, s->inputs, s->ninputs, s->variadic, keys,
+                                     s->nkeys, args, s->nargs, s->outputs, s->noutputs, &produced, msg);
     RAI_ScriptExtEnter(outer);
     RedisModule_Free(keys);
     RedisModule_Free(args);

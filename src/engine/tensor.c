@@ -188,46 +188,64 @@ int RAI_TensorGetValueAsLongLong(RAI_Tensor *t, long long i, long long *v) {
 
 size_t RAI_TensorElementSize(RAI_Tensor *t) { return RAI_DTypeSize(t->dtype); }
 
+/* A tensor owning `data` (freed with it, or here when the shape is refused). */
+static RAI_Tensor *tensor_owning(RAI_DTypeId dt, const long long *dims, int ndims, char *data, size_t nbytes) {
+    RAI_Tensor *t = RAI_TensorNewBorrowed(dt, dims, ndims, data, nbytes, NULL, NULL);
+    if (!t) RedisModule_Free(data);
+    return t;
+}
+
+/* Byte offset of element i (i == len: the end of the data).  STRING
+ * elements vary in size: their offsets say where each starts. */
+static size_t element_start(const RAI_Tensor *t, size_t i) {
+    if (t->dtype != RAI_DT_STRING) return i * RAI_DTypeSize(t->dtype);
+    return i < t->len ? t->offsets[i] : t->nbytes;
+}
+
 /* Concatenates along dim 0, taking the trailing dims of ts[0].  Tensors
  * whose dtype or trailing dims differ are refused (NULL), where the original
- * would read past their buffers. */
+ * would read past their buffers.  STRING blobs are NUL-terminated strings
+ * one after the other, so theirs join as they are. */
 RAI_Tensor *RAI_TensorCreateByConcatenatingTensors(RAI_Tensor **ts, long long n) {
-    if (!ts || n <= 0 || ts[0]->ndims == 0 || ts[0]->dtype == RAI_DT_STRING) return NULL;
+    if (!ts || n <= 0 || ts[0]->ndims == 0) return NULL;
     RAI_Tensor *first = ts[0];
     long long rows = 0;
+    size_t nbytes = 0;
     for (long long i = 0; i < n; i++) {
         if (ts[i]->dtype != first->dtype || ts[i]->ndims != first->ndims) return NULL;
         for (int d = 1; d < first->ndims; d++)
             if (ts[i]->dims[d] != first->dims[d]) return NULL;
         rows += ts[i]->dims[0];
+        nbytes += ts[i]->nbytes;
+    }
+    if (nbytes > RAI_TENSOR_MAX_BYTES) return NULL;
+    char *data = RedisModule_Alloc(nbytes);
+    size_t at = 0;
+    for (long long i = 0; i < n; i++) {
+        memcpy(data + at, ts[i]->data, ts[i]->nbytes);
+        at += ts[i]->nbytes;
     }
     /* The shape goes on the heap: ranks are unbounded (see TENSORSET). */
     long long *dims = RedisModule_Alloc(sizeof(long long) * first->ndims);
     memcpy(dims, first->dims, sizeof(long long) * first->ndims);
     dims[0] = rows;
-    RAI_Tensor *out = RAI_TensorNew(first->dtype, dims, first->ndims);
+    RAI_Tensor *out = tensor_owning(first->dtype, dims, first->ndims, data, nbytes);
     RedisModule_Free(dims);
-    if (!out) return NULL;
-    size_t at = 0;
-    for (long long i = 0; i < n; i++) {
-        memcpy(out->data + at, ts[i]->data, ts[i]->nbytes);
-        at += ts[i]->nbytes;
-    }
     return out;
 }
 
 /* Deep copy of rows [offset, offset+len) along dim 0. */
 RAI_Tensor *RAI_TensorCreateBySlicingTensor(RAI_Tensor *t, long long offset, long long len) {
-    if (!t || t->ndims == 0 || t->dtype == RAI_DT_STRING || offset < 0 || len <= 0 ||
-        offset + len > t->dims[0])
-        return NULL;
+    if (!t || t->ndims == 0 || offset < 0 || len <= 0 || offset + len > t->dims[0]) return NULL;
+    size_t per_row = t->len / (size_t)t->dims[0];
+    size_t from = element_start(t, per_row * (size_t)offset);
+    size_t to = element_start(t, per_row * (size_t)(offset + len));
+    char *data = RedisModule_Alloc(to - from);
+    memcpy(data, t->data + from, to - from);
     long long *dims = RedisModule_Alloc(sizeof(long long) * t->ndims);
     memcpy(dims, t->dims, sizeof(long long) * t->ndims);
     dims[0] = len;
-    RAI_Tensor *out = RAI_TensorNew(t->dtype, dims, t->ndims);
+    RAI_Tensor *out = tensor_owning(t->dtype, dims, t->ndims, data, to - from);
     RedisModule_Free(dims);
-    if (!out) return NULL;
-    size_t row = t->nbytes / (size_t)t->dims[0];
-    memcpy(out->data, t->data + row * (size_t)offset, out->nbytes);
     return out;
 }

@@ -59,13 +59,20 @@ invalid:
     return 0;
 }
 
+/* A STRING value as a C string: one trailing NUL may end it (clients that
+ * send C strings do), a NUL before the end is refused.  NULL if refused. */
+static const char *string_value(RedisModuleString *val, size_t *n) {
+    const char *s = RedisModule_StringPtrLen(val, n);
+    if (*n > 0 && s[*n - 1] == '\0') (*n)--;
+    return memchr(s, '\0', *n) ? NULL : s;
+}
+
 static RAI_Tensor *tensor_from_string_values(long long *dims, int ndims, size_t len,
                                              RedisModuleString **vals, RAI_Error *err) {
     size_t total = 0;
     for (size_t i = 0; i < len; i++) {
         size_t n;
-        const char *s = RedisModule_StringPtrLen(vals[i], &n);
-        if (memchr(s, '\0', n)) {
+        if (!string_value(vals[i], &n)) {
             RAI_SetError(err, RAI_ETENSORSET, "ERR C-string value contains null character");
             return NULL;
         }
@@ -75,7 +82,7 @@ static RAI_Tensor *tensor_from_string_values(long long *dims, int ndims, size_t 
     size_t at = 0;
     for (size_t i = 0; i < len; i++) {
         size_t n;
-        const char *s = RedisModule_StringPtrLen(vals[i], &n);
+        const char *s = string_value(vals[i], &n);
         memcpy(blob + at, s, n);
         blob[at + n] = '\0';
         at += n + 1;

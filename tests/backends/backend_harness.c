@@ -127,7 +127,7 @@ int main(int argc, char **argv) {
     size_t nout = 0;
     if (script_fn) {
         void *s = ops->script_create(device, blob, entries, nentries, err);
-        if (!s || ops->script_run(s, script_fn, in, nin, keys, nkeys, args, nargs, out, 64, &nout, err)) {
+        if (!s || ops->script_run(s, script_fn, in, nin, -1, keys, nkeys, args, nargs, out, 64, &nout, err)) {
             printf("ERROR %s\n", err);
             return 1;
         }
@@ -149,6 +149,10 @@ int main(int argc, char **argv) {
         ops->model_free(m);
     }
     for (size_t i = 0; i < nout; i++) {
+        if (!out[i]) { /* a non-tensor output the backend skipped */
+            printf("SKIPPED\n");
+            continue;
+        }
         print_tensor(out[i]);
         RAI_TensorFree(out[i]);
     }

@@ -77,6 +77,32 @@ def string_identity():
                   [_info("out", TensorProto.STRING, ["N"])], name="strid")
 
 
+# Weights of the classifier: scores = x @ CLASSIFIER_W, x is [N, 2].
+CLASSIFIER_W = np.array([[1.0, -1.0], [-2.0, 2.0]], dtype=np.float32)
+
+
+def classifier_with_zipmap():
+    """A classifier shaped like scikit-learn's export: input 'x' FLOAT [N,2];
+    output 'label' INT64 [N] (argmax of x @ W), then 'probabilities', the
+    softmax as a sequence of {class: probability} maps (ZipMap), no tensor."""
+    nodes = [helper.make_node("MatMul", ["x", "W"], ["scores"]),
+             helper.make_node("ArgMax", ["scores"], ["label"], axis=1, keepdims=0),
+             helper.make_node("Softmax", ["scores"], ["probs"], axis=1),
+             helper.make_node("ZipMap", ["probs"], ["probabilities"], domain="ai.onnx.ml",
+                              classlabels_int64s=[0, 1])]
+    seq_of_maps = helper.make_sequence_type_proto(helper.make_map_type_proto(
+        TensorProto.INT64, helper.make_tensor_type_proto(TensorProto.FLOAT, [])))
+    graph = helper.make_graph(nodes, "classifier", [_info("x", TensorProto.FLOAT, ["N", 2])],
+                              [_info("label", TensorProto.INT64, ["N"]),
+                               helper.make_value_info("probabilities", seq_of_maps)],
+                              initializer=[numpy_helper.from_array(CLASSIFIER_W, "W")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET),
+                                                    helper.make_opsetid("ai.onnx.ml", 1)])
+    model.ir_version = IR_VERSION
+    onnx.checker.check_model(model)
+    return model.SerializeToString()
+
+
 def bool_logic():
     """Inputs 'p', 'q' BOOL [N]; outputs 'not_p' = !p and 'p_and_q' = p & q."""
     nodes = [helper.make_node("Not", ["p"], ["not_p"]),

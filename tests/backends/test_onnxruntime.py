@@ -96,6 +96,15 @@ def test_two_inputs_two_outputs(tmp_path):
                    "INT64 4 " + " ".join(str(v) for v in a * b)]
 
 
+def test_non_tensor_output_is_skipped_with_a_log_line(tmp_path):
+    x = np.array([[1, 0], [0, 1], [3, 1]], dtype=np.float32)
+    rc, out, err = run(HARNESS, tmp_path, models.classifier_with_zipmap(), arg("FLOAT", x))
+    assert rc == 0, (out, err)
+    labels = (x @ models.CLASSIFIER_W).argmax(1)
+    assert out == ["INT64 3 " + " ".join(map(str, labels)), "SKIPPED"]
+    assert "ONNX output 1 (probabilities) is not a tensor: skipped, its key is not written" in err
+
+
 def test_bool_model(tmp_path):
     p, q = np.array([0, 0, 1, 1]), np.array([0, 1, 0, 1])
     out = ok(HARNESS, tmp_path, models.bool_logic(), arg("BOOL", p), arg("BOOL", q))

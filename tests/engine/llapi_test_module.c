@@ -100,6 +100,24 @@ static int cmd_tensor_lifecycle(RedisModuleCtx *ctx, RedisModuleString **argv, i
     CHECK(RedisAI_TensorSetData(s, "ab\0", 3) == 0); /* one element, two expected */
     CHECK(RedisAI_TensorGetValueAsLongLong(s, 0, &ll) == 0);
     CHECK(RedisAI_TensorByteSize(s) == 5);
+    /* STRING rows: sliced and joined by their strings, whatever their sizes */
+    long long grid[] = {2, 2};
+    RAI_Tensor *g = RedisAI_TensorCreate("STRING", grid, 2);
+    CHECK(RedisAI_TensorSetData(g, "a\0bb\0\0ccc\0", 10) == 1);
+    RAI_Tensor *row = RedisAI_TensorCreateBySlicingTensor(g, 1, 1);
+    CHECK(row && RedisAI_TensorDim(row, 0) == 1 && RedisAI_TensorDim(row, 1) == 2);
+    CHECK(RedisAI_TensorByteSize(row) == 5 && memcmp(RedisAI_TensorData(row), "\0ccc\0", 5) == 0);
+    RAI_Tensor *strs[] = {row, g};
+    RAI_Tensor *joined = RedisAI_TensorCreateByConcatenatingTensors(strs, 2);
+    CHECK(joined && RedisAI_TensorDim(joined, 0) == 3 && RedisAI_TensorLength(joined) == 6);
+    CHECK(RedisAI_TensorByteSize(joined) == 15 && memcmp(RedisAI_TensorData(joined), "\0ccc\0a\0bb\0\0ccc\0", 15) == 0);
+    RAI_Tensor *f = RedisAI_TensorCreate("FLOAT", dims, 1);
+    RAI_Tensor *mixed[] = {s, f};
+    CHECK(RedisAI_TensorCreateByConcatenatingTensors(mixed, 2) == NULL); /* STRING with FLOAT */
+    RedisAI_TensorFree(f);
+    RedisAI_TensorFree(joined);
+    RedisAI_TensorFree(row);
+    RedisAI_TensorFree(g);
     RedisAI_TensorFree(s);
 
     RAI_Error *err;

@@ -102,6 +102,23 @@ def onnx_batch_probe():
                          [zero, one, two], "batchprobe")
 
 
+def onnx_string_batch_probe():
+    """Input 's' STRING [N]; outputs 'out' = s and 'n' = N as INT64 [N]: the
+    batch probe for STRING inputs."""
+    from onnx import TensorProto, helper
+
+    import models
+
+    nodes = [
+        helper.make_node("Identity", ["s"], ["out"]),
+        helper.make_node("Shape", ["s"], ["rows"]),  # [N]
+        helper.make_node("Expand", ["rows", "rows"], ["n"]),
+    ]
+    return models._model(nodes, [models._info("s", TensorProto.STRING, ["N"])],
+                         [models._info("out", TensorProto.STRING, ["N"]),
+                          models._info("n", TensorProto.INT64, ["N"])], name="strprobe")
+
+
 def onnx_sum0():
     """Input 'x' FLOAT [N, 3]; output 's' = sum over dim 0, FLOAT [3]."""
     from onnx import TensorProto, helper, numpy_helper

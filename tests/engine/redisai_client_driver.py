@@ -51,6 +51,15 @@ def run(con, op):
             return con.modelstore(op["key"], op["backend"], "CPU", f.read(), tag=op.get("tag"))
     if kind == "modelexecute":
         return con.modelexecute(op["key"], op["inputs"], op["outputs"])
+    if kind == "scriptset":
+        return con.scriptset(op["key"], "CPU", op["source"])
+    if kind == "scriptstore":
+        return con.scriptstore(op["key"], "CPU", op["source"], op["entry_points"])
+    if kind == "scriptrun":
+        return con.scriptrun(op["key"], op["function"], op["inputs"], op["outputs"])
+    if kind == "scriptexecute":
+        return con.scriptexecute(op["key"], op["function"], keys=op.get("keys"), inputs=op.get("inputs"),
+                                 args=op.get("args"), outputs=op.get("outputs"))
     if kind == "modelget":
         got = con.modelget(op["key"], meta_only=True)
         return {k: v for k, v in got.items() if k != "blob"}

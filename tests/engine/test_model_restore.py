@@ -7,6 +7,7 @@ import pytest
 from backends import models
 from rdb_payload import Writer
 
+TF = 0
 ONNX = 3
 
 
@@ -92,16 +93,19 @@ def test_a_refused_restore_keeps_the_stored_models_run_info(r):
     assert r.execute_command("AI._MODELSCAN") == [[b"m", b"restored"]]
 
 
-def old_model_value(blob, encver, batch=(4, 2, 7)):
+def old_model_value(blob, encver, batch=(4, 2, 7), backend=ONNX, inputs=(b"x\0",), outputs=(b"y\0",)):
     """A model in the older encodings of spec 5.3: v0 has the tag as a C
     string and the blob in one piece; v0 and v1 have no MINBATCHTIMEOUT;
     v2 and v3 are laid out as v4."""
     w = Writer("AI__MODEL", encver)
-    w.uint(ONNX).string(b"CPU\0")
+    w.uint(backend).string(b"CPU\0")
     w.string(b"old\0" if encver == 0 else b"old")
     for v in batch[:3 if encver >= 2 else 2]:
         w.uint(v)
-    w.uint(1).string(b"x\0").uint(1).string(b"y\0")
+    for names in (inputs, outputs):
+        w.uint(len(names))
+        for name in names:
+            w.string(name)
     if encver == 0:
         w.string(blob)
     else:
@@ -125,6 +129,25 @@ def test_models_of_older_encodings_load(r, encver):
     assert y.tolist() == (np.array([[1, 2, 3]], np.float32) @ models.LINEAR_W + models.LINEAR_B).ravel().tolist()
     assert r.execute_command("DEBUG", "RELOAD") == b"OK"  # and is written back as v4
     assert r.execute_command("AI.MODELGET", "m", "META") == meta
+
+
+@pytest.mark.parametrize("encver", [0, 4])
+def test_tf_models_without_input_and_output_names_load(r, encver):
+    """RedisAI's v0 values of TF graphs carry no INPUTS / OUTPUTS names, and
+    1.2.7 loads them (spec 5.3); the TF backend refused them."""
+    import model_cases as mc
+    value = old_model_value(mc.tf_graph("mul"), encver, backend=TF, inputs=(), outputs=())
+    assert r.restore("m", 0, value) == b"OK"
+    meta = mc.meta(r.execute_command("AI.MODELGET", "m", "META"))
+    assert (meta["backend"], meta["inputs"], meta["outputs"]) == (b"TF", [], [])
+    assert r.execute_command("DEBUG", "RELOAD") == b"OK"  # written back as v4, loads again
+    assert mc.meta(r.execute_command("AI.MODELGET", "m", "META"))["inputs"] == []
+    # a run names no graph node: TF's error comes back, the server stays up
+    r.execute_command("AI.TENSORSET", "a", "FLOAT", 1, "VALUES", 2)
+    with pytest.raises(Exception, match="^Number of names given as INPUTS during MODELSET and keys given as "
+                                        "INPUTS here do not match$"):
+        r.execute_command("AI.MODELEXECUTE", "m", "INPUTS", 1, "a", "OUTPUTS", 1, "c")
+    assert r.exists("c") == 0 and r.ping()
 
 
 def test_a_restored_minimum_above_the_batch_size_runs_full_batches(engine):

@@ -129,6 +129,27 @@ def test_incompatible_inputs_are_not_batched(engine):
         assert y.tolist() == (2 * x).ravel().tolist() and n.tolist() == [1.0]
 
 
+def test_string_inputs_are_batched(engine):
+    """STRING inputs batch like the others: the two runs (one row each) are
+    one batch of 2, and each gets its own strings back."""
+    r = engine.client()
+    assert r.execute_command("AI.MODELSTORE", "strid", "ONNX", "CPU", "BATCHSIZE", 2, "MINBATCHSIZE", 2,
+                             "BLOB", mc.onnx_string_batch_probe()) == b"OK"
+    values = [b"first", b"a longer second"]
+    clients = []
+    for i, value in enumerate(values):
+        r.execute_command("AI.TENSORSET", f"s{i}", "STRING", 1, "VALUES", value)
+        c = RawClient(engine.sock)
+        c.send("AI.MODELEXECUTE", "strid", "INPUTS", 1, f"s{i}", "OUTPUTS", 2, f"out{i}", f"n{i}")
+        clients.append(c)
+    for i, c in enumerate(clients):
+        assert c.read() == b"OK"
+        c.close()
+        assert r.execute_command("AI.TENSORGET", f"out{i}", "META", "VALUES") == [
+            b"dtype", b"STRING", b"shape", [1], b"values", [values[i]]]
+        assert r.execute_command("AI.TENSORGET", f"n{i}", "VALUES") == [2]
+
+
 @pytest.mark.parametrize("timeout", [[], ["MINBATCHTIMEOUT", 2**63 - 1]])
 def test_a_waiting_batch_does_not_hold_up_the_device(engine, timeout):
     """A run waiting for MINBATCHSIZE rows (for ever, or for a timeout too

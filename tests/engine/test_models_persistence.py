@@ -105,6 +105,26 @@ def test_aof_rewrite_without_rdb_preamble(server_factory, cases):
     check_models(srv.client(), cases, expected)
 
 
+def test_tf_model_without_names_survives_an_aof_rewrite(server_factory):
+    """A TF model with no INPUTS / OUTPUTS names (restored from an RDB v0
+    value) is rewritten as INPUTS 0 OUTPUTS 0, which only the AOF replay
+    accepts: it was lost on restart (MODELSTORE refused the count)."""
+    from test_model_restore import TF, old_model_value
+    srv = server_factory(config=[("appendonly", "yes"), ("aof-use-rdb-preamble", "no")])
+    r = srv.client()
+    wait_for(lambda: aof_rewrite_done(r), "initial AOF rewrite")
+    assert r.restore("m", 0, old_model_value(mc.tf_graph("mul"), 0, backend=TF, inputs=(), outputs=())) == b"OK"
+    expected = r.execute_command("AI.MODELGET", "m", "META")
+    r.bgrewriteaof()
+    wait_for(lambda: aof_rewrite_done(r) and info_field(r, "persistence", "aof_last_bgrewrite_status") == "ok",
+             "BGREWRITEAOF")
+    srv.restart()
+    r = srv.client()
+    assert r.execute_command("AI.MODELGET", "m", "META") == expected
+    with pytest.raises(Exception, match="^Invalid argument for input_count$"):  # outside a replay: refused
+        r.execute_command("AI.MODELSTORE", "n", "TF", "CPU", "INPUTS", 0, "OUTPUTS", 0, "BLOB", mc.tf_graph("mul"))
+
+
 def test_plain_aof_replay(server_factory, cases):
     """Writes are logged as sent (MODELSTORE, MODELSET, MODELDEL) and run
     outputs as AI.TENSORSET; replaying the log rebuilds the same data."""

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from backends import models
+from script_helpers import needs_torch
 from support.server import ROOT
 
 CLIENT_PY = os.path.join(ROOT, ".venv-redisai-client", "bin", "python")
@@ -185,3 +186,38 @@ def test_modelstore_and_modelexecute(engine, tmp_path):
     y = array(res[4])
     assert y.dtype == np.float32 and y.shape == (5, 2)
     np.testing.assert_allclose(y, x @ models.LINEAR_W + models.LINEAR_B, rtol=1e-5, atol=1e-5)
+
+
+OLD_STYLE_SCRIPT = """
+def scaled_sum(a: Tensor, xs: List[Tensor]):
+    total = torch.zeros_like(a)
+    for x in xs:
+        total = total + x
+    return a * total
+"""
+
+NOTE_SCRIPT = """
+def note(tensors: List[Tensor], keys: List[str], args: List[str]):
+    redis.execute('SET', keys[0], args[0])
+"""
+
+
+@needs_torch
+def test_scriptrun_with_a_variadic_list_and_a_function_returning_none(engine):
+    r = engine.client()
+    a, b, c = (np.array(v, dtype=np.float32) for v in ([1, 2], [10, 20], [11, 22]))
+    ops = [
+        {"op": "scriptset", "key": "old", "source": OLD_STYLE_SCRIPT},
+        *({"op": "tensorset", "key": k, "array": spec(v)} for k, v in (("a", a), ("b", b), ("c", c))),
+        # the client passes "$" on as one of the inputs: scaled_sum(a, [b, c])
+        {"op": "scriptrun", "key": "old", "function": "scaled_sum", "inputs": ["a", "$", "b", "c"],
+         "outputs": ["d"]},
+        {"op": "tensorget", "key": "d"},
+        {"op": "scriptstore", "key": "n", "source": NOTE_SCRIPT, "entry_points": ["note"]},
+        {"op": "scriptexecute", "key": "n", "function": "note", "keys": ["k"], "args": ["written"]},
+    ]
+    res = [ok(x) for x in drive(engine, ops)]
+    assert res[:5] == ["OK"] * 5
+    np.testing.assert_array_equal(array(res[5]), a * (b + c))
+    assert res[6:] == ["OK", "OK"]
+    assert r.get("k") == b"written"

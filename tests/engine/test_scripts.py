@@ -414,8 +414,8 @@ def test_scriptset_and_scriptrun(r):
     set_floats(r, "b", [10, 20])
     assert r.execute_command("AI.SCRIPTRUN", "old", "old_add", "INPUTS", "a", "b", "OUTPUTS", "c") == b"OK"
     assert floats(r, "c") == [11, 22]
-    # "$" is accepted: a List[Tensor] function gets every input
-    assert r.execute_command("AI.SCRIPTRUN", "old", "old_sum", "TIMEOUT", 1000, "INPUTS", "a", "$", "b", "c",
+    # "$" first: a List[Tensor] function gets every input as the list
+    assert r.execute_command("AI.SCRIPTRUN", "old", "old_sum", "TIMEOUT", 1000, "INPUTS", "$", "a", "b", "c",
                              "OUTPUTS", "d") == b"OK"
     assert floats(r, "d") == [22, 44]
     # new-style functions run too, with empty KEYS and ARGS
@@ -424,6 +424,44 @@ def test_scriptset_and_scriptrun(r):
     assert r.execute_command("AI.SCRIPTEXECUTE", "old", "old_add", "INPUTS", 2, "a", "b", "OUTPUTS", 1, "g") == b"OK"
     assert floats(r, "g") == [11, 22]
     assert r.execute_command("AI.INFO", "old")[-4:] == [b"calls", 4, b"errors", 0]
+
+
+def test_scriptrun_dollar_passes_the_rest_as_a_list(r, raw):
+    r.execute_command("AI.SCRIPTSET", "old", "CPU", "SOURCE", SOURCE)
+    set_floats(r, "a", [1, 2])
+    set_floats(r, "b", [10, 20])
+    set_floats(r, "c", [11, 22])
+    # old_scaled_sum(a, [b, c]) = a * (b + c)
+    assert r.execute_command("AI.SCRIPTRUN", "old", "old_scaled_sum", "INPUTS", "a", "$", "b", "c",
+                             "OUTPUTS", "d") == b"OK"
+    assert floats(r, "d") == [21, 84]
+    assert r.execute_command("AI.SCRIPTRUN", "old", "old_scaled_sum", "INPUTS", "a", "$", "OUTPUTS", "e") == b"OK"
+    assert floats(r, "e") == [0, 0]  # an empty list
+    reply = r.execute_command("AI.DAGRUN", "LOAD", 3, "a", "b", "c",
+                              "|>", "AI.SCRIPTRUN", "old", "old_scaled_sum", "INPUTS", "c", "$", "a", "b",
+                              "OUTPUTS", "f",
+                              "|>", "AI.TENSORGET", "f", "VALUES")
+    assert reply == [b"OK", [b"121", b"484"]]
+    for head in (["AI.SCRIPTRUN"], ["AI.DAGRUN", "LOAD", 3, "a", "b", "c", "|>", "AI.SCRIPTRUN"]):
+        assert raw.error(*head, "old", "old_scaled_sum", "INPUTS", "a", "$", "b", "$", "c", "OUTPUTS", "g") == \
+            b"ERR Already encountered a variable size list of tensors"
+    assert r.exists("g") == 0
+
+
+def test_function_returning_none_runs_for_its_side_effects(r, raw):
+    source = ("def note(tensors: List[Tensor], keys: List[str], args: List[str]):\n"
+              "    redis.execute('SET', keys[0], args[0])\n")
+    r.execute_command("AI.SCRIPTSTORE", "n", "CPU", "ENTRY_POINTS", 1, "note", "SOURCE", source)
+    assert r.execute_command("AI.SCRIPTEXECUTE", "n", "note", "KEYS", 1, "k", "ARGS", 1, "v1") == b"OK"
+    assert r.get("k") == b"v1"
+    reply = r.execute_command("AI.DAGEXECUTE", "ROUTING", "k", "|>", "AI.SCRIPTEXECUTE", "n", "note",
+                              "KEYS", 1, "k", "ARGS", 1, "v2")
+    assert reply == [b"OK"]
+    assert r.get("k") == b"v2"
+    # an output asked of it is still an error, and no key is written
+    assert raw.error("AI.SCRIPTEXECUTE", "n", "note", "KEYS", 1, "k", "ARGS", 1, "v3", "OUTPUTS", 1, "o") == \
+        b"ERR Function note returned 0 outputs but 1 were requested"
+    assert r.exists("o") == 0
 
 
 def test_scriptset_errors(r, raw):

@@ -116,7 +116,8 @@ def test_bool_values_not_0_or_1(raw):
 
 def test_string_value_with_embedded_nul(raw):
     assert raw.error("AI.TENSORSET", "k", "STRING", 2, "VALUES", "ok", b"a\0b") == NUL
-    assert raw.error("AI.TENSORSET", "k", "STRING", 1, "VALUES", b"\0") == NUL
+    assert raw.error("AI.TENSORSET", "k", "STRING", 1, "VALUES", b"a\0\0") == NUL  # one trailing NUL only
+    assert raw.error("AI.TENSORSET", "k", "STRING", 1, "VALUES", b"\0\0") == NUL
 
 
 def test_wrongtype_both_ways(raw):
@@ -159,7 +160,7 @@ def test_failed_tensorset_keeps_previous_value_each_kind(raw):
         ["k", "INT16", 2, "VALUES", 1],
         ["k", "BOOL", 1, "BLOB", b"\x05"],
         ["k", "STRING", 2, "BLOB", b"a\0"],
-        ["k", "STRING", 1, "VALUES", b"a\0"],
+        ["k", "STRING", 1, "VALUES", b"a\0b"],
         ["k", "INT16", 2, "BLOB"],
     ]
     for args in failures:

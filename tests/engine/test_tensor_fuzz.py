@@ -99,6 +99,7 @@ def expect_set(args, current):
     if len(vals) != n:
         return "err", NVALUES
     if dt == "STRING":
+        vals = [v[:-1] if v.endswith(b"\0") else v for v in vals]  # one trailing NUL ends a value
         if any(b"\0" in v for v in vals):
             return "err", NUL
         return "ok", (dt, dims, b"".join(v + b"\0" for v in vals))

@@ -132,6 +132,15 @@ def test_string_values_round_trip(r):
     assert r.execute_command("AI.TENSORGET", "s", "BLOB") == b"".join(v + b"\0" for v in vals)
 
 
+def test_string_values_may_end_with_one_nul(r):
+    """Clients that send C strings send their terminator: it ends the value."""
+    assert r.execute_command("AI.TENSORSET", "s", "STRING", 2, "VALUES", "str_val1", b"str_val2\0") == b"OK"
+    assert r.execute_command("AI.TENSORGET", "s", "VALUES") == [b"str_val1", b"str_val2"]
+    assert r.execute_command("AI.TENSORGET", "s", "BLOB") == b"str_val1\0str_val2\0"
+    assert r.execute_command("AI.TENSORSET", "e", "STRING", "VALUES", b"\0") == b"OK"
+    assert r.execute_command("AI.TENSORGET", "e", "BLOB") == b"\0"
+
+
 def test_bool_values_and_blob(r):
     assert r.execute_command("AI.TENSORSET", "b", "BOOL", 2, 2, "VALUES", 1, 0, 0, 1) == b"OK"
     assert r.execute_command("AI.TENSORGET", "b", "BLOB") == b"\x01\x00\x00\x01"

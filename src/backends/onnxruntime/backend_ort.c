@@ -34,6 +34,7 @@ static OrtAllocator *default_alloc;
 typedef struct OrtModel {
     OrtSession *session;
     RAI_ModelSignature sig;
+    int skip_logged; /* a non-tensor output was skipped and said so (atomic) */
 } OrtModel;
 
 /* Writes a one-line message into the caller's buffer: replies cannot carry
@@ -328,18 +329,31 @@ static RAI_Tensor *string_output(OrtValue *v, const long long *dims, int ndims, 
     return t;
 }
 
+/* A sequence or map output (a classifier's ZipMap probabilities) has no
+ * tensor form: it is dropped and its slot left NULL, so the engine writes
+ * the other outputs.  Said once per model: the log would repeat it on
+ * every run. */
+static int skip_non_tensor(OrtModel *model, OrtValue **v, size_t index, char *err) {
+    int is_tensor = 0;
+    if (check(ort.IsTensor(*v, &is_tensor), err)) return -1;
+    if (is_tensor) return 0;
+    if (!__atomic_exchange_n(&model->skip_logged, 1, __ATOMIC_RELAXED) && eng->log) {
+        char msg[512];
+        snprintf(msg, sizeof msg, "ONNX output %zu (%s) is not a tensor: skipped, its key is not written", index,
+                 model->sig.outputs[index]);
+        eng->log("warning", msg);
+    }
+    ort.ReleaseValue(*v);
+    *v = NULL;
+    return 1;
+}
+
 /* Turns one ORT output into an engine tensor.  Numeric outputs borrow ORT's
  * memory (without a BACKEND_MEMORY_LIMIT): the tensor owns the OrtValue and
  * releases it when freed.  On
  * success the value is consumed; on failure the caller still owns it. */
 static RAI_Tensor *output_tensor(OrtValue *v, size_t index, int *consumed, char *err) {
     *consumed = 0;
-    int is_tensor = 0;
-    if (check(ort.IsTensor(v, &is_tensor), err)) return NULL;
-    if (!is_tensor) {
-        set_err(err, "ERR ONNX backend: output %zu is not a tensor", index);
-        return NULL;
-    }
     OrtTensorTypeAndShapeInfo *info = NULL;
     if (check(ort.GetTensorTypeAndShape(v, &info), err)) return NULL;
     OrtElementType type = ORT_TYPE_UNDEFINED;
@@ -433,6 +447,11 @@ static int ort_model_run(void *m, RAI_Tensor *const *inputs, size_t ninputs, RAI
     for (size_t i = 0; i < ninputs; i++)
         if (in[i]) ort.ReleaseValue(in[i]);
     for (size_t i = 0; i < noutputs && !rc; i++) {
+        int skipped = skip_non_tensor(model, &out[i], i, err);
+        if (skipped) {
+            rc = skipped < 0 ? -1 : 0;
+            continue;
+        }
         int consumed = 0;
         outputs[i] = output_tensor(out[i], i, &consumed, err);
         if (consumed) out[i] = NULL;

@@ -181,12 +181,10 @@ static void *tf_model_create(const char *device, const RAI_ModelOpts *opts, size
         snprintf(err, RAI_ERRLEN, "unsupported device");
         return NULL;
     }
-    if (ninputs == 0 || !inputs) {
-        snprintf(err, RAI_ERRLEN, "INPUTS not specified for TF");
-        return NULL;
-    }
-    if (noutputs == 0 || !outputs) {
-        snprintf(err, RAI_ERRLEN, "OUTPUTS not specified for TF");
+    /* No INPUTS / OUTPUTS names is accepted: RDB v0 values of TF graphs have
+     * none (the commands refuse it before this). */
+    if ((ninputs && !inputs) || (noutputs && !outputs)) {
+        snprintf(err, RAI_ERRLEN, "INPUTS or OUTPUTS names missing");
         return NULL;
     }
     TFModel *m = calloc(1, sizeof(*m));

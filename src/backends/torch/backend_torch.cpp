@@ -244,7 +244,7 @@ void flatten(const c10::IValue &v, std::vector<at::Tensor> &out) {
 void collect_outputs(const c10::IValue &result, const std::unordered_set<const void *> &inputs,
                      RAI_Tensor **outputs, size_t noutputs, size_t *nwritten, bool exact) {
     std::vector<at::Tensor> ts;
-    flatten(result, ts);
+    if (!result.isNone()) flatten(result, ts); /* None: a function run for its side effects */
     if (exact ? ts.size() != noutputs : ts.size() > noutputs) {
         throw BackendError("Torch returned " + std::to_string(ts.size()) + " output" +
                            (ts.size() == 1 ? "" : "s") + " but " + (exact ? "" : "at most ") +
@@ -406,7 +406,7 @@ void script_free(void *script) {
     guarded(nullptr, [&] { delete static_cast<TorchScript *>(script); });
 }
 
-int script_run(void *script, const char *fn_name, RAI_Tensor *const *inputs, size_t ninputs,
+int script_run(void *script, const char *fn_name, RAI_Tensor *const *inputs, size_t ninputs, long variadic,
                const char *const *keys, size_t nkeys, const char *const *args, size_t nargs,
                RAI_Tensor **outputs, size_t max_outputs, size_t *noutputs, char *err) {
     TorchScript *s = static_cast<TorchScript *>(script);
@@ -433,6 +433,11 @@ int script_run(void *script, const char *fn_name, RAI_Tensor *const *inputs, siz
             for (size_t i = 0; i < nkeys; i++) kl.push_back(keys[i]);
             for (size_t i = 0; i < nargs; i++) al.push_back(args[i]);
             stack = {c10::IValue(tl), c10::IValue(kl), c10::IValue(al)};
+        } else if (variadic >= 0 && (size_t)variadic <= tensors.size()) {
+            /* old-style with `$`: inputs by position, then the rest as one list */
+            auto list_start = tensors.begin() + variadic;
+            for (auto it = tensors.begin(); it != list_start; ++it) stack.emplace_back(*it);
+            stack.emplace_back(c10::List<at::Tensor>(std::vector<at::Tensor>(list_start, tensors.end())));
         } else if (schema.arguments().size() == 1 && *schema.arguments()[0].type() == *c10::ListType::ofTensors()) {
             /* best effort for old scripts taking one List[Tensor] */
             stack = {c10::IValue(c10::List<at::Tensor>(tensors))};
