@@ -24,6 +24,9 @@
 #include "model_run.h"
 #include "script_ext.h"
 
+/* What RedisAI puts before a failed redis.execute's Redis error. */
+#define ERR_CALL "Redis command returned an error: "
+
 static RedisModuleCtx *shared_ctx;
 static pthread_t main_thread;
 static __thread int run_db; /* the database of the script run on this thread */
@@ -103,7 +106,7 @@ static int reply_copy(RedisModuleCallReply *r, RAI_CommandReply *out, char *err)
         return REDISMODULE_OK;
     case REDISMODULE_REPLY_ERROR:
         s = RedisModule_CallReplyStringPtr(r, &len);
-        snprintf(err, RAI_ERRLEN, "%.*s", (int)(len < RAI_ERRLEN ? len : RAI_ERRLEN - 1), s ? s : "");
+        snprintf(err, RAI_ERRLEN, ERR_CALL "%.*s", (int)(len < RAI_ERRLEN ? len : RAI_ERRLEN - 1), s ? s : "");
         return REDISMODULE_ERR;
     default: /* RESP3 types: not asked for */
         set_err(err, "ERR redis.execute: unsupported reply type");
@@ -115,9 +118,9 @@ static int reply_copy(RedisModuleCallReply *r, RAI_CommandReply *out, char *err)
  * command runs (with the "E" flag most come back as error replies). */
 static void call_failed(const char *cmd, int code, char *err) {
     switch (code) {
-    case ENOENT: snprintf(err, RAI_ERRLEN, "ERR unknown command '%s'", cmd); break;
-    case EINVAL: snprintf(err, RAI_ERRLEN, "ERR wrong number of arguments for '%s' command", cmd); break;
-    default: snprintf(err, RAI_ERRLEN, "ERR redis.execute: %s failed: %s", cmd, strerror(code)); break;
+    case ENOENT: snprintf(err, RAI_ERRLEN, ERR_CALL "ERR unknown command '%s'", cmd); break;
+    case EINVAL: snprintf(err, RAI_ERRLEN, ERR_CALL "Invalid argument"); break; /* wrong arity, as RedisAI says it */
+    default: snprintf(err, RAI_ERRLEN, ERR_CALL "ERR redis.execute: %s failed: %s", cmd, strerror(code)); break;
     }
 }
 
@@ -149,8 +152,13 @@ RAI_CommandReply *RAI_ScriptExtExecute(const char *const *argv, const size_t *le
      * "E": errors found before the command runs come back as replies. */
     errno = 0;
     RedisModuleCallReply *reply = RedisModule_Call(ctx, cmd, "!SvE", args, nargs);
+    int code = errno;
+    if (reply && code == EINVAL) { /* a wrong arity gets RedisAI's text, not Redis's reply */
+        RedisModule_FreeCallReply(reply);
+        reply = NULL;
+    }
     if (!reply) {
-        call_failed(cmd, errno, err);
+        call_failed(cmd, code, err);
     } else {
         out = RedisModule_Calloc(1, sizeof(*out));
         if (reply_copy(reply, out, err) != REDISMODULE_OK) {
