@@ -101,7 +101,8 @@ static int dag_command(RedisModuleCtx *ctx, RedisModuleString **argv, int argc, 
         return REDISMODULE_OK;
     }
     if (flags & RAI_DAG_DEPRECATED) {
-        if (argc < 4) return RedisModule_WrongArity(ctx);
+        /* RedisAI's own text, in upper case, for _RO as well. */
+        if (argc < 4) return RedisModule_ReplyWithError(ctx, "ERR wrong number of arguments for 'AI.DAGRUN' command");
     } else if (argc < 6) {
         char msg[96];
         snprintf(msg, sizeof(msg), "ERR missing arguments for '%s' command",

@@ -75,6 +75,7 @@ static int on_timeout(void *priv, RedisModuleString **argv, int argc, int *i, RA
 RAI_DAGRunOp *RAI_DAGParseScriptExecute(RedisModuleCtx *ctx, RedisModuleString **argv, int argc,
                                         RAI_Error *err) {
     if (argc < 3) return fail(NULL, err, "ERR wrong number of arguments for 'AI.SCRIPTEXECUTE' command");
+    if (!RAI_ScriptCheckKeys(argv, argc, err)) return NULL;
     RAI_DAGRunOp *op = script_op(ctx, argv, err);
     if (!op) return NULL;
     RAI_ScriptScopeHandler h = {on_scope, on_timeout, op};
@@ -102,8 +103,11 @@ RAI_DAGRunOp *RAI_DAGParseScriptRun(RedisModuleCtx *ctx, RedisModuleString **arg
         }
         if (out) outputs = 1;
         else inputs = 1;
-        for (i++; i < argc && !is_run_keyword(argv[i]); i++)
+        int variadic = 0;
+        for (i++; i < argc && !is_run_keyword(argv[i]); i++) {
             if (out || !RAI_ArgIs(argv[i], "$")) push_name(op, argv[i], out);
+            else if (variadic++) return fail(op, err, "ERR Already encountered a variable size list of tensors");
+        }
     }
     if (!inputs) return fail(op, err, "ERR INPUTS not specified");
     if (!outputs) return fail(op, err, "ERR OUTPUTS not specified");

@@ -1,0 +1,113 @@
+"""Issue 17, what RedisAI 1.2.7 users' suites trip on: a command is parsed in
+full before any tensor key is looked up, RedisAI's exact error texts, and
+AI.DAGRUN taking the deprecated ops only.  The replies are those of the
+issue (checked there against a RedisAI 1.2.7 build); no tensor a{1}, b{1}
+exists, so a syntax error must win over the missing key."""
+import pytest
+
+import model_cases as mc
+from script_helpers import SOURCE
+from support.server import ENGINE, RedisServer
+from tensor_helpers import RawClient
+
+
+@pytest.fixture(scope="module")
+def shared():
+    srv = RedisServer(modules=[(ENGINE, [])]).start()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture
+def raw(shared):
+    """m{1}: TF c = a * b (two inputs, one output); s{1}: TorchScript."""
+    c = RawClient(shared.sock)
+    c.ok("FLUSHALL")
+    c.ok("AI.MODELSTORE", "m{1}", "TF", "CPU", "INPUTS", 2, "a", "b", "OUTPUTS", 1, "c", "BLOB", mc.tf_graph("mul"))
+    c.ok("AI.SCRIPTSTORE", "s{1}", "CPU", "ENTRY_POINTS", 1, "mul", "SOURCE", SOURCE)
+    c.ok("AI.SCRIPTSET", "old{1}", "CPU", "SOURCE", SOURCE)
+    yield c
+    assert shared.alive()
+    c.close()
+
+
+SYNTAX_BEFORE_KEYS = [
+    (["AI.MODELEXECUTE", "m{1}", "INPUTS", 2, "a{1}", "b{1}", "NOT_OUTPUTS", 1, "c{1}"], b"ERR OUTPUTS not specified"),
+    (["AI.MODELEXECUTE", "m{1}", "INPUTS", 2, "a{1}", "b{1}", "OUTPUTS", 1, "c{1}", "bad_arg"],
+     b"Invalid argument: bad_arg"),
+    (["AI.MODELEXECUTE", "m{1}", "INPUTS", 2, "a{1}", "b{1}", "OUTPUTS", 1, "c{1}", "TIMEOUT", 0],
+     b"ERR Invalid value for TIMEOUT"),
+    (["AI.MODELRUN", "m{1}", "INPUTS", "a{1}", "b{1}", "OUTPUTS", "c{1}", "d{1}"],
+     b"ERR Number of keys given as OUTPUTS here does not match model definition"),
+    (["AI.SCRIPTRUN", "old{1}", "f", "INPUTS", "$", "a{1}", "$", "b{1}", "OUTPUTS"],
+     b"ERR Already encountered a variable size list of tensors"),
+    (["AI.SCRIPTRUN", "old{1}", "f", "INPUTS", "a{1}", "OUTPUTS", "c{1}", "TIMEOUT"],
+     b"ERR No value provided for TIMEOUT"),
+    (["AI.SCRIPTEXECUTE", "s{1}", "mul", "INPUTS", 2, "a{1}", "b{1}", "OUTPUTS", 1, "c{1}", "bad_arg"],
+     b"ERR Invalid AI.SCRIPTEXECUTE command. Unexpected argument: bad_arg"),
+    (["AI.SCRIPTEXECUTE", "s{1}", "mul", "INPUTS", 2, "a{1}", "b{1}", "OUTPUTS", 2, "c{1}"],
+     b"ERR number of outputs to AI.SCRIPTEXECUTE command does not match the number of given arguments"),
+    (["AI.DAGRUN", "|>", "AI.SCRIPTRUN", "old{1}", "f", "INPUTS", "$", "a", "$", "b", "OUTPUTS", "c"],
+     b"ERR Already encountered a variable size list of tensors"),
+]
+
+
+@pytest.mark.parametrize("args,text", SYNTAX_BEFORE_KEYS, ids=range(len(SYNTAX_BEFORE_KEYS)))
+def test_syntax_errors_come_before_missing_tensors(raw, args, text):
+    assert raw.error(*args) == text
+    assert raw.call("EXISTS", "c{1}") == 0
+
+
+def test_missing_tensor_once_the_syntax_is_right(raw):
+    assert raw.error("AI.MODELEXECUTE", "m{1}", "INPUTS", 2, "a{1}", "b{1}", "OUTPUTS", 1, "c{1}") == \
+        b"ERR tensor key is empty or in a different shard"
+
+
+ERROR_TEXTS = [
+    (["AI.SCRIPTEXECUTE", "s{1}", "bar", "KEYS", 1], b"ERR Missing arguments after KEYS keyword"),
+    (["AI.SCRIPTEXECUTE", "s{1}", "bar", "KEYS", "not_number", "key{1}"],
+     b"ERR Invalid or negative value found in number of KEYS"),
+    (["AI.SCRIPTEXECUTE", "s{1}", "bar", "KEYS", 2, "key{1}"],
+     b"ERR Number of pre declared KEYS to be used in the command does not match the number of given arguments"),
+    (["AI.SCRIPTEXECUTE", "nosuch{1}", "bar", "KEYS", 2, "key{1}"],  # the KEYS check comes first
+     b"ERR Number of pre declared KEYS to be used in the command does not match the number of given arguments"),
+    (["AI.DAGEXECUTE", "ROUTING", "a{1}", "|>", "AI.SCRIPTEXECUTE", "s{1}", "bar", "KEYS", 1],
+     b"ERR Missing arguments after KEYS keyword"),
+    (["AI.DAGEXECUTE", "ROUTING", "a{1}", "PERSIST", 2, "a{1}"],
+     b"ERR number of keys to PERSIST after DAG execution does not match the number of given arguments"),
+    (["AI.DAGRUN"], b"ERR wrong number of arguments for 'AI.DAGRUN' command"),
+    (["AI.DAGRUN_RO"], b"ERR wrong number of arguments for 'AI.DAGRUN' command"),
+    (["AI.MODELRUN", "m{1}", "INPUTS", "a{1}", "OUTPUTS"], b"ERR wrong number of arguments for 'AI.MODELRUN' command"),
+    (["AI.MODELSTORE", "n{1}", "TORCH", "CPU", "BATCHSIZE", 2], b"ERR Insufficient arguments, missing model BLOB"),
+    (["AI.MODELSET", "n{1}", "TORCH", "CPU", "TAG", "t"], b"ERR Insufficient arguments, missing model BLOB"),
+    (["AI.MODELSET", "n{1}", "TORCH", "BLOB", b"model"], b"ERR Invalid DEVICE"),
+    (["AI.MODELSET", "n{1}", "TF", "CPU", "BLOB", b"graph"],
+     b"ERR Insufficient arguments, INPUTS and OUTPUTS not specified"),
+    (["AI.MODELSET", "n{1}", "TF", "CPU", "not_inputs", "BLOB", b"graph"], b"ERR INPUTS not specified"),
+    (["AI.MODELSET", "n{1}", "TF", "CPU", "INPUTS", "a", "b", "BLOB", b"graph"], b"ERR OUTPUTS not specified"),
+    # AI.DAGRUN stays deprecated-only
+    (["AI.DAGRUN", "|>", "AI.MODELEXECUTE", "m{1}", "INPUTS", 2, "a", "b", "OUTPUTS", 1, "c"],
+     b"ERR AI.MODELEXECUTE cannot be used in a deprecated AI.DAGRUN command"),
+    (["AI.DAGRUN", "|>", "AI.SCRIPTEXECUTE", "s{1}", "mul", "INPUTS", 2, "a", "b", "OUTPUTS", 1, "c"],
+     b"ERR AI.SCRIPTEXECUTE cannot be used in a deprecated AI.DAGRUN command"),
+    (["AI.DAGRUN_RO", "|>", "AI.MODELEXECUTE", "m{1}", "INPUTS", 2, "a", "b", "OUTPUTS", 1, "c"],
+     b"ERR AI.MODELEXECUTE cannot be used in a deprecated AI.DAGRUN command"),
+]
+
+
+@pytest.mark.parametrize("args,text", ERROR_TEXTS, ids=range(len(ERROR_TEXTS)))
+def test_error_texts(raw, args, text):
+    assert raw.error(*args) == text
+    assert raw.call("EXISTS", "n{1}", "c{1}") == 0
+
+
+def test_tf_input_not_in_graph(raw):
+    assert raw.error("AI.MODELSTORE", "n{1}", "TF", "CPU", "INPUTS", 2, "bad_input", "b", "OUTPUTS", 1, "c",
+                     "BLOB", mc.tf_graph("mul")) == b'ERR Input node named "bad_input" not found in TF graph.'
+
+
+def test_dagrun_runs_the_deprecated_ops(raw):
+    raw.ok("AI.TENSORSET", "a{1}", "FLOAT", 2, "VALUES", 2, 3)
+    assert raw.ok("AI.DAGRUN", "LOAD", 1, "a{1}", "PERSIST", 1, "c{1}",
+                  "|>", "AI.MODELRUN", "m{1}", "INPUTS", "a{1}", "a{1}", "OUTPUTS", "c{1}") == [b"OK"]
+    assert raw.ok("AI.TENSORGET", "c{1}", "VALUES") == [b"4", b"9"]
