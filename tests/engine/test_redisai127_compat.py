@@ -111,3 +111,43 @@ def test_dagrun_runs_the_deprecated_ops(raw):
     assert raw.ok("AI.DAGRUN", "LOAD", 1, "a{1}", "PERSIST", 1, "c{1}",
                   "|>", "AI.MODELRUN", "m{1}", "INPUTS", "a{1}", "a{1}", "OUTPUTS", "c{1}") == [b"OK"]
     assert raw.ok("AI.TENSORGET", "c{1}", "VALUES") == [b"4", b"9"]
+
+
+# ---- INFO: RedisAI's sections, in its order, with its field names (spec §7.2) ----
+
+INFO_SECTIONS = [
+    ("ai_versions", ["ai_RedisAI_version", "ai_low_level_API_version", "ai_rdb_version"]),
+    ("ai_git", ["ai_git_sha"]),
+    ("ai_load_time_configs", ["ai_threads_per_queue", "ai_inter_op_parallelism", "ai_intra_op_parallelism",
+                              "ai_model_execution_timeout", "ai_backend_memory_limit",
+                              "ai_backends_path", "ai_worker_spin_us"]),  # ours last
+    ("ai_backends_info", ["ai_TensorFlow_version", "ai_Torch_version", "ai_onnxruntime_version", "ai_onnxruntime_memory",
+                          "ai_onnxruntime_memory_access_num", "ai_onnxruntime_maximum_run_sessions_number"]),
+    ("ai_cpu", ["ai_self_used_cpu_sys", "ai_self_used_cpu_user", "ai_children_used_cpu_sys",
+                "ai_children_used_cpu_user", "ai_main_thread_used_cpu_sys", "ai_main_thread_used_cpu_user",
+                "ai_queue_CPU_bthread_n1_used_cpu_total"]),
+]
+
+
+def sections(text):
+    """[(section name, [field names])] of an INFO reply, in order."""
+    out = []
+    for line in text.decode().splitlines():
+        if line.startswith("# "):
+            out.append((line[2:], []))
+        elif ":" in line and out:
+            out[-1][1].append(line.split(":", 1)[0])
+    return out
+
+
+def test_info_sections_by_position_and_by_name(raw):
+    raw.ok("AI.MODELSTORE", "lin{1}", "ONNX", "CPU", "BLOB", mc.onnx_sum0())  # TF, TORCH: by the fixture
+    got = sections(raw.ok("INFO", "MODULES"))
+    assert got[0][0] == "Modules"
+    assert got[1:] == INFO_SECTIONS
+    for name, fields in INFO_SECTIONS:
+        assert sections(raw.ok("INFO", name)) == [(name, fields)]
+    text = raw.ok("INFO", "ai_cpu").decode()
+    main_sys = float(text.split("ai_main_thread_used_cpu_sys:")[1].split()[0])
+    self_sys = float(text.split("ai_self_used_cpu_sys:")[1].split()[0])
+    assert 0 <= main_sys <= self_sys
