@@ -27,6 +27,7 @@ static void dag_call_free(RedisModuleCtx *ctx, void *privdata) {
 static void on_dag_finished(RAI_OnFinishCtx *finish, void *private_data) {
     (void)finish;
     DagCall *call = private_data;
+    RedisModule_BlockedClientMeasureTimeEnd(call->bc);
     RedisModule_UnblockClient(call->bc, call);
 }
 
@@ -118,6 +119,7 @@ static int dag_command(RedisModuleCtx *ctx, RedisModuleString **argv, int argc, 
     }
     call->cmd.dag->db = RedisModule_GetSelectedDb(ctx);
     call->bc = RedisModule_BlockClient(ctx, reply_dag, NULL, dag_call_free, 0);
+    RedisModule_BlockedClientMeasureTimeStart(call->bc); /* as in execute_call.c */
     RAI_QueueDeferWakeups(1);
     int queued = RAI_DAGRunQueue(call->cmd.dag, call->cmd.timeout_ms, on_dag_finished, call, &err);
     RAI_QueueDeferWakeups(0);

@@ -109,7 +109,8 @@ static const struct {
 };
 
 RM_EXPORT int RedisModule_OnLoad(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
-    if (RMAPI_Init(ctx, "ai", REDISAI_EXT_VERSION_NUM, REDISMODULE_APIVER_1) != REDISMODULE_OK)
+    if (RMAPI_Init(ctx, "ai", REDISAI_EXT_VERSION_NUM, REDISMODULE_APIVER_1) != REDISMODULE_OK ||
+        RMAPI_CheckServerVersion(ctx, "ai") != REDISMODULE_OK)
         return REDISMODULE_ERR;
     if (RAI_ConfigLoad(ctx, argv, argc) != REDISMODULE_OK) return REDISMODULE_ERR;
     /* A malformed value (RESTORE of a crafted payload) must come back as an

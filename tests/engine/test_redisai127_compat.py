@@ -3,11 +3,14 @@ full before any tensor key is looked up, RedisAI's exact error texts, and
 AI.DAGRUN taking the deprecated ops only.  The replies are those of the
 issue (checked there against a RedisAI 1.2.7 build); no tensor a{1}, b{1}
 exists, so a syntax error must win over the missing key."""
+import os
+
 import pytest
 
 import model_cases as mc
+from backends import models
 from script_helpers import SOURCE
-from support.server import ENGINE, RedisServer
+from support.server import BUILD, ENGINE, RedisServer
 from tensor_helpers import RawClient
 
 
@@ -151,3 +154,42 @@ def test_info_sections_by_position_and_by_name(raw):
     main_sys = float(text.split("ai_main_thread_used_cpu_sys:")[1].split()[0])
     self_sys = float(text.split("ai_self_used_cpu_sys:")[1].split()[0])
     assert 0 <= main_sys <= self_sys
+
+
+# ---- SLOWLOG and INFO commandstats count the background run --------------------
+
+SLOW = models.slow_matmuls(n=8, size=256)  # a run of milliseconds
+
+
+def test_slowlog_and_commandstats_count_the_run(raw):
+    raw.ok("AI.MODELSTORE", "slow{1}", "ONNX", "CPU", "BLOB", SLOW)
+    raw.ok("AI.TENSORSET", "x{1}", "FLOAT", 1, "VALUES", 1)
+    raw.ok("CONFIG", "SET", "slowlog-log-slower-than", 0)
+    raw.ok("CONFIG", "RESETSTAT")
+    raw.ok("SLOWLOG", "RESET")
+    assert raw.ok("AI.MODELEXECUTE", "slow{1}", "INPUTS", 1, "x{1}", "OUTPUTS", 1, "y{1}") == b"OK"
+    assert raw.ok("AI.DAGEXECUTE", "LOAD", 1, "x{1}", "|>", "AI.MODELEXECUTE", "slow{1}", "INPUTS", 1, "x{1}",
+                  "OUTPUTS", 1, "y{1}") == [b"OK"]
+    run_us = mc.meta(raw.ok("AI.INFO", "slow{1}"))["duration"]  # both runs, as the engine timed them
+    logged = {entry[3][0].decode().lower(): entry[2] for entry in raw.ok("SLOWLOG", "GET", 128)}
+    assert logged["ai.modelexecute"] + logged["ai.dagexecute"] >= run_us > 2000
+    stats = raw.ok("INFO", "commandstats").decode()
+    usec = {line.split(":")[0]: int(line.split("usec=")[1].split(",")[0])
+            for line in stats.splitlines() if line.startswith("cmdstat_ai.")}
+    assert usec["cmdstat_ai.modelexecute"] + usec["cmdstat_ai.dagexecute"] >= run_us
+
+
+# ---- both modules refuse a server older than 7.0 ------------------------------
+
+LLAPI = os.path.join(BUILD, "tests", "llapi_test.so")
+
+
+def test_server_version_decision(server_factory):
+    """The decision both modules take at load (src/common/rm_api.c), asked
+    through the test module for servers this machine does not run."""
+    srv = server_factory(modules=[(ENGINE, []), (LLAPI, [])])
+    r = srv.client()
+    supported = {v: r.execute_command("LLAPI.SERVER_VERSION_SUPPORTED", v)
+                 for v in (0x00060009, 0x00060210, 0x000600ff, 0x00070000, 0x0007000f, 0x00070200, 0x00080000)}
+    assert supported == {0x00060009: 0, 0x00060210: 0, 0x000600ff: 0, 0x00070000: 1, 0x0007000f: 1,
+                         0x00070200: 1, 0x00080000: 1}
