@@ -21,3 +21,18 @@ int RMAPI_Init(RedisModuleCtx *ctx, const char *name, int ver, int apiver) {
     RedisModule_SetModuleAttribs(ctx, name, ver, apiver);
     return REDISMODULE_OK;
 }
+
+int RMAPI_ServerVersionSupported(int version) { return version >= RMAPI_MIN_SERVER_VERSION; }
+
+int RMAPI_CheckServerVersion(RedisModuleCtx *ctx, const char *module) {
+    if (!RedisModule_GetServerVersion) {
+        RedisModule_Log(ctx, "warning", "%s: needs Redis 7.0 or newer, and this server is older than 6.0.9: not loading",
+                        module);
+        return REDISMODULE_ERR;
+    }
+    int version = RedisModule_GetServerVersion();
+    if (RMAPI_ServerVersionSupported(version)) return REDISMODULE_OK;
+    RedisModule_Log(ctx, "warning", "%s: needs Redis 7.0 or newer, and this server is %d.%d.%d: not loading", module,
+                    (version >> 16) & 0xff, (version >> 8) & 0xff, version & 0xff);
+    return REDISMODULE_ERR;
+}

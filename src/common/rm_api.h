@@ -247,6 +247,9 @@ typedef struct RedisModuleTypeMethods {
        long long timeout_ms))                                                                   \
     X(int, UnblockClient, (RedisModuleBlockedClient * bc, void *privdata))                      \
     X(int, AbortBlock, (RedisModuleBlockedClient * bc))                                         \
+    X(int, BlockedClientMeasureTimeStart, (RedisModuleBlockedClient * bc)) /* Redis >= 6.2 */   \
+    X(int, BlockedClientMeasureTimeEnd, (RedisModuleBlockedClient * bc)) /* Redis >= 6.2 */     \
+    X(int, GetServerVersion, (void)) /* Redis >= 6.0.9 */                                       \
     X(void *, GetBlockedClientPrivateData, (RedisModuleCtx * ctx))                              \
     X(RedisModuleCtx *, GetThreadSafeContext, (RedisModuleBlockedClient * bc))                  \
     X(RedisModuleCtx *, GetDetachedThreadSafeContext, (RedisModuleCtx * ctx))                   \
@@ -300,6 +303,15 @@ RM_API_LIST(RM_DECLARE_ENTRY)
 /* Resolves every entry of RM_API_LIST and registers the module.  Returns
  * REDISMODULE_ERR when the name is taken or a mandatory entry is missing. */
 int RMAPI_Init(RedisModuleCtx *ctx, const char *name, int ver, int apiver);
+
+/* Both modules need Redis 7.0 or newer: on 6.2 they loaded, and TorchScript's
+ * redis.execute then failed with 'Bad file descriptor'.  `version` is
+ * RedisModule_GetServerVersion's 0x00MMmmpp. */
+#define RMAPI_MIN_SERVER_VERSION 0x00070000
+int RMAPI_ServerVersionSupported(int version);
+/* REDISMODULE_OK on a supported server; otherwise logs why `module` does not
+ * load (also when the server is too old to tell its version, < 6.0.9). */
+int RMAPI_CheckServerVersion(RedisModuleCtx *ctx, const char *module);
 
 /* Server events this project subscribes to. */
 static const RedisModuleEvent RedisModuleEvent_Loading = {REDISMODULE_EVENT_LOADING, 1};

@@ -28,6 +28,7 @@ static void dag_call_free(RedisModuleCtx *ctx, void *privdata) {
 static void on_dag_finished(RAI_OnFinishCtx *finish, void *private_data) {
     (void)finish;
     DagCall *call = private_data;
+    RedisModule_BlockedClientMeasureTimeEnd(call->bc);
     RedisModule_UnblockClient(call->bc, call);
 }
 
@@ -102,7 +103,8 @@ static int dag_command(RedisModuleCtx *ctx, RedisModuleString **argv, int argc, 
         return REDISMODULE_OK;
     }
     if (flags & RAI_DAG_DEPRECATED) {
-        if (argc < 4) return RedisModule_WrongArity(ctx);
+        /* RedisAI's own text, in upper case, for _RO as well. */
+        if (argc < 4) return RedisModule_ReplyWithError(ctx, "ERR wrong number of arguments for 'AI.DAGRUN' command");
     } else if (argc < 6) {
         char msg[96];
         snprintf(msg, sizeof(msg), "ERR missing arguments for '%s' command",
@@ -119,6 +121,7 @@ static int dag_command(RedisModuleCtx *ctx, RedisModuleString **argv, int argc, 
     call->cmd.dag->db = RedisModule_GetSelectedDb(ctx);
     call->cmd.dag->user = RMACL_CallerUserName(ctx);
     call->bc = RedisModule_BlockClient(ctx, reply_dag, NULL, dag_call_free, 0);
+    RedisModule_BlockedClientMeasureTimeStart(call->bc); /* as in execute_call.c */
     RAI_QueueDeferWakeups(1);
     int queued = RAI_DAGRunQueue(call->cmd.dag, call->cmd.timeout_ms, on_dag_finished, call, &err);
     RAI_QueueDeferWakeups(0);

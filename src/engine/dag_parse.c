@@ -1,6 +1,7 @@
 /* dag_parse.c -- the DAG command line: LOAD / PERSIST / ROUTING / TIMEOUT,
  * then the `|>` chain of ops (see dag_parse.h). */
 #include <stdio.h>
+#include <string.h>
 
 #include "command_args.h"
 #include "dag_parse.h"
@@ -55,8 +56,8 @@ static int parse_key_list(RedisModuleString **argv, int argc, int *i, const char
     long long got = 0;
     while (got < *n && *first + got < argc && !is_chain(argv[*first + got])) got++;
     if (got != *n) {
-        RAI_SetErrorFormat(err, RAI_EDAGBUILDER,
-                           "ERR number of keys to %s into DAG does not match the number of given arguments", what);
+        RAI_SetErrorFormat(err, RAI_EDAGBUILDER, "ERR number of keys to %s %s does not match the number of given arguments",
+                           what, strcmp(what, "LOAD") == 0 ? "into DAG" : "after DAG execution");
         return 0;
     }
     *i = *first + (int)*n;

@@ -6,6 +6,7 @@
 
 #include "command_args.h"
 #include "dag_parse.h"
+#include "model_deprecated.h"
 #include "tensor_commands.h"
 
 #define ERR_TIMEOUT "ERR TIMEOUT not allowed within a DAG command"
@@ -100,7 +101,7 @@ static RAI_DAGRunOp *parse_modelexecute(RedisModuleCtx *ctx, RedisModuleString *
 /* Deprecated: AI.MODELRUN <key> INPUTS <name>... OUTPUTS <name>... */
 static RAI_DAGRunOp *parse_modelrun(RedisModuleCtx *ctx, RedisModuleString **argv, int argc, RAI_Error *err) {
     if (argc < 3) {
-        RAI_SetError(err, RAI_EDAGBUILDER, "ERR wrong number of arguments for 'AI.MODELRUN' command");
+        RAI_SetError(err, RAI_EDAGBUILDER, RAI_ERR_MODELRUN_ARGS);
         return NULL;
     }
     RAI_DAGRunOp *op = model_op(ctx, argv[1], err);
@@ -111,10 +112,10 @@ static RAI_DAGRunOp *parse_modelrun(RedisModuleCtx *ctx, RedisModuleString **arg
     for (; i < argc && !RAI_ArgIs(argv[i], "OUTPUTS"); i++) add_input(op, argv[i]);
     if (i >= argc) return fail(op, err, "ERR OUTPUTS not specified");
     for (i++; i < argc; i++) add_output(op, argv[i]);
+    if (op->noutputs == 0) return fail(op, err, RAI_ERR_MODELRUN_ARGS);
     if (op->ninputs == 0 || (op->ninputs != op->model->ninputs && op->model->ninputs > 0))
         return fail(op, err, "Number of keys given as INPUTS here does not match model definition");
-    if (op->noutputs == 0 || (op->noutputs != op->model->noutputs && op->model->noutputs > 0))
-        return fail(op, err, "Number of keys given as OUTPUTS here does not match model definition");
+    if (op->noutputs != op->model->noutputs && op->model->noutputs > 0) return fail(op, err, RAI_ERR_MODELRUN_OUTPUTS);
     return op;
 }
 
@@ -125,12 +126,16 @@ RAI_DAGRunOp *RAI_DAGParseOp(RedisModuleCtx *ctx, RedisModuleString **argv, int 
     RedisModuleString *name = argv[0];
     if (RAI_ArgIs(name, "AI.TENSORSET")) return parse_tensorset(argv, argc, err);
     if (RAI_ArgIs(name, "AI.TENSORGET")) return parse_tensorget(argv, argc, err);
-    if (RAI_ArgIs(name, "AI.MODELEXECUTE")) return parse_modelexecute(ctx, argv, argc, err);
+    if (RAI_ArgIs(name, "AI.MODELEXECUTE")) {
+        if (deprecated) return fail(NULL, err, "ERR AI.MODELEXECUTE cannot be used in a deprecated AI.DAGRUN command");
+        return parse_modelexecute(ctx, argv, argc, err);
+    }
     if (RAI_ArgIs(name, "AI.MODELRUN")) {
         if (!deprecated) return fail(NULL, err, "Deprecated AI.MODELRUN cannot be used in AI.DAGEXECUTE command");
         return parse_modelrun(ctx, argv, argc, err);
     }
     if (RAI_ArgIs(name, "AI.SCRIPTEXECUTE")) {
+        if (deprecated) return fail(NULL, err, "ERR AI.SCRIPTEXECUTE cannot be used in a deprecated AI.DAGRUN command");
         if (ro) return fail(NULL, err, "ERR AI.SCRIPTEXECUTE command cannot be specified in a read-only DAG");
         return RAI_DAGParseScriptExecute(ctx, argv, argc, err);
     }

@@ -77,6 +77,7 @@ static int on_timeout(void *priv, RedisModuleString **argv, int argc, int *i, RA
 RAI_DAGRunOp *RAI_DAGParseScriptExecute(RedisModuleCtx *ctx, RedisModuleString **argv, int argc,
                                         RAI_Error *err) {
     if (argc < 3) return fail(NULL, err, "ERR wrong number of arguments for 'AI.SCRIPTEXECUTE' command");
+    if (!RAI_ScriptCheckKeys(argv, argc, err)) return NULL;
     RAI_DAGRunOp *op = script_op(ctx, argv, err);
     if (!op) return NULL;
     RAI_ScriptScopeHandler h = {on_scope, on_timeout, op};

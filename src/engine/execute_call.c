@@ -24,6 +24,7 @@ static void execute_call_free(RedisModuleCtx *ctx, void *privdata) {
 void RAI_ExecuteCallFinished(RAI_OnFinishCtx *run, void *private_data) {
     ExecuteCall *call = private_data;
     call->run = run;
+    RedisModule_BlockedClientMeasureTimeEnd(call->bc);
     RedisModule_UnblockClient(call->bc, call);
 }
 
@@ -61,6 +62,9 @@ ExecuteCall *RAI_ExecuteCallBlock(RedisModuleCtx *ctx, RedisModuleString *const 
     call->output_keys = RedisModule_Alloc(sizeof(RedisModuleString *) * (n ? n : 1));
     for (size_t k = 0; k < n; k++) call->output_keys[k] = RedisModule_HoldString(NULL, output_keys[k]);
     call->bc = RedisModule_BlockClient(ctx, reply_execute, NULL, execute_call_free, 0);
+    /* SLOWLOG and INFO commandstats count the wait and the run, until the
+     * worker unblocks the client (Redis >= 6.2, which module.c requires). */
+    RedisModule_BlockedClientMeasureTimeStart(call->bc);
     return call;
 }
 

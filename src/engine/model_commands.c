@@ -114,7 +114,6 @@ static int parse_store(RedisModuleString **argv, int argc, StoreArgs *a, RAI_Err
         return RAI_SetError(err, RAI_EMODELCREATE, "ERR INPUTS not specified for TF"), 0;
     if (a->backend == RAI_BACKEND_TF && !a->outputs)
         return RAI_SetError(err, RAI_EMODELCREATE, "ERR OUTPUTS not specified for TF"), 0;
-    if (i >= argc) return RAI_SetError(err, RAI_EMODELCREATE, "ERR Invalid argument, expected BLOB"), 0;
     if (i + 1 >= argc)
         return RAI_SetError(err, RAI_EMODELCREATE, "ERR Insufficient arguments, missing model BLOB"), 0;
     a->blob_at = i + 1;
@@ -174,6 +173,10 @@ static RAI_Model *create_from_args(RedisModuleCtx *ctx, RedisModuleString **argv
 
 int RAI_ModelStoreCommand(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
     if (argc < 6) return RedisModule_WrongArity(ctx);
+    return RAI_ModelStoreFromArgs(ctx, argv, argc);
+}
+
+int RAI_ModelStoreFromArgs(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
     RAI_Error err = {0};
     StoreArgs a = {.loading = (RedisModule_GetContextFlags(ctx) & REDISMODULE_CTX_FLAGS_LOADING) != 0};
     RAI_Model *m = NULL;

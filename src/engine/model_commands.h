@@ -5,6 +5,9 @@
 #include "../common/rm_api.h"
 
 int RAI_ModelStoreCommand(RedisModuleCtx *ctx, RedisModuleString **argv, int argc);
+/* AI.MODELSTORE without its arity check (argc >= 4): AI.MODELSET, which
+ * is rewritten into it, has RedisAI's shorter arity. */
+int RAI_ModelStoreFromArgs(RedisModuleCtx *ctx, RedisModuleString **argv, int argc);
 int RAI_ModelGetCommand(RedisModuleCtx *ctx, RedisModuleString **argv, int argc);
 int RAI_ModelDelCommand(RedisModuleCtx *ctx, RedisModuleString **argv, int argc);
 int RAI_ModelExecuteCommand(RedisModuleCtx *ctx, RedisModuleString **argv, int argc);

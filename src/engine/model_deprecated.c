@@ -32,16 +32,19 @@ static int key_holds_other_type(RedisModuleCtx *ctx, RedisModuleString *name) {
 
 /* AI.MODELSET <key> <backend> <device> [TAG t] [BATCHSIZE n [MINBATCHSIZE m
  * [MINBATCHTIMEOUT ms]]] [INPUTS name... OUTPUTS name...] BLOB <model>...
- * The two errors MODELSTORE does not have are found here, in the order the
- * options come; everything else is MODELSTORE's. */
+ * The errors MODELSTORE does not have (TFLITE batching, MINBATCHTIMEOUT
+ * without BATCHSIZE, RedisAI's TF INPUTS/OUTPUTS texts for this form) are
+ * found here, in the order the options come; everything else is
+ * MODELSTORE's. */
 int RAI_ModelSetCommand(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
-    if (argc < 6) return RedisModule_WrongArity(ctx);
+    if (argc < 4) return RedisModule_WrongArity(ctx);
     int backend = RAI_BackendFromString(RedisModule_StringPtrLen(argv[2], NULL));
     int valid = backend >= 0 && RAI_DeviceIsValid(RedisModule_StringPtrLen(argv[3], NULL));
     /* Each argument becomes at most two (a name list gains its count). */
     RedisModuleString **out = RedisModule_Alloc(sizeof(*out) * 2 * (size_t)argc);
     RedisModuleString **counts = RedisModule_Alloc(sizeof(*counts) * (size_t)argc);
-    int n = 0, ncounts = 0, i = 4, has_batch = 0, has_minbatch = 0;
+    int n = 0, ncounts = 0, i = 4, has_batch = 0, has_minbatch = 0, has_inputs = 0, has_outputs = 0;
+    int tf = backend == RAI_BACKEND_TF;
     const char *extra = NULL;
     for (; n < 4; n++) out[n] = argv[n];
     while (i < argc && !RAI_ArgIs(argv[i], "BLOB")) {
@@ -60,9 +63,12 @@ int RAI_ModelSetCommand(RedisModuleCtx *ctx, RedisModuleString **argv, int argc)
             continue;
         }
         if (!RAI_ArgIs(argv[i], "INPUTS") && !RAI_ArgIs(argv[i], "OUTPUTS")) {
+            if (tf && !has_inputs && !extra) extra = "ERR INPUTS not specified";
             out[n++] = argv[i++]; /* MODELSTORE reports it */
             continue;
         }
+        if (RAI_ArgIs(argv[i], "INPUTS")) has_inputs = 1;
+        else has_outputs = 1;
         int first = i + 1, end = first;
         while (end < argc && !ends_names(argv[end])) end++;
         /* An empty TF list is a missing one: "INPUTS not specified for TF". */
@@ -74,11 +80,13 @@ int RAI_ModelSetCommand(RedisModuleCtx *ctx, RedisModuleString **argv, int argc)
         i = end;
     }
     while (i < argc) out[n++] = argv[i++];
+    if (tf && !has_inputs && !has_outputs && !extra) extra = "ERR Insufficient arguments, INPUTS and OUTPUTS not specified";
+    if (tf && has_inputs && !has_outputs && !extra) extra = "ERR OUTPUTS not specified";
     if (extra && valid) {
         if (key_holds_other_type(ctx, argv[1])) RedisModule_ReplyWithError(ctx, REDISMODULE_ERRORMSG_WRONGTYPE);
         else RedisModule_ReplyWithError(ctx, extra);
     } else {
-        RAI_ModelStoreCommand(ctx, out, n);
+        RAI_ModelStoreFromArgs(ctx, out, n);
     }
     for (int k = 0; k < ncounts; k++) RedisModule_FreeString(NULL, counts[k]);
     RedisModule_Free(counts);
@@ -101,7 +109,8 @@ static int report_run_keys(RedisModuleCtx *ctx, RedisModuleString **argv, int ar
 }
 
 /* AI.MODELRUN <key> [TIMEOUT t] INPUTS <in>... OUTPUTS <out>...
- * Run as AI.MODELEXECUTE <key> INPUTS n <in>... OUTPUTS m <out>... [TIMEOUT t]. */
+ * Run as AI.MODELEXECUTE <key> INPUTS n <in>... OUTPUTS m <out>... [TIMEOUT t].
+ * Its output errors are RedisAI's own for this form (ERR prefix). */
 int RAI_ModelRunCommand(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
     if (RedisModule_IsKeysPositionRequest(ctx)) return report_run_keys(ctx, argv, argc);
     if (argc < 3) return RedisModule_WrongArity(ctx);
@@ -127,10 +136,11 @@ int RAI_ModelRunCommand(RedisModuleCtx *ctx, RedisModuleString **argv, int argc)
     while (i < argc && !RAI_ArgIs(argv[i], "OUTPUTS")) i++;
     if (i >= argc) return RedisModule_ReplyWithError(ctx, "ERR OUTPUTS not specified");
     int nin = i - first_in, first_out = i + 1, nout = argc - first_out;
+    if (nout == 0) return RedisModule_ReplyWithError(ctx, RAI_ERR_MODELRUN_ARGS);
     if (nin == 0 || (model->ninputs > 0 && (size_t)nin != model->ninputs))
         return RedisModule_ReplyWithError(ctx, "Number of keys given as INPUTS here does not match model definition");
-    if (nout == 0)
-        return RedisModule_ReplyWithError(ctx, "Number of keys given as OUTPUTS here does not match model definition");
+    if (model->noutputs > 0 && (size_t)nout != model->noutputs)
+        return RedisModule_ReplyWithError(ctx, RAI_ERR_MODELRUN_OUTPUTS);
 
     RedisModuleString **out = RedisModule_Alloc(sizeof(*out) * (size_t)(nin + nout + 8));
     RedisModuleString *nin_str = RedisModule_CreateStringFromLongLong(NULL, nin);

@@ -50,18 +50,9 @@ int RAI_ModelExecuteCommand(RedisModuleCtx *ctx, RedisModuleString **argv, int a
     if ((size_t)nin != model->ninputs && model->ninputs > 0)
         return reply_err(ctx, m, "Number of keys given as INPUTS here does not match model definition");
     int i = 4;
-    for (long long k = 0; k < nin; k++, i++) {
+    for (long long k = 0; k < nin; k++, i++)
         if (i >= argc || RAI_ArgIs(argv[i], "OUTPUTS"))
             return reply_err(ctx, m, "ERR number of input keys to AI.MODELEXECUTE command does not match the number of given arguments");
-        RAI_Tensor *t;
-        if (RAI_TensorGetFromKeyspace(ctx, argv[i], &t, &err) != REDISMODULE_OK) {
-            RAI_ModelRunCtxFree(m);
-            RedisModule_ReplyWithError(ctx, RAI_GetErrorOneLine(&err));
-            RAI_ClearError(&err);
-            return REDISMODULE_OK;
-        }
-        RAI_ModelRunCtxAddInput(m, NULL, t);
-    }
     if (i >= argc || !RAI_ArgIs(argv[i], "OUTPUTS")) return reply_err(ctx, m, "ERR OUTPUTS not specified");
     if (i + 1 >= argc || RedisModule_StringToLongLong(argv[i + 1], &nout) != REDISMODULE_OK || nout <= 0)
         return reply_err(ctx, m, "ERR Output count must be a positive integer");
@@ -81,6 +72,17 @@ int RAI_ModelExecuteCommand(RedisModuleCtx *ctx, RedisModuleString **argv, int a
         if (++i >= argc) return reply_err(ctx, m, "ERR No value provided for TIMEOUT");
         if (RedisModule_StringToLongLong(argv[i], &timeout) != REDISMODULE_OK || timeout <= 0)
             return reply_err(ctx, m, "ERR Invalid value for TIMEOUT");
+    }
+    /* The whole command is parsed: only now are the inputs looked up. */
+    for (long long k = 0; k < nin; k++) {
+        RAI_Tensor *t;
+        if (RAI_TensorGetFromKeyspace(ctx, argv[4 + k], &t, &err) != REDISMODULE_OK) {
+            RAI_ModelRunCtxFree(m);
+            RedisModule_ReplyWithError(ctx, RAI_GetErrorOneLine(&err));
+            RAI_ClearError(&err);
+            return REDISMODULE_OK;
+        }
+        RAI_ModelRunCtxAddInput(m, NULL, t);
     }
     for (long long k = 0; k < nout; k++) RAI_ModelRunCtxAddOutput(m, NULL);
     ExecuteCall *call = RAI_ExecuteCallBlock(ctx, argv + first_output, (size_t)nout);

@@ -60,7 +60,10 @@ void RAI_ModelRunCtxFree(RAI_ModelRunCtx *m) {
 /* One backend call for one context; outputs replace any previous ones. */
 static int run_one(RAI_ModelRunCtx *m, RAI_Error *err) {
     RAI_Model *model = m->model;
-    if (m->ninputs != model->ninputs && model->ninputs > 0) {
+    /* A run with no inputs and no outputs (C API) is the backend's to
+     * refuse, with its own words, as in RedisAI. */
+    int empty = m->ninputs == 0 && m->noutputs == 0;
+    if (!empty && m->ninputs != model->ninputs && model->ninputs > 0) {
         RAI_SetError(err, RAI_EMODELRUN, "Number of keys given as INPUTS here does not match model definition");
         return REDISMODULE_ERR;
     }

@@ -1,5 +1,6 @@
 /* module.c -- the engine's entry point: registers the module "ai", its data
- * types, commands, INFO section and shared C API. */
+ * types, commands, INFO sections and shared C API. */
+#define _GNU_SOURCE /* RUSAGE_THREAD */
 #include <stdio.h>
 #include <sys/resource.h>
 
@@ -38,33 +39,45 @@ static void add_cpu_seconds(RedisModuleInfoCtx *ctx, const char *field, struct t
     RedisModule_InfoAddFieldCString(ctx, field, value);
 }
 
+/* INFO MODULES: RedisAI's five sections, in its order (tools pick them by
+ * position as well as by name); our own fields end the section they belong
+ * to. */
 static void info_func(RedisModuleInfoCtx *ctx, int for_crash_report) {
     (void)for_crash_report;
-    RedisModule_InfoAddSection(ctx, "");
+    RedisModule_InfoAddSection(ctx, "versions");
     RedisModule_InfoAddFieldCString(ctx, "RedisAI_version", REDISAI_EXT_VERSION);
     RedisModule_InfoAddFieldLongLong(ctx, "low_level_API_version", REDISAI_LLAPI_VERSION);
     RedisModule_InfoAddFieldLongLong(ctx, "rdb_version", RAI_ENC_VER);
+
+    RedisModule_InfoAddSection(ctx, "git");
     RedisModule_InfoAddFieldCString(ctx, "git_sha", GIT_SHA);
-    RedisModule_InfoAddFieldCString(ctx, "backends_path", RAI_config.backends_path);
+
+    RedisModule_InfoAddSection(ctx, "load_time_configs");
     RedisModule_InfoAddFieldLongLong(ctx, "threads_per_queue", RAI_config.threads_per_queue);
     RedisModule_InfoAddFieldLongLong(ctx, "inter_op_parallelism", RAI_config.inter_op_parallelism);
     RedisModule_InfoAddFieldLongLong(ctx, "intra_op_parallelism", RAI_config.intra_op_parallelism);
     RedisModule_InfoAddFieldLongLong(ctx, "model_execution_timeout", RAI_config.model_execution_timeout);
     RedisModule_InfoAddFieldLongLong(ctx, "backend_memory_limit", RAI_config.backend_memory_limit);
+    RedisModule_InfoAddFieldCString(ctx, "backends_path", RAI_config.backends_path);
     RedisModule_InfoAddFieldLongLong(ctx, "worker_spin_us", RAI_config.worker_spin_us);
     RedisModule_InfoAddFieldLongLong(ctx, "values_reply_limit", RAI_config.values_reply_limit);
+
+    RedisModule_InfoAddSection(ctx, "backends_info");
     RAI_BackendsInfo(ctx);
 
-    /* INFO ai_cpu: the process's CPU time, as RedisAI reported it next to
-     * Redis's own, and each worker thread's. */
+    /* The process's CPU time, as RedisAI reported it next to Redis's own,
+     * the main thread's (INFO runs on it), and each worker thread's. */
     RedisModule_InfoAddSection(ctx, "cpu");
-    struct rusage self, children;
+    struct rusage self, children, main_thread;
     getrusage(RUSAGE_SELF, &self);
     getrusage(RUSAGE_CHILDREN, &children);
+    getrusage(RUSAGE_THREAD, &main_thread);
     add_cpu_seconds(ctx, "self_used_cpu_sys", self.ru_stime);
     add_cpu_seconds(ctx, "self_used_cpu_user", self.ru_utime);
     add_cpu_seconds(ctx, "children_used_cpu_sys", children.ru_stime);
     add_cpu_seconds(ctx, "children_used_cpu_user", children.ru_utime);
+    add_cpu_seconds(ctx, "main_thread_used_cpu_sys", main_thread.ru_stime);
+    add_cpu_seconds(ctx, "main_thread_used_cpu_user", main_thread.ru_utime);
     RAI_QueuesInfo(ctx);
 }
 
@@ -98,7 +111,8 @@ static const RMCommandSpec commands[] = {
 };
 
 RM_EXPORT int RedisModule_OnLoad(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
-    if (RMAPI_Init(ctx, "ai", REDISAI_EXT_VERSION_NUM, REDISMODULE_APIVER_1) != REDISMODULE_OK)
+    if (RMAPI_Init(ctx, "ai", REDISAI_EXT_VERSION_NUM, REDISMODULE_APIVER_1) != REDISMODULE_OK ||
+        RMAPI_CheckServerVersion(ctx, "ai") != REDISMODULE_OK)
         return REDISMODULE_ERR;
     if (RAI_ConfigLoad(ctx, argv, argc) != REDISMODULE_OK) return REDISMODULE_ERR;
     /* A malformed value (RESTORE of a crafted payload) must come back as an

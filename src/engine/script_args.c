@@ -18,9 +18,49 @@ static int ends_scope(int scope, RedisModuleString *arg) {
     return scope != RAI_SCOPE_ARGS && (RAI_ScriptScopeOf(arg) >= 0 || RAI_ArgIs(arg, "TIMEOUT"));
 }
 
+/* The n names of a checked scope at argv[*i + 2]: to the handler. */
+static int take_scope(RedisModuleString **argv, int *i, RAI_ScriptScope scope, long long n,
+                      const RAI_ScriptScopeHandler *h, RAI_Error *err) {
+    int at = *i + 2;
+    /* The script gets KEYS and ARGS as strings, cut at a NUL byte: "a\0b"
+     * would reach redis.execute as the key "a". */
+    for (long long k = 0; k < n && (scope == RAI_SCOPE_KEYS || scope == RAI_SCOPE_ARGS); k++)
+        if (RAI_ArgHasNul(argv[at + k])) {
+            RAI_SetErrorFormat(err, RAI_ESCRIPTRUN, "ERR %s values must not contain a NUL byte", scope_words[scope]);
+            return 0;
+        }
+    if (!h->on_scope(h->priv, scope, argv + at, n, err)) return 0;
+    *i = at + (int)n;
+    return 1;
+}
+
+/* KEYS has texts of its own (RedisAI checks them apart, first); n is its
+ * count.  Returns 1, or 0 with err set. */
+static int check_keys(RedisModuleString **argv, int argc, int i, long long *n, RAI_Error *err) {
+    if (i + 2 >= argc) return RAI_SetError(err, RAI_ESCRIPTRUN, "ERR Missing arguments after KEYS keyword"), 0;
+    if (RedisModule_StringToLongLong(argv[i + 1], n) != REDISMODULE_OK || *n < 0)
+        return RAI_SetError(err, RAI_ESCRIPTRUN, "ERR Invalid or negative value found in number of KEYS"), 0;
+    for (long long k = 0; k < *n; k++)
+        if (i + 2 + k >= argc || ends_scope(RAI_SCOPE_KEYS, argv[i + 2 + k]))
+            return RAI_SetError(err, RAI_ESCRIPTRUN,
+                                "ERR Number of pre declared KEYS to be used in the command does not match the "
+                                "number of given arguments"),
+                   0;
+    return 1;
+}
+
+int RAI_ScriptCheckKeys(RedisModuleString **argv, int argc, RAI_Error *err) {
+    long long n;
+    return argc <= 3 || RAI_ScriptScopeOf(argv[3]) != RAI_SCOPE_KEYS || check_keys(argv, argc, 3, &n, err);
+}
+
 static int parse_scope(RedisModuleString **argv, int argc, int *i, RAI_ScriptScope scope,
                        const RAI_ScriptScopeHandler *h, RAI_Error *err) {
     long long n;
+    if (scope == RAI_SCOPE_KEYS) {
+        if (!check_keys(argv, argc, *i, &n, err)) return 0;
+        return take_scope(argv, i, scope, n, h, err);
+    }
     if (*i + 1 >= argc) return RAI_SetError(err, RAI_ESCRIPTRUN, "ERR Invalid arguments provided to AI.SCRIPTEXECUTE"), 0;
     if (RedisModule_StringToLongLong(argv[*i + 1], &n) != REDISMODULE_OK || n < 0) {
         RAI_SetErrorFormat(err, RAI_ESCRIPTRUN, "ERR Invalid argument for %s count in AI.SCRIPTEXECUTE",
@@ -35,16 +75,7 @@ static int parse_scope(RedisModuleString **argv, int argc, int *i, RAI_ScriptSco
                            scope_names[scope]);
         return 0;
     }
-    /* The script gets KEYS and ARGS as strings, cut at a NUL byte: "a\0b"
-     * would reach redis.execute as the key "a". */
-    for (long long k = 0; k < n && (scope == RAI_SCOPE_KEYS || scope == RAI_SCOPE_ARGS); k++)
-        if (RAI_ArgHasNul(argv[at + k])) {
-            RAI_SetErrorFormat(err, RAI_ESCRIPTRUN, "ERR %s values must not contain a NUL byte", scope_words[scope]);
-            return 0;
-        }
-    if (!h->on_scope(h->priv, scope, argv + at, n, err)) return 0;
-    *i = at + (int)n;
-    return 1;
+    return take_scope(argv, i, scope, n, h, err);
 }
 
 int RAI_ScriptParseScopes(RedisModuleString **argv, int argc, const RAI_ScriptScopeHandler *h,

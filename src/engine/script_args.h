@@ -30,6 +30,11 @@ typedef struct {
 int RAI_ScriptParseScopes(RedisModuleString **argv, int argc, const RAI_ScriptScopeHandler *h,
                           RAI_Error *err);
 
+/* A KEYS scope right after the function (argv[3]) is checked before
+ * anything else, the script lookup included, as RedisAI does; returns 1,
+ * or 0 with err set. */
+int RAI_ScriptCheckKeys(RedisModuleString **argv, int argc, RAI_Error *err);
+
 /* The scope a keyword opens, or -1. */
 int RAI_ScriptScopeOf(RedisModuleString *arg);
 

@@ -1,5 +1,6 @@
 /* script_execute.c -- AI.SCRIPTEXECUTE and the deprecated AI.SCRIPTRUN:
- * parse on the main thread (input tensors are looked up there), block the
+ * parse on the main thread (input tensors are looked up there, once the
+ * whole command is parsed: syntax errors come first), block the
  * client, run on the script device's worker, then store the outputs,
  * replicate them and reply on the main thread. */
 #include <stdio.h>
@@ -17,6 +18,8 @@
 /* What the parsers produce. */
 typedef struct {
     RAI_ScriptRunCtx *sctx;
+    size_t ninputs;
+    RedisModuleString **input_keys; /* borrowed from argv; looked up once all is parsed */
     size_t noutputs;
     RedisModuleString **output_keys; /* borrowed from argv until queued */
     long long timeout;
@@ -39,6 +42,7 @@ static int queue_run(RedisModuleCtx *ctx, ParsedRun *p) {
 
 static int reply_parse_error(RedisModuleCtx *ctx, ParsedRun *p, RAI_Error *err) {
     RAI_ScriptRunCtxFree(p->sctx);
+    RedisModule_Free(p->input_keys);
     RedisModule_Free(p->output_keys);
     RedisModule_ReplyWithError(ctx, RAI_GetErrorOneLine(err));
     RAI_ClearError(err);
@@ -60,10 +64,19 @@ static int start_parse(RedisModuleCtx *ctx, RedisModuleString **argv, ParsedRun 
     return 1;
 }
 
-static int add_input(RedisModuleCtx *ctx, ParsedRun *p, RedisModuleString *name, RAI_Error *err) {
-    RAI_Tensor *t;
-    if (RAI_TensorGetFromKeyspace(ctx, name, &t, err) != REDISMODULE_OK) return 0;
-    return RAI_ScriptRunCtxAddTensorInput(p->sctx, t);
+static void add_input_key(ParsedRun *p, RedisModuleString *name) {
+    p->input_keys = RedisModule_Realloc(p->input_keys, (p->ninputs + 1) * sizeof(RedisModuleString *));
+    p->input_keys[p->ninputs++] = name;
+}
+
+/* After the whole command is parsed: the input tensors, from the keyspace. */
+static int lookup_inputs(RedisModuleCtx *ctx, ParsedRun *p, RAI_Error *err) {
+    for (size_t k = 0; k < p->ninputs; k++) {
+        RAI_Tensor *t;
+        if (RAI_TensorGetFromKeyspace(ctx, p->input_keys[k], &t, err) != REDISMODULE_OK) return 0;
+        if (!RAI_ScriptRunCtxAddTensorInput(p->sctx, t)) return 0;
+    }
+    return 1;
 }
 
 static int parse_timeout(RedisModuleString **argv, int argc, int *i, const char *missing,
@@ -77,20 +90,15 @@ static int parse_timeout(RedisModuleString **argv, int argc, int *i, const char 
 
 /* ---- AI.SCRIPTEXECUTE key fn [KEYS n ..] [INPUTS n ..] [ARGS n ..] [OUTPUTS n ..] [TIMEOUT ms] ---- */
 
-typedef struct {
-    RedisModuleCtx *ctx;
-    ParsedRun *p;
-} ExecuteParse;
-
 static int on_scope(void *priv, RAI_ScriptScope scope, RedisModuleString **names, long long n,
                     RAI_Error *err) {
-    ExecuteParse *e = priv;
-    ParsedRun *p = e->p;
+    (void)err;
+    ParsedRun *p = priv;
     for (long long k = 0; k < n; k++) {
         /* The run context owns its KEYS and ARGS: held (shared) arguments. */
         if (scope == RAI_SCOPE_KEYS) RAI_ScriptRunCtxAddKeyInput(p->sctx, RedisModule_HoldString(NULL, names[k]));
         else if (scope == RAI_SCOPE_ARGS) RAI_ScriptRunCtxAddArgInput(p->sctx, RedisModule_HoldString(NULL, names[k]));
-        else if (scope == RAI_SCOPE_INPUTS && !add_input(e->ctx, p, names[k], err)) return 0;
+        else if (scope == RAI_SCOPE_INPUTS) add_input_key(p, names[k]);
     }
     if (scope == RAI_SCOPE_OUTPUTS) {
         p->noutputs = (size_t)n;
@@ -101,15 +109,14 @@ static int on_scope(void *priv, RAI_ScriptScope scope, RedisModuleString **names
 }
 
 static int on_timeout(void *priv, RedisModuleString **argv, int argc, int *i, RAI_Error *err) {
-    ExecuteParse *e = priv;
-    return parse_timeout(argv, argc, i, "ERR No value provided for TIMEOUT in AI.SCRIPTEXECUTE", &e->p->timeout, err);
+    ParsedRun *p = priv;
+    return parse_timeout(argv, argc, i, "ERR No value provided for TIMEOUT in AI.SCRIPTEXECUTE", &p->timeout, err);
 }
 
 static int parse_execute(RedisModuleCtx *ctx, RedisModuleString **argv, int argc, ParsedRun *p, RAI_Error *err) {
-    if (!start_parse(ctx, argv, p, err)) return 0;
-    ExecuteParse e = {ctx, p};
-    RAI_ScriptScopeHandler h = {on_scope, on_timeout, &e};
-    return RAI_ScriptParseScopes(argv, argc, &h, err);
+    if (!RAI_ScriptCheckKeys(argv, argc, err) || !start_parse(ctx, argv, p, err)) return 0;
+    RAI_ScriptScopeHandler h = {on_scope, on_timeout, p};
+    return RAI_ScriptParseScopes(argv, argc, &h, err) && lookup_inputs(ctx, p, err);
 }
 
 /* Key positions: the script, then the names in KEYS, INPUTS and OUTPUTS. */
@@ -134,6 +141,7 @@ int RAI_ScriptExecuteCommand(RedisModuleCtx *ctx, RedisModuleString **argv, int 
     ParsedRun p = {0};
     if (!parse_execute(ctx, argv, argc, &p, &err)) return reply_parse_error(ctx, &p, &err);
     int rc = queue_run(ctx, &p);
+    RedisModule_Free(p.input_keys);
     RedisModule_Free(p.output_keys);
     return rc;
 }
@@ -155,11 +163,9 @@ static int parse_run(RedisModuleCtx *ctx, RedisModuleString **argv, int argc, Pa
         } else if (RAI_ArgIs(argv[i], "INPUTS") && !inputs) {
             inputs = 1;
             for (i++; i < argc && !is_run_keyword(argv[i]); i++) {
-                if (!RAI_ArgIs(argv[i], "$")) {
-                    if (!add_input(ctx, p, argv[i], err)) return 0;
-                } else if (!RAI_ScriptRunCtxStartList(p->sctx, err)) {
-                    return 0;
-                }
+                if (!RAI_ArgIs(argv[i], "$")) add_input_key(p, argv[i]);
+                else if (p->sctx->variadic >= 0) return RAI_SetError(err, RAI_ESCRIPTRUN, RAI_ERR_SECOND_LIST), 0;
+                else p->sctx->variadic = (long)p->ninputs; /* inputs are added in order: the list starts here */
             }
         } else if (RAI_ArgIs(argv[i], "OUTPUTS") && !outputs) {
             outputs = 1;
@@ -175,7 +181,7 @@ static int parse_run(RedisModuleCtx *ctx, RedisModuleString **argv, int argc, Pa
     }
     if (!inputs) return RAI_SetError(err, RAI_ESCRIPTRUN, "ERR INPUTS not specified"), 0;
     if (!outputs) return RAI_SetError(err, RAI_ESCRIPTRUN, "ERR OUTPUTS not specified"), 0;
-    return 1;
+    return lookup_inputs(ctx, p, err);
 }
 
 static int report_run_keys(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
@@ -197,6 +203,7 @@ int RAI_ScriptRunCommand(RedisModuleCtx *ctx, RedisModuleString **argv, int argc
     ParsedRun p = {0};
     if (!parse_run(ctx, argv, argc, &p, &err)) return reply_parse_error(ctx, &p, &err);
     int rc = queue_run(ctx, &p);
+    RedisModule_Free(p.input_keys);
     RedisModule_Free(p.output_keys);
     return rc;
 }

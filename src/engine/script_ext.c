@@ -30,6 +30,9 @@
 #include "model_run.h"
 #include "script_ext.h"
 
+/* What RedisAI puts before a failed redis.execute's Redis error. */
+#define ERR_CALL "Redis command returned an error: "
+
 static RedisModuleCtx *shared_ctx;
 static pthread_t main_thread;
 static __thread RAI_ScriptExtRun current; /* the script run on this thread */
@@ -109,7 +112,7 @@ static int reply_copy(RedisModuleCallReply *r, RAI_CommandReply *out, char *err)
         return REDISMODULE_OK;
     case REDISMODULE_REPLY_ERROR:
         s = RedisModule_CallReplyStringPtr(r, &len);
-        snprintf(err, RAI_ERRLEN, "%.*s", (int)(len < RAI_ERRLEN ? len : RAI_ERRLEN - 1), s ? s : "");
+        snprintf(err, RAI_ERRLEN, ERR_CALL "%.*s", (int)(len < RAI_ERRLEN ? len : RAI_ERRLEN - 1), s ? s : "");
         return REDISMODULE_ERR;
     default: /* RESP3 types: not asked for */
         set_err(err, "ERR redis.execute: unsupported reply type");
@@ -121,9 +124,9 @@ static int reply_copy(RedisModuleCallReply *r, RAI_CommandReply *out, char *err)
  * command runs (with the "E" flag most come back as error replies). */
 static void call_failed(const char *cmd, int code, char *err) {
     switch (code) {
-    case ENOENT: snprintf(err, RAI_ERRLEN, "ERR unknown command '%s'", cmd); break;
-    case EINVAL: snprintf(err, RAI_ERRLEN, "ERR wrong number of arguments for '%s' command", cmd); break;
-    default: snprintf(err, RAI_ERRLEN, "ERR redis.execute: %s failed: %s", cmd, strerror(code)); break;
+    case ENOENT: snprintf(err, RAI_ERRLEN, ERR_CALL "ERR unknown command '%s'", cmd); break;
+    case EINVAL: snprintf(err, RAI_ERRLEN, ERR_CALL "Invalid argument"); break; /* wrong arity, as RedisAI says it */
+    default: snprintf(err, RAI_ERRLEN, ERR_CALL "ERR redis.execute: %s failed: %s", cmd, strerror(code)); break;
     }
 }
 
@@ -158,14 +161,18 @@ RAI_CommandReply *RAI_ScriptExtExecute(const char *const *argv, const size_t *le
      * "E": errors found before the command runs come back as replies. */
     errno = 0;
     RedisModuleCallReply *reply = NULL;
-    if (current.user && !RMACL_UserMayRun(ctx, current.user, all, (int)argc, err, RAI_ERRLEN)) {
-        errno = 0; /* err says why */
-    } else {
+    if (!current.user || RMACL_UserMayRun(ctx, current.user, all, (int)argc, err, RAI_ERRLEN)) {
+        errno = 0; /* RedisModule_Call sets it on failure only */
         reply = RedisModule_Call(ctx, cmd, "!SMvE", args, nargs);
-        if (!reply) call_failed(cmd, errno, err);
+        int code = errno;
+        if (reply && code == EINVAL) { /* a wrong arity gets RedisAI's text, not Redis's reply */
+            RedisModule_FreeCallReply(reply);
+            reply = NULL;
+        }
+        if (!reply) call_failed(cmd, code, err);
     }
     if (!reply) {
-        /* err is set */
+        /* err is set: the ACL refusal, or the call's failure */
     } else {
         out = RedisModule_Calloc(1, sizeof(*out));
         if (reply_copy(reply, out, err) != REDISMODULE_OK) {

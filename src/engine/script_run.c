@@ -43,12 +43,6 @@ int RAI_ScriptRunCtxAddTensorInputList(RAI_ScriptRunCtx *s, RAI_Tensor **ts, siz
     return 1;
 }
 
-int RAI_ScriptRunCtxStartList(RAI_ScriptRunCtx *s, RAI_Error *err) {
-    if (s->variadic >= 0) return RAI_SetError(err, RAI_ESCRIPTRUN, RAI_ERR_SECOND_LIST), 0;
-    s->variadic = (long)s->ninputs;
-    return 1;
-}
-
 int RAI_ScriptRunCtxAddInput(RAI_ScriptRunCtx *s, RAI_Tensor *t, RAI_Error *err) {
     (void)err;
     return RAI_ScriptRunCtxAddTensorInput(s, t);

@@ -41,10 +41,9 @@ int RAI_ScriptRunCtxAddTensorInput(RAI_ScriptRunCtx *sctx, RAI_Tensor *t);
 int RAI_ScriptRunCtxAddTensorInputList(RAI_ScriptRunCtx *sctx, RAI_Tensor **ts, size_t count);
 int RAI_ScriptRunCtxAddInput(RAI_ScriptRunCtx *sctx, RAI_Tensor *t, RAI_Error *err);
 int RAI_ScriptRunCtxAddInputList(RAI_ScriptRunCtx *sctx, RAI_Tensor **ts, size_t len, RAI_Error *err);
-/* AI.SCRIPTRUN's `$`: the inputs added from now on reach an old-style
- * function as one List[Tensor].  Once per run: 0 with err set otherwise. */
+/* AI.SCRIPTRUN's `$` (variadic): the inputs from that index on reach an
+ * old-style function as one List[Tensor]; a second `$` gets this error. */
 #define RAI_ERR_SECOND_LIST "ERR Already encountered a variable size list of tensors"
-int RAI_ScriptRunCtxStartList(RAI_ScriptRunCtx *sctx, RAI_Error *err);
 /* KEYS / ARGS strings; the context takes ownership of `s` (returns 1). */
 int RAI_ScriptRunCtxAddKeyInput(RAI_ScriptRunCtx *sctx, RedisModuleString *s);
 int RAI_ScriptRunCtxAddArgInput(RAI_ScriptRunCtx *sctx, RedisModuleString *s);

@@ -146,7 +146,8 @@ static void on_shutdown(RedisModuleCtx *ctx, RedisModuleEvent e, uint64_t sub, v
 }
 
 RM_EXPORT int RedisModule_OnLoad(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
-    if (RMAPI_Init(ctx, "rg", RG_VERSION_NUM, REDISMODULE_APIVER_1) != REDISMODULE_OK)
+    if (RMAPI_Init(ctx, "rg", RG_VERSION_NUM, REDISMODULE_APIVER_1) != REDISMODULE_OK ||
+        RMAPI_CheckServerVersion(ctx, "rg") != REDISMODULE_OK)
         return REDISMODULE_ERR;
     HostConfig_UseInstalledDirs();
     if (parse_args(ctx, argv, argc) != REDISMODULE_OK) return REDISMODULE_ERR;

@@ -994,6 +994,16 @@ static int register_model_commands(RedisModuleCtx *ctx) {
     return REDISMODULE_OK;
 }
 
+/* llapi.server_version_supported <0xMMmmpp>: the modules' load decision
+ * (src/common/rm_api.c), for servers this machine does not run. */
+static int cmd_server_version_supported(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
+    long long version;
+    if (argc != 2) return RedisModule_WrongArity(ctx);
+    if (RedisModule_StringToLongLong(argv[1], &version) != REDISMODULE_OK)
+        return RedisModule_ReplyWithError(ctx, "ERR version must be an integer");
+    return RedisModule_ReplyWithLongLong(ctx, RMAPI_ServerVersionSupported((int)version));
+}
+
 RM_EXPORT int RedisModule_OnLoad(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
     (void)argv;
     (void)argc;
@@ -1001,7 +1011,9 @@ RM_EXPORT int RedisModule_OnLoad(RedisModuleCtx *ctx, RedisModuleString **argv, 
     if (RedisModule_CreateCommand(ctx, "llapi.bind", cmd_bind, "readonly", 0, 0, 0) ||
         RedisModule_CreateCommand(ctx, "llapi.tensor_lifecycle", cmd_tensor_lifecycle, "readonly", 0, 0, 0) ||
         RedisModule_CreateCommand(ctx, "llapi.store", cmd_store, "write", 1, 1, 1) ||
-        RedisModule_CreateCommand(ctx, "llapi.read", cmd_read, "readonly", 1, 1, 1))
+        RedisModule_CreateCommand(ctx, "llapi.read", cmd_read, "readonly", 1, 1, 1) ||
+        RedisModule_CreateCommand(ctx, "llapi.server_version_supported", cmd_server_version_supported, "readonly",
+                                  0, 0, 0))
         return REDISMODULE_ERR;
     if (register_script_commands(ctx) != REDISMODULE_OK) return REDISMODULE_ERR;
     if (register_dag_commands(ctx) != REDISMODULE_OK) return REDISMODULE_ERR;

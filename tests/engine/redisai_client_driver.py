@@ -63,6 +63,15 @@ def run(con, op):
     if kind == "modelget":
         got = con.modelget(op["key"], meta_only=True)
         return {k: v for k, v in got.items() if k != "blob"}
+    if kind == "info":  # a section by name, as redis-py parses it (fields in order)
+        return list(con.info(op["section"]).items())
+    if kind == "info_sections":  # the section names of INFO MODULES, by position
+        parse = con.response_callbacks["INFO"]
+        con.set_response_callback("INFO", lambda raw, **_: raw)  # the text as sent
+        text = con.execute_command("INFO", "MODULES")
+        con.set_response_callback("INFO", parse)
+        text = text.decode() if isinstance(text, bytes) else text
+        return [line[2:] for line in text.splitlines() if line.startswith("# ")]
     raise ValueError("unknown op " + kind)
 
 

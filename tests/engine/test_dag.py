@@ -169,9 +169,8 @@ def test_deprecated_dagrun_with_modelrun_and_scriptrun(scr):
         "AI.DAGRUN", "LOAD", 1, "x", "PERSIST", 1, "z",
         "|>", "AI.MODELRUN", "m", "INPUTS", "x", "OUTPUTS", "y",
         "|>", "AI.SCRIPTRUN", "old", "old_add", "INPUTS", "y", "y", "OUTPUTS", "z",
-        "|>", "AI.MODELEXECUTE", "m", "INPUTS", 1, "x", "OUTPUTS", 1, "y2",
         "|>", "AI.TENSORGET", "z", "VALUES")
-    assert reply == [b"OK", b"OK", b"OK", [b"19", b"22"]]
+    assert reply == [b"OK", b"OK", [b"19", b"22"]]
     assert r.execute_command("AI.TENSORGET", "z", "VALUES") == [b"19", b"22"]
 
 
@@ -298,7 +297,7 @@ PARSE_ERRORS = [
     (["AI.DAGEXECUTE", "PERSIST", 0, "y", "|>", "AI.TENSORSET", "y", "FLOAT", 1],
      b"ERR invalid or negative value found in number of keys to PERSIST"),
     (["AI.DAGEXECUTE", "PERSIST", 2, "y", "|>", "AI.TENSORSET", "y", "FLOAT", 1],
-     b"ERR number of keys to PERSIST into DAG does not match the number of given arguments"),
+     b"ERR number of keys to PERSIST after DAG execution does not match the number of given arguments"),
     (["AI.DAGEXECUTE", "PERSIST", 2, "y", "y", "|>", "AI.TENSORSET", "y", "FLOAT", 1],
      b"ERR PERSIST keys must be unique"),
     (["AI.DAGEXECUTE", "PERSIST", 1, "q", "|>", "AI.TENSORSET", "y", "FLOAT", 1],
@@ -364,7 +363,9 @@ PARSE_ERRORS = [
     (["AI.DAGRUN", "LOAD", 1, "x", "|>", "AI.MODELRUN", "m", "INPUTS", "OUTPUTS", "y"],
      b"Number of keys given as INPUTS here does not match model definition"),
     (["AI.DAGRUN", "LOAD", 1, "x", "|>", "AI.MODELRUN", "m", "INPUTS", "x", "OUTPUTS"],
-     b"Number of keys given as OUTPUTS here does not match model definition"),
+     b"ERR wrong number of arguments for 'AI.MODELRUN' command"),
+    (["AI.DAGRUN", "LOAD", 1, "x", "|>", "AI.MODELRUN", "m", "INPUTS", "x", "OUTPUTS", "y", "z"],
+     b"ERR Number of keys given as OUTPUTS here does not match model definition"),
     (["AI.DAGRUN", "LOAD", 1, "x", "|>", "AI.MODELRUN", "m", "x"], b"ERR INPUTS not specified"),
     (["AI.DAGRUN", "LOAD", 1, "x", "|>", "AI.MODELRUN", "m"],
      b"ERR wrong number of arguments for 'AI.MODELRUN' command"),

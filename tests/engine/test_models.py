@@ -270,7 +270,7 @@ MISMATCH_OUT = b"Number of keys given as OUTPUTS here does not match model defin
     (["sp", "INPUTS", 2, "i", "OUTPUTS", 2, "s", "p"],
      b"ERR number of input keys to AI.MODELEXECUTE command does not match the number of given arguments"),
     (["m", "INPUTS", 1, "nox", "OUTPUTS", 1, "y"], EMPTY_TENSOR),
-    (["m", "INPUTS", 1, "nox", "FOO", 1, "y"], EMPTY_TENSOR),
+    (["m", "INPUTS", 1, "nox", "FOO", 1, "y"], b"ERR OUTPUTS not specified"),  # syntax before keys
     (["m", "INPUTS", 1, "m", "OUTPUTS", 1, "y"], WRONGTYPE),
     (["m", "INPUTS", 1, "x", "FOO", 1, "y"], b"ERR OUTPUTS not specified"),
     (["m", "INPUTS", 1, "x", "OUTPUTS", 0, "y"], b"ERR Output count must be a positive integer"),
@@ -415,7 +415,10 @@ def test_modelset_and_modelrun(shared, case):
 
 
 @pytest.mark.parametrize("args,text", [
-    (["m", "ONNX", "CPU", "BLOB"], b"ERR wrong number of arguments for 'ai.modelset' command"),
+    (["m", "ONNX"], b"ERR wrong number of arguments for 'ai.modelset' command"),
+    (["m", "ONNX", "CPU", "BLOB"], b"ERR Insufficient arguments, missing model BLOB"),
+    (["m", "ONNX", "CPU", "TAG", "t"], b"ERR Insufficient arguments, missing model BLOB"),
+    (["m", "TORCH", "BLOB", LIN], b"ERR Invalid DEVICE"),
     (["m", "FOO", "CPU", "BLOB", LIN], b"ERR unsupported backend"),
     (["m", "ONNX", "XPU", "BLOB", LIN], b"ERR Invalid DEVICE"),
     (["m", "TFLITE", "CPU", "BATCHSIZE", 2, "BLOB", LIN], b"ERR Auto-batching not supported by the TFLITE backend"),
@@ -431,9 +434,10 @@ def test_modelset_and_modelrun(shared, case):
     (["m", "ONNX", "CPU", "TAG", "t", "NOPE", LIN], b"ERR Invalid argument, expected BLOB"),
     (["m", "ONNX", "CPU", "INPUTS", "x", "OUTPUTS", "y", "BLOB", LIN],
      b"ERR INPUTS argument should not be specified for this backend"),
-    (["m", "TF", "CPU", "BLOB", b"g"], b"ERR INPUTS not specified for TF"),
+    (["m", "TF", "CPU", "BLOB", b"g"], b"ERR Insufficient arguments, INPUTS and OUTPUTS not specified"),
+    (["m", "TF", "CPU", "not_inputs", "BLOB", b"g"], b"ERR INPUTS not specified"),
     (["m", "TF", "CPU", "INPUTS", "OUTPUTS", "c", "BLOB", b"g"], b"ERR INPUTS not specified for TF"),
-    (["m", "TF", "CPU", "INPUTS", "a", "b", "BLOB", b"g"], b"ERR OUTPUTS not specified for TF"),
+    (["m", "TF", "CPU", "INPUTS", "a", "b", "BLOB", b"g"], b"ERR OUTPUTS not specified"),
     (["m", "TF", "CPU", "INPUTS", "a", "b", "OUTPUTS", "BLOB", b"g"], b"ERR OUTPUTS not specified for TF"),
 ])
 def test_modelset_errors(raw, args, text):
@@ -458,8 +462,9 @@ def test_modelset_tflite_batching_wrongtype_first(raw):
     (["m", "INPUTS", "x", "y"], b"ERR OUTPUTS not specified"),
     (["m", "INPUTS", "OUTPUTS", "y"], MISMATCH_IN),
     (["m", "INPUTS", "x", "x", "OUTPUTS", "y"], MISMATCH_IN),
-    (["m", "INPUTS", "x", "OUTPUTS"], MISMATCH_OUT),
-    (["m", "INPUTS", "x", "OUTPUTS", "y", "z"], MISMATCH_OUT),
+    (["m", "INPUTS", "x", "OUTPUTS"], b"ERR wrong number of arguments for 'AI.MODELRUN' command"),
+    (["m", "INPUTS", "x", "OUTPUTS", "y", "z"], b"ERR " + MISMATCH_OUT),
+    (["m", "INPUTS", "nox", "OUTPUTS", "y", "z"], b"ERR " + MISMATCH_OUT),  # syntax before keys
     (["m", "INPUTS", "nox", "OUTPUTS", "y"], EMPTY_TENSOR),
     (["m", "INPUTS", "m", "OUTPUTS", "y"], WRONGTYPE),
 ])

@@ -221,3 +221,25 @@ def test_scriptrun_with_a_variadic_list_and_a_function_returning_none(engine):
     np.testing.assert_array_equal(array(res[5]), a * (b + c))
     assert res[6:] == ["OK", "OK"]
     assert r.get("k") == b"written"
+
+
+def test_info_sections_by_name_and_by_position(engine, tmp_path):
+    """Monitoring that reads INFO through the client: RedisAI 1.2.7's sections
+    (spec §7.2), picked by name and by position."""
+    path = tmp_path / "linear.onnx"
+    path.write_bytes(models.linear())
+    ops = [{"op": "modelstore", "key": "m", "backend": "onnx", "path": str(path)},
+           {"op": "info_sections"},
+           {"op": "info", "section": "ai_versions"},
+           {"op": "info", "section": "ai_backends_info"},
+           {"op": "info", "section": "ai_cpu"}]
+    res = [ok(r) for r in drive(engine, ops)]
+    assert res[1] == ["Modules", "ai_versions", "ai_git", "ai_load_time_configs", "ai_backends_info", "ai_cpu"]
+    assert [k for k, _ in res[2]] == ["ai_RedisAI_version", "ai_low_level_API_version", "ai_rdb_version"]
+    assert dict(res[2])["ai_rdb_version"] == 4
+    assert [k for k, _ in res[3]] == ["ai_onnxruntime_version", "ai_onnxruntime_memory",
+                                      "ai_onnxruntime_memory_access_num",
+                                      "ai_onnxruntime_maximum_run_sessions_number"]
+    cpu = dict(res[4])
+    assert {"ai_main_thread_used_cpu_sys", "ai_main_thread_used_cpu_user",
+            "ai_queue_CPU_bthread_n1_used_cpu_total"} <= set(cpu)

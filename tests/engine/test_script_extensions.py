@@ -137,7 +137,10 @@ ENTRY_POINTS = ["set_key_get_val", "set_incr", "float_get", "hash_values", "list
 
 LINEAR_IN = np.array([[1, 2, 3], [0, -1, 0.5]], dtype=np.float32)
 LINEAR_OUT = LINEAR_IN @ models.LINEAR_W + models.LINEAR_B
-ARITY_SET = b"ERR wrong number of arguments for 'set' command"
+# RedisAI's wording: every redis.execute failure is prefixed, and a wrong
+# arity is reported as RedisModule_Call's EINVAL
+CALL_ERR = b"Redis command returned an error: "
+ARITY_SET = CALL_ERR + b"Invalid argument"
 NUM_OUTPUTS = b"redisAI.model_execute: num_outputs must be between 1 and 1024"
 
 
@@ -275,16 +278,16 @@ def test_ai_commands_from_a_script(r):
 
 @pytest.mark.parametrize("args, text", [
     (["SET", "k"], ARITY_SET),
-    (["NOSUCHCMD", "k"], b"ERR unknown command 'NOSUCHCMD', with args beginning with: 'k'"),
-    (["INCR", "h"], WRONGTYPE),
+    (["NOSUCHCMD", "k"], CALL_ERR + b"ERR unknown command 'NOSUCHCMD', with args beginning with: 'k'"),
+    (["INCR", "h"], CALL_ERR + WRONGTYPE),
     (["AI.SCRIPTEXECUTE", "s", "call", "KEYS", "1", "k", "ARGS", "1", "PING", "OUTPUTS", "1", "y"],
-     b"ERR Cannot run RedisAI command within a transaction or a LUA script"),
+     CALL_ERR + b"ERR Cannot run RedisAI command within a transaction or a LUA script"),
     # commands a script may not run, as with redis.call in Lua (WAIT and SYNC crashed Redis, PSYNC too)
-    (["WAIT", "1", "100"], b"ERR command 'wait' is not allowed on script mode"),
-    (["SYNC"], b"ERR command 'sync' is not allowed on script mode"),
-    (["PSYNC", "?", "-1"], b"ERR command 'psync' is not allowed on script mode"),
-    (["CLIENT", "PAUSE", "1000"], b"ERR command 'client|pause' is not allowed on script mode"),
-    (["MULTI"], b"ERR command 'multi' is not allowed on script mode"),
+    (["WAIT", "1", "100"], CALL_ERR + b"ERR command 'wait' is not allowed on script mode"),
+    (["SYNC"], CALL_ERR + b"ERR command 'sync' is not allowed on script mode"),
+    (["PSYNC", "?", "-1"], CALL_ERR + b"ERR command 'psync' is not allowed on script mode"),
+    (["CLIENT", "PAUSE", "1000"], CALL_ERR + b"ERR command 'client|pause' is not allowed on script mode"),
+    (["MULTI"], CALL_ERR + b"ERR command 'multi' is not allowed on script mode"),
 ])
 def test_error_reply_is_the_script_error(r, raw, args, text):
     r.hset("h", "f", "v")

@@ -204,6 +204,7 @@ def test_execute_matches_torch(r):
     np.testing.assert_array_equal(got, a * b)
 
 
+KEYS_MISMATCH = b"ERR Number of pre declared KEYS to be used in the command does not match the number of given arguments"
 EXECUTE_ERRORS = [
     (["nope", "mul", "INPUTS", 1, "a"], b"ERR script key is empty"),
     (["str", "mul", "INPUTS", 1, "a"], WRONGTYPE),
@@ -224,15 +225,20 @@ EXECUTE_ERRORS = [
      b"ERR Already Encountered ARGS scope in AI.SCRIPTEXECUTE command"),
     (["s", "mul", "INPUTS", 1, "a", "OUTPUTS", 1, "c", "OUTPUTS", 1, "d"],
      b"ERR Already Encountered OUTPUTS scope in AI.SCRIPTEXECUTE command"),
-    (["s", "mul", "KEYS", "x", "k"], b"ERR Invalid argument for keys count in AI.SCRIPTEXECUTE"),
+    # KEYS has RedisAI's own texts, checked before anything else (the script lookup too)
+    (["s", "mul", "KEYS", "x", "k"], b"ERR Invalid or negative value found in number of KEYS"),
+    (["s", "mul", "KEYS", -1, "k"], b"ERR Invalid or negative value found in number of KEYS"),
+    (["s", "mul", "KEYS", 1], b"ERR Missing arguments after KEYS keyword"),
+    (["s", "mul", "KEYS"], b"ERR Missing arguments after KEYS keyword"),
+    (["nope", "mul", "KEYS", 2, "k"], KEYS_MISMATCH),
+    (["str", "mul", "KEYS", "x", "k"], b"ERR Invalid or negative value found in number of KEYS"),
     (["s", "mul", "INPUTS", -1, "a"], b"ERR Invalid argument for inputs count in AI.SCRIPTEXECUTE"),
     (["s", "mul", "INPUTS", 1, "a", "ARGS", "two", "x"], b"ERR Invalid argument for args count in AI.SCRIPTEXECUTE"),
     (["s", "mul", "INPUTS", 1, "a", "OUTPUTS", "1.5", "c"],
      b"ERR Invalid argument for outputs count in AI.SCRIPTEXECUTE"),
-    (["s", "mul", "KEYS", 3, "k1", "k2"],
-     b"ERR number of keys to AI.SCRIPTEXECUTE command does not match the number of given arguments"),
-    (["s", "mul", "KEYS", 2, "k1", "INPUTS", 1, "a"],
-     b"ERR number of keys to AI.SCRIPTEXECUTE command does not match the number of given arguments"),
+    (["s", "mul", "KEYS", 3, "k1", "k2"], KEYS_MISMATCH),
+    (["s", "mul", "KEYS", 2, "k1", "INPUTS", 1, "a"], KEYS_MISMATCH),
+    (["s", "mul", "INPUTS", 1, "a", "KEYS", 2, "k1"], KEYS_MISMATCH),
     (["s", "mul", "INPUTS", 3, "a", "b"],
      b"ERR number of inputs to AI.SCRIPTEXECUTE command does not match the number of given arguments"),
     (["s", "mul", "INPUTS", 1, "a", "ARGS", 2, "x"],
@@ -247,6 +253,11 @@ EXECUTE_ERRORS = [
     (["s", "mul", "INPUTS", 2, "a", "missing", "OUTPUTS", 1, "c"],
      b"ERR tensor key is empty or in a different shard"),
     (["s", "mul", "INPUTS", 2, "a", "str", "OUTPUTS", 1, "c"], WRONGTYPE),
+    # the whole command is parsed before the inputs are looked up
+    (["s", "mul", "INPUTS", 2, "a", "missing", "OUTPUTS", 2, "c"],
+     b"ERR number of outputs to AI.SCRIPTEXECUTE command does not match the number of given arguments"),
+    (["s", "mul", "INPUTS", 2, "missing", "str", "BOGUS"],
+     b"ERR Invalid AI.SCRIPTEXECUTE command. Unexpected argument: BOGUS"),
 ]
 
 

@@ -110,6 +110,17 @@ def test_tf_engine_error_sync_is_gears_error_async_is_exception(mr):
         (True, False)
 
 
+def test_run_without_inputs_or_outputs_is_the_backends_to_refuse(mr):
+    """As in RedisAI, the engine hands such a run to the backend (it gave its
+    own input-count text before)."""
+    _, c = mr
+    store_tf_mul(c)
+    empty = R + "r = ai.createModelRunner('my_model{1}')\n"
+    assert gears_error(c, empty + "ai.modelRunnerRun(r)") == "Must specify at least one target to fetch or execute."
+    assert aev(c, empty + "async def main():\n    return await ai.modelRunnerRunAsync(r)") == \
+        "EX:Exception:Must specify at least one target to fetch or execute."
+
+
 def test_torch_sync_and_async_two_outputs(mr):
     _, c = mr
     assert c.execute_command("AI.MODELSTORE", "tm{1}", "TORCH", "CPU", "BLOB", torch_model("TwoOutputs")) == b"OK"

@@ -143,7 +143,7 @@ static int resolve(TF_Graph *g, const char *name, const char *what, TF_Output *o
     op[oplen] = '\0';
     TF_Operation *o = TF_GraphOperationByName(g, op);
     if (!o) {
-        snprintf(err, RAI_ERRLEN, "%s node named \"%s\" not found in TF graph", what, op);
+        snprintf(err, RAI_ERRLEN, "ERR %s node named \"%s\" not found in TF graph.", what, op);
         return 0;
     }
     if (idx >= TF_OperationNumOutputs(o)) {
@@ -372,7 +372,8 @@ static RAI_Tensor *output_from_tf(TF_Tensor *tt, TF_Tensor *const *in_tf, RAI_Te
 static int tf_model_run(void *model, RAI_Tensor *const *inputs, size_t ninputs, RAI_Tensor **outputs,
                         size_t noutputs, char *err) {
     TFModel *m = model;
-    if (ninputs != m->sig.ninputs) {
+    /* No inputs and no outputs go to TensorFlow, which refuses them itself. */
+    if (ninputs != m->sig.ninputs && !(ninputs == 0 && noutputs == 0)) {
         snprintf(err, RAI_ERRLEN, "Number of names given as INPUTS during MODELSET and keys given "
                  "as INPUTS here do not match");
         return -1;
@@ -383,7 +384,7 @@ static int tf_model_run(void *model, RAI_Tensor *const *inputs, size_t ninputs, 
         return -1;
     }
     int rc = -1;
-    TF_Tensor **in_tf = calloc(ninputs, sizeof(TF_Tensor *));
+    TF_Tensor **in_tf = calloc(ninputs ? ninputs : 1, sizeof(TF_Tensor *));
     TF_Tensor **out_tf = calloc(noutputs ? noutputs : 1, sizeof(TF_Tensor *));
     TF_Status *st = TF_NewStatus();
     for (size_t i = 0; i < ninputs; i++)
