@@ -123,7 +123,7 @@ INFO_SECTIONS = [
     ("ai_git", ["ai_git_sha"]),
     ("ai_load_time_configs", ["ai_threads_per_queue", "ai_inter_op_parallelism", "ai_intra_op_parallelism",
                               "ai_model_execution_timeout", "ai_backend_memory_limit",
-                              "ai_backends_path", "ai_worker_spin_us"]),  # ours last
+                              "ai_backends_path", "ai_worker_spin_us", "ai_values_reply_limit"]),  # ours last
     ("ai_backends_info", ["ai_TensorFlow_version", "ai_Torch_version", "ai_onnxruntime_version", "ai_onnxruntime_memory",
                           "ai_onnxruntime_memory_access_num", "ai_onnxruntime_maximum_run_sessions_number"]),
     ("ai_cpu", ["ai_self_used_cpu_sys", "ai_self_used_cpu_user", "ai_children_used_cpu_sys",

@@ -565,7 +565,7 @@ def test_writes_over_maxmemory_are_refused_reads_still_work(server_factory):
     try:
         # 10 x 8 MB: the writes stop once the server is over the limit
         assert raw.error("AI.SCRIPTEXECUTE", "s", "fill", "KEYS", 1, "big", "ARGS", 1, 10, "OUTPUTS", 1, "y") == \
-            b"OOM command not allowed when used memory > 'maxmemory'."
+            b"Redis command returned an error: OOM command not allowed when used memory > 'maxmemory'."
         written = len(r.keys("big*"))
         assert 2 <= written < 10 and r.info("memory")["used_memory"] - used < 40 * 1024 * 1024
         # Through the C API (a read-only command, which Redis lets run when
