@@ -131,11 +131,12 @@ Reg *Registry_FindHook(CommandArgFn arg, void *args, int argc, int ref, int *wri
 int Registry_HasHooks(void); /* any hook at all (cheap: every command asks) */
 void Reg_Free(Reg *r);                               /* a Reg never added */
 Reg *Registry_Find(const char *trigger, size_t len); /* a new reference */
-/* The KeysReader registrations that take this event (new references, at
- * most `max`); `key_type` is REDISMODULE_KEYTYPE_x, or -1 if not looked up
- * (then registrations that filter on it do not match). */
-size_t Registry_MatchKeys(const char *key, size_t len, const char *event, int key_type, Reg **out,
-                          size_t max);
+/* The registrations of `reader` (READER_KEYS or READER_STREAM) that take
+ * this event (new references, at most `max`); `key_type` is
+ * REDISMODULE_KEYTYPE_x, or -1 if not looked up (then registrations that
+ * filter on it do not match). */
+size_t Registry_MatchKeys(int reader, const char *key, size_t len, const char *event, int key_type,
+                          Reg **out, size_t max);
 int Registry_HasKeys(void);     /* any KeysReader registration at all (cheap) */
 int Registry_HasKeyTypes(void); /* any that filters on the key type (cheap) */
 void Registry_Release(Reg *reg);                  /* GIL held */

@@ -1,10 +1,13 @@
 /* key_events.c -- keyspace events that start KeysReader (and StreamReader)
  * executions.
  *
- * One subscription covers every event class.  Redis calls it with its lock
- * held, on whichever thread made the change (the main thread, or a thread
- * of ours writing under the lock); without a KeysReader registration it
- * returns at once.  A matching async registration gets a pool job with
+ * Two subscriptions, one for each reader: Redis does not call a subscriber
+ * again while it runs, so a StreamReader must not share the KeysReader's,
+ * or it would miss the entries a sync KeysReader flow adds.  The KeysReader's
+ * takes every event class and key misses (not in the "all" mask), the
+ * StreamReader's stream events.  Redis calls them with its lock held, on
+ * whichever thread made the change (the main thread, or a thread of ours
+ * writing under the lock); without a registration they return at once.  A matching async registration gets a pool job with
  * copies of the key and event name; a sync one runs right here, as
  * RedisGears does, and does not see the events its own execution causes
  * (they would start it again, without end).  Replicas start nothing: the
@@ -86,8 +89,7 @@ static int key_type_of(RedisModuleCtx *ctx, RedisModuleString *key) {
     return type >= 0 && type <= REDISMODULE_KEYTYPE_STREAM ? type : REDISMODULE_KEYTYPE_EMPTY;
 }
 
-static int on_event(RedisModuleCtx *ctx, int class, const char *event, RedisModuleString *key) {
-    (void)class;
+static int on_event(RedisModuleCtx *ctx, int reader, const char *event, RedisModuleString *key) {
     if (!Registry_HasKeys()) return REDISMODULE_OK;
     if (RedisModule_GetContextFlags(ctx) & (REDISMODULE_CTX_FLAGS_SLAVE | REDISMODULE_CTX_FLAGS_LOADING))
         return REDISMODULE_OK;
@@ -95,7 +97,7 @@ static int on_event(RedisModuleCtx *ctx, int class, const char *event, RedisModu
     const char *name = RedisModule_StringPtrLen(key, &len);
     Reg *hits[MAX_HITS];
     int key_type = Registry_HasKeyTypes() ? key_type_of(ctx, key) : -1;
-    size_t n = Registry_MatchKeys(name, len, event, key_type, hits, MAX_HITS);
+    size_t n = Registry_MatchKeys(reader, name, len, event, key_type, hits, MAX_HITS);
     for (size_t i = 0; i < n; i++) {
         if (hits[i]->mode == MODE_SYNC) run_sync(ctx, hits[i], name, len, event);
         else start_async(hits[i], name, len, event);
@@ -103,8 +105,21 @@ static int on_event(RedisModuleCtx *ctx, int class, const char *event, RedisModu
     return REDISMODULE_OK;
 }
 
+static int on_keys_event(RedisModuleCtx *ctx, int class, const char *event, RedisModuleString *key) {
+    (void)class;
+    return on_event(ctx, READER_KEYS, event, key);
+}
+
+static int on_stream_event(RedisModuleCtx *ctx, int class, const char *event, RedisModuleString *key) {
+    (void)class;
+    return on_event(ctx, READER_STREAM, event, key);
+}
+
 int KeyEvents_Subscribe(RedisModuleCtx *ctx) {
-    return RedisModule_SubscribeToKeyspaceEvents(ctx, REDISMODULE_NOTIFY_ALL, on_event);
+    if (RedisModule_SubscribeToKeyspaceEvents(ctx, REDISMODULE_NOTIFY_ALL | REDISMODULE_NOTIFY_KEY_MISS,
+                                              on_keys_event) != REDISMODULE_OK)
+        return REDISMODULE_ERR;
+    return RedisModule_SubscribeToKeyspaceEvents(ctx, REDISMODULE_NOTIFY_STREAM, on_stream_event);
 }
 
 /* A NULL-terminated copy of a list of str, or NULL for None. */

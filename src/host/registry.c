@@ -131,20 +131,22 @@ static int prefix_matches(const char *prefix, const char *key, size_t len) {
     return len == n && memcmp(prefix, key, n) == 0;
 }
 
+/* No list takes every event but key misses, which Redis's "all" leaves out
+ * too: they come with every read of a missing key, the flow's own too. */
 static int event_matches(char **types, const char *event) {
-    if (!types) return 1;
+    if (!types) return strcmp(event, "keymiss") != 0;
     for (; *types; types++)
         if (strcmp(*types, event) == 0) return 1;
     return 0;
 }
 
-size_t Registry_MatchKeys(const char *key, size_t len, const char *event, int key_type,
+size_t Registry_MatchKeys(int reader, const char *key, size_t len, const char *event, int key_type,
                           Reg **out, size_t max) {
     size_t n = 0;
     pthread_mutex_lock(&mu);
     for (size_t i = 0; i < nregs && n < max; i++) {
         Reg *r = regs[i];
-        if (r->reader == READER_COMMAND || r->running_sync || !prefix_matches(r->prefix, key, len) ||
+        if (r->reader != reader || r->running_sync || !prefix_matches(r->prefix, key, len) ||
             !event_matches(r->event_types, event) ||
             (r->key_types && (key_type < 0 || !(r->key_types & (1u << key_type)))))
             continue;

@@ -15,7 +15,11 @@ import gears_loop
 
 def key_record(key, event, with_value):
     """A KeysReader record: {'key', 'type', 'value', 'event'}; the type as
-    Redis's TYPE names it ('none' once the key is gone).  Takes the lock."""
+    Redis's TYPE names it ('none' once the key is gone).  Takes the lock.
+    A key miss reads nothing: the key is missing, and TYPE would raise
+    another miss on it, which would start the flow again."""
+    if event == "keymiss":
+        return {"key": key, "type": "none", "value": None, "event": event}
     execute = redisgears.executeCommand
     kind = execute("TYPE", key)
     value = None
