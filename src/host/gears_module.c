@@ -467,6 +467,8 @@ static void waiter_capsule_free(PyObject *cap) {
     Waiter_Release(w);
 }
 
+PyObject *GearsModule_ReplyToPy(const CReply *r) { return creply_to_py(r); }
+
 PyObject *Waiter_Capsule(Waiter *w) {
     Waiter_Retain(w);
     PyObject *cap = PyCapsule_New(w, WAITER_CAPSULE, waiter_capsule_free);

@@ -101,6 +101,8 @@ typedef struct Reg {
     char *prefix;       /* KeysReader: a key name, or a prefix ending in '*'; hook: its keyprefix or NULL */
     char **event_types; /* KeysReader: NULL-terminated; NULL for every event */
     unsigned key_types; /* KeysReader: bit (1 << REDISMODULE_KEYTYPE_x); 0 for every type */
+    char **commands;    /* KeysReader commands=[...]: NULL-terminated, lower case; NULL for any */
+    HookSpec *command_specs; /* what COMMAND INFO says of each of them */
     long long triggered; /* KeysReader: events that started an execution (main thread) */
     int running_sync;   /* KeysReader: a sync execution of it is running on the main thread */
     int mode;
@@ -134,9 +136,15 @@ Reg *Registry_Find(const char *trigger, size_t len); /* a new reference */
 /* The registrations of `reader` (READER_KEYS or READER_STREAM) that take
  * this event (new references, at most `max`); `key_type` is
  * REDISMODULE_KEYTYPE_x, or -1 if not looked up (then registrations that
- * filter on it do not match). */
-size_t Registry_MatchKeys(int reader, const char *key, size_t len, const char *event, int key_type,
-                          Reg **out, size_t max);
+ * filter on it do not match); `command` is the watched command the event
+ * came from (key_commands.c), or NULL: registrations with commands=[...]
+ * take only the events of theirs. */
+size_t Registry_MatchKeys(int reader, const char *command, const char *key, size_t len, const char *event,
+                          int key_type, Reg **out, size_t max);
+/* Is this call (argc arguments, the name included) of a command that a
+ * KeysReader's commands=[...] watches?  *write tells rg._hookw from rg._hookr. */
+int Registry_WatchesCommand(CommandArgFn arg, void *args, int argc, int *write);
+int Registry_HasWatchedCommands(void); /* any KeysReader with commands=[...] (cheap) */
 int Registry_HasKeys(void);     /* any KeysReader registration at all (cheap) */
 int Registry_HasKeyTypes(void); /* any that filters on the key type (cheap) */
 void Registry_Release(Reg *reg);                  /* GIL held */
@@ -162,9 +170,27 @@ extern int ScriptStore_Replaying;
 /* ---- key_events.c: keyspace events that start KeysReader executions ---- */
 int KeyEvents_Subscribe(RedisModuleCtx *ctx);
 /* redisgears._register_keys(id, prefix, mode, handler, desc, on_loop,
- * eventTypes, keyTypes, stream): the lists may be None; `stream` marks a
- * StreamReader registration.  GIL held. */
+ * eventTypes, keyTypes, stream[, commands, command_specs]): the lists may
+ * be None; `stream` marks a StreamReader registration.  GIL held. */
 PyObject *KeyEvents_Register(PyObject *args);
+
+/* ---- key_commands.c: the commands KeysReader's commands=[...] watches ---- */
+/* The watched command running on the main thread: its events may start
+ * executions linked to its client, which then waits for them. */
+typedef struct KeyCall {
+    const char *name; /* lower case */
+    int may_block;    /* else (MULTI, Lua) nothing is linked */
+    Waiter *waiter;   /* once an execution is linked */
+    PyObject *py;     /* the runtime's gears_hooks.KeyCommandCall, once linked */
+} KeyCall;
+int KeyCommands_Run(RedisModuleCtx *ctx, RedisModuleString **argv, int argc);
+/* The watched command in progress on this thread, or NULL; Swap sets it
+ * and returns the one before (sync flows run with none). */
+KeyCall *KeyCommands_Current(void);
+KeyCall *KeyCommands_Swap(KeyCall *call);
+/* Links one more execution to the call's client: a new reference to give
+ * to it, or NULL when the client can not wait (GIL held). */
+PyObject *KeyCommands_Link(KeyCall *call);
 
 /* ---- pyhost.c: the interpreter and the runtime's entry points ---- */
 typedef struct HostConfig {
@@ -175,13 +201,14 @@ typedef struct HostConfig {
 extern HostConfig host_config;
 int PyHost_Start(const char **err);
 extern PyObject *rt_trigger, *rt_pyexecute, *rt_on_key, *rt_check_requirements,
-    *rt_forget_session, *rt_results, *rt_keep_sessions; /* runtime functions */
+    *rt_forget_session, *rt_results, *rt_keep_sessions, *rt_key_command_call; /* runtime functions */
 PyObject *PyHost_TakeError(void);         /* the pending exception (cleared), or NULL */
 void PyHost_LogError(const char *where);     /* logs and clears the Python error */
 
 /* ---- gears_module.c: the built-in module `redisgears` ---- */
 PyObject *GearsModule_Init(void); /* PyImport_AppendInittab callback */
 PyObject *Waiter_Capsule(Waiter *w); /* a new Python reference owning a waiter ref */
+PyObject *GearsModule_ReplyToPy(const CReply *r); /* str (errors too), int, float, list or None */
 
 /* ---- commands.c ---- */
 int Commands_Register(RedisModuleCtx *ctx);

@@ -29,21 +29,23 @@ typedef struct {
     Reg *reg;
     char *key, *event;
     size_t keylen;
+    PyObject *call; /* the watched command's call it is linked to (key_commands.c), or NULL */
 } KeyJob;
 
-/* runtime._on_key(handler, key, event): runs the flow on the one record.
- * GIL held. */
-static void call_on_key(Reg *reg, const char *key, size_t keylen, const char *event) {
-    PyObject *r = PyObject_CallFunction(rt_on_key, "Oy#s", reg->handler, key, (Py_ssize_t)keylen,
-                                        event);
+/* runtime._on_key(handler, key, event, call): runs the flow on the one
+ * record; `call` (may be NULL) is released.  GIL held. */
+static void call_on_key(Reg *reg, const char *key, size_t keylen, const char *event, PyObject *call) {
+    PyObject *r = PyObject_CallFunction(rt_on_key, "Oy#sO", reg->handler, key, (Py_ssize_t)keylen,
+                                        event, call ? call : Py_None);
     if (!r) PyHost_LogError("KeysReader execution");
     Py_XDECREF(r);
+    Py_XDECREF(call);
 }
 
 static void key_job_run(PoolJob *job) {
     KeyJob *j = (KeyJob *)job;
     PyGILState_STATE g = PyGILState_Ensure();
-    call_on_key(j->reg, j->key, j->keylen, j->event);
+    call_on_key(j->reg, j->key, j->keylen, j->event, j->call);
     Registry_Release(j->reg);
     PyGILState_Release(g);
     free(j->key);
@@ -51,33 +53,52 @@ static void key_job_run(PoolJob *job) {
     free(j);
 }
 
-static void start_async(Reg *reg, const char *key, size_t keylen, const char *event) {
+static void start_async(Reg *reg, const char *key, size_t keylen, const char *event, PyObject *call) {
     KeyJob *j = calloc(1, sizeof(*j));
     char *k = malloc(keylen + 1), *e = strdup(event);
     if (j && k && e) {
         memcpy(k, key, keylen);
         k[keylen] = '\0';
-        *j = (KeyJob){.base.run = key_job_run, .reg = reg, .key = k, .event = e, .keylen = keylen};
+        *j = (KeyJob){.base.run = key_job_run, .reg = reg, .key = k, .event = e, .keylen = keylen,
+                      .call = call};
         if (Pool_Submit(&j->base) == REDISMODULE_OK) return;
     }
     free(j);
     free(k);
     free(e);
     PyGILState_STATE g = PyGILState_Ensure(); /* not started: out of memory or shutting down */
+    if (call) { /* its client waits for no execution */
+        PyObject *r = PyObject_CallMethod(call, "execution_done", NULL);
+        if (!r) PyHost_LogError("KeysReader execution not started");
+        Py_XDECREF(r);
+        Py_DECREF(call);
+    }
     Registry_Release(reg);
     PyGILState_Release(g);
 }
 
+/* The flow's own commands are not the watched command that raised the event. */
 static void run_sync(RedisModuleCtx *ctx, Reg *reg, const char *key, size_t keylen,
-                     const char *event) {
+                     const char *event, PyObject *call) {
     reg->running_sync = 1; /* under the Redis lock, as every read of it */
+    KeyCall *watched = KeyCommands_Swap(NULL);
     HostCmdScope scope = Host_CommandEnter(ctx);
     PyGILState_STATE g = PyGILState_Ensure();
-    call_on_key(reg, key, keylen, event);
+    call_on_key(reg, key, keylen, event, call);
     reg->running_sync = 0;
     Registry_Release(reg); /* may free it: unregistered by its own flow */
     PyGILState_Release(g);
     Host_CommandExit(scope);
+    KeyCommands_Swap(watched);
+}
+
+/* A link to the watched command's client for an execution of `reg`, or NULL. */
+static PyObject *link_to_command(Reg *reg, KeyCall *watched) {
+    if (!reg->commands || !watched || !watched->may_block) return NULL;
+    PyGILState_STATE g = PyGILState_Ensure();
+    PyObject *call = KeyCommands_Link(watched);
+    PyGILState_Release(g);
+    return call;
 }
 
 /* Looked up before the registry's mutex is taken: opening a key that has
@@ -97,10 +118,13 @@ static int on_event(RedisModuleCtx *ctx, int reader, const char *event, RedisMod
     const char *name = RedisModule_StringPtrLen(key, &len);
     Reg *hits[MAX_HITS];
     int key_type = Registry_HasKeyTypes() ? key_type_of(ctx, key) : -1;
-    size_t n = Registry_MatchKeys(reader, name, len, event, key_type, hits, MAX_HITS);
+    KeyCall *watched = KeyCommands_Current();
+    size_t n = Registry_MatchKeys(reader, watched ? watched->name : NULL, name, len, event, key_type, hits,
+                                  MAX_HITS);
     for (size_t i = 0; i < n; i++) {
-        if (hits[i]->mode == MODE_SYNC) run_sync(ctx, hits[i], name, len, event);
-        else start_async(hits[i], name, len, event);
+        PyObject *call = link_to_command(hits[i], watched);
+        if (hits[i]->mode == MODE_SYNC) run_sync(ctx, hits[i], name, len, event, call);
+        else start_async(hits[i], name, len, event, call);
     }
     return REDISMODULE_OK;
 }
@@ -147,12 +171,32 @@ static int str_list(PyObject *list, char ***out) {
     return 0;
 }
 
+/* commands=[...]: the names (lower case) and, for each, COMMAND INFO's
+ * (arity, first key, last key, key step, writes), as a hook has them. */
+static int watched_commands(Reg *r, PyObject *names, PyObject *specs) {
+    if (str_list(names, &r->commands) < 0) return -1;
+    if (!r->commands) return 0;
+    Py_ssize_t n = PyList_GET_SIZE(names);
+    if (!PyList_Check(specs) || PyList_GET_SIZE(specs) != n) {
+        PyErr_SetString(PyExc_TypeError, "expected one command spec per command");
+        return -1;
+    }
+    if (!(r->command_specs = calloc((size_t)n + 1, sizeof(*r->command_specs)))) return PyErr_NoMemory(), -1;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        HookSpec *k = &r->command_specs[i];
+        if (!PyArg_ParseTuple(PyList_GET_ITEM(specs, i), "iiiip", &k->arity, &k->first_key, &k->last_key,
+                              &k->key_step, &k->write))
+            return -1;
+    }
+    return 0;
+}
+
 PyObject *KeyEvents_Register(PyObject *args) {
     const char *id, *prefix, *mode, *desc = NULL;
-    PyObject *handler, *events, *types;
+    PyObject *handler, *events, *types, *commands = Py_None, *specs = Py_None;
     int on_loop = 0, stream = 0;
-    if (!PyArg_ParseTuple(args, "sssOzpOOp", &id, &prefix, &mode, &handler, &desc, &on_loop, &events,
-                          &types, &stream))
+    if (!PyArg_ParseTuple(args, "sssOzpOOp|OO", &id, &prefix, &mode, &handler, &desc, &on_loop, &events,
+                          &types, &stream, &commands, &specs))
         return NULL;
     int m = Mode_Parse(mode);
     if (m < 0) {
@@ -163,7 +207,9 @@ PyObject *KeyEvents_Register(PyObject *args) {
     if (!r) return PyErr_NoMemory();
     char **type_names = NULL;
     const char *err = NULL;
-    if (str_list(events, &r->event_types) < 0 || str_list(types, &type_names) < 0) goto fail;
+    if (str_list(events, &r->event_types) < 0 || str_list(types, &type_names) < 0 ||
+        watched_commands(r, commands, specs) < 0)
+        goto fail;
     for (char **t = type_names; t && *t; t++) {
         int known = 0;
         for (int k = 1; k <= REDISMODULE_KEYTYPE_STREAM; k++)

@@ -15,7 +15,7 @@
 #endif
 
 PyObject *rt_trigger, *rt_pyexecute, *rt_on_key, *rt_check_requirements, *rt_forget_session,
-    *rt_results, *rt_keep_sessions;
+    *rt_results, *rt_keep_sessions, *rt_key_command_call;
 
 PyObject *PyHost_TakeError(void) {
     PyObject *type, *value, *tb;
@@ -89,9 +89,10 @@ static int run_bootstrap(void) {
     rt_forget_session = rt ? PyObject_GetAttrString(rt, "_forget_session") : NULL;
     rt_results = rt ? PyObject_GetAttrString(rt, "_results") : NULL;
     rt_keep_sessions = rt ? PyObject_GetAttrString(rt, "_keep_sessions") : NULL;
+    rt_key_command_call = rt ? PyObject_GetAttrString(rt, "KeyCommandCall") : NULL;
     Py_DECREF(g);
     return rt_trigger && rt_pyexecute && rt_on_key && rt_check_requirements && rt_forget_session &&
-                   rt_results && rt_keep_sessions ? 0 : -1;
+                   rt_results && rt_keep_sessions && rt_key_command_call ? 0 : -1;
 }
 
 /* Checks the directories before Python starts: a failed Py_Initialize

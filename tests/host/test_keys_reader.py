@@ -139,8 +139,10 @@ def test_bad_arguments(host):
         c, "RG.PYEXECUTE", "GB('KeysReader').register(prefix='a*', eventTypes='set')")
     assert "unknown key type blob" in error_of(
         c, "RG.PYEXECUTE", "GB('KeysReader').register(prefix='a*', keyTypes=['blob'])")
-    assert "not supported" in error_of(
-        c, "RG.PYEXECUTE", "GB('KeysReader').register(prefix='a*', commands=['set'])")
+    assert "can not hook nosuch: no such command" in error_of(
+        c, "RG.PYEXECUTE", "GB('KeysReader').register(prefix='a*', commands=['nosuch'])")
+    assert "commands must be a list of strings" in error_of(
+        c, "RG.PYEXECUTE", "GB('KeysReader').register(prefix='a*', commands='get')")
     # a failed script leaves no registration behind
     assert c.execute_command("RG.DUMPREGISTRATIONS") == []
     c.set("a1", "x")

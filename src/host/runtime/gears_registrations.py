@@ -94,25 +94,39 @@ class HookRegistration(Registration):
 class KeysRegistration(Registration):
     """A KeysReader registration: keyspace events start it (src/host/key_events.c)."""
 
-    def __init__(self, id, prefix, mode, steps, session, desc, event_types, key_types, read_value):
+    def __init__(self, id, prefix, mode, steps, session, desc, event_types, key_types, read_value,
+                 commands=None):
         super().__init__(id, prefix, mode, steps, session, desc)
         self.event_types = list(event_types) if event_types is not None else None
         self.key_types = list(key_types) if key_types is not None else None
         self.read_value = read_value
+        # commands=[...]: only their events, with their client waiting (src/host/key_commands.c)
+        self.commands = None
+        if commands is not None:
+            self.commands = [gears_hooks.command_info(c, None) for c in commands]
 
     def install(self):
         on_loop = bool(self.steps) and self.steps[0][2] == ge.LOOP
+        commands = specs = None
+        if self.commands is not None:
+            commands, specs = [c[0] for c in self.commands], [c[1] for c in self.commands]
         try:
             redisgears._register_keys(self.id, self.trigger, self.mode, self, self.desc, on_loop,
                                       self.event_types, self.key_types,
-                                      isinstance(self, StreamRegistration))
+                                      isinstance(self, StreamRegistration), commands, specs)
         except ValueError as e:
             raise GearsError(str(e)) from None
 
-    def on_event(self, key, event):
-        """Runs the flow on the key's record (runtime._on_key)."""
+    def on_event(self, key, event, call=None):
+        """Runs the flow on the key's record (runtime._on_key); `call` is
+        the watched command whose client waits for it (override_reply)."""
         reader = lambda: [key_record(key, event, self.read_value)]  # noqa: E731
-        ge.Execution(self.steps, reader, self.done, True, self.session).run()
+        done = self.done
+        if call is not None:
+            def done(results, errors):
+                self.done(results, errors)
+                call.execution_done()
+        ge.Execution(self.steps, reader, done, True, self.session, call).run()
 
     def done(self, results, errors):
         """The end of one execution: nobody waits for it, errors go to the log."""
@@ -203,7 +217,7 @@ class StreamRegistration(KeysRegistration):
         return len(redisgears.executeCommand("XRANGE", key, self._range_start(key), "+",
                                              "COUNT", self.batch))
 
-    def on_event(self, key, event):
+    def on_event(self, key, event, call=None):
         if self.batch > 1 and _locked(self._waiting, key) < self.batch:
             if self.duration > 0:
                 self._arm_timer(key)

@@ -252,11 +252,16 @@ def _trigger(reg, args, waiter, allow_async, db=0):
     gears_execution.Execution(reg.steps, lambda: [args], done, allow_async, reg.session, hook).run()
 
 
-def _on_key(reg, key, event):
+def _on_key(reg, key, event, call=None):
     """A keyspace event matched the KeysReader or StreamReader registration
     `reg`: it runs its flow on the calling thread (a pool thread, or for sync
-    the thread that changed the key, under the Redis lock)."""
-    reg.on_event(key.decode("utf-8", "surrogateescape"), event)
+    the thread that changed the key, under the Redis lock); `call`, a
+    gears_hooks.KeyCommandCall, is the watched command whose client waits
+    for it."""
+    reg.on_event(key.decode("utf-8", "surrogateescape"), event, call)
+
+
+KeyCommandCall = gears_hooks.KeyCommandCall  # made by src/host/key_commands.c
 
 
 gears_loop.start()
