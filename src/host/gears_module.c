@@ -325,15 +325,16 @@ static PyObject *gears_register_keys(PyObject *self, PyObject *args) {
     return KeyEvents_Register(args);
 }
 
-/* _store_script(id, desc, code, dropped) / _drop_script(id): the
+/* _store_script(id, desc, code, dropped[, reqs]) / _drop_script(id): the
  * script_store.c entries of a session (main thread); `dropped` lists the
  * registrations RG.UNREGISTER took ("1,3": their order in the script). */
 static PyObject *gears_store_script(PyObject *self, PyObject *args) {
     (void)self;
-    const char *id, *desc, *code, *dropped;
-    Py_ssize_t len;
-    if (!PyArg_ParseTuple(args, "szs#s", &id, &desc, &code, &len, &dropped)) return NULL;
-    if (ScriptStore_Put(id, desc, code, (size_t)len, dropped) != REDISMODULE_OK) return PyErr_NoMemory();
+    const char *id, *desc, *code, *dropped, *reqs = "";
+    Py_ssize_t len, reqs_len = 0;
+    if (!PyArg_ParseTuple(args, "szs#s|y#", &id, &desc, &code, &len, &dropped, &reqs, &reqs_len)) return NULL;
+    if (ScriptStore_Put(id, desc, code, (size_t)len, dropped, reqs, (size_t)reqs_len) != REDISMODULE_OK)
+        return PyErr_NoMemory();
     Py_RETURN_NONE;
 }
 
@@ -549,7 +550,10 @@ PyObject *GearsModule_Init(void) {
     if (!m) return NULL;
     GearsError = PyErr_NewException("gears.error", NULL, NULL);
     if (!GearsError || PyModule_AddObjectRef(m, "GearsError", GearsError) < 0 ||
-        PyModule_AddIntConstant(m, "_python_attempt_traceback", host_config.python_attempt_traceback) < 0) {
+        PyModule_AddIntConstant(m, "_python_attempt_traceback", host_config.python_attempt_traceback) < 0 ||
+        PyModule_AddStringConstant(m, "_requirements_dir", host_config.requirements_dir ? host_config.requirements_dir : "") < 0 ||
+        PyModule_AddStringConstant(m, "_requirements_index",
+                                   host_config.requirements_index ? host_config.requirements_index : "") < 0) {
         Py_DECREF(m);
         return NULL;
     }

@@ -15,12 +15,12 @@
 typedef struct _object PyObject;
 
 /* ---- creply.c: replies owned by C, built and sent without the GIL ---- */
-enum { CR_STRING, CR_ERROR, CR_INTEGER, CR_NULL, CR_ARRAY, CR_DOUBLE };
+enum { CR_STRING, CR_ERROR, CR_INTEGER, CR_NULL, CR_ARRAY, CR_DOUBLE, CR_STATUS /* simple string */ };
 typedef struct CReply {
     int type;
     long long integer;
     double dbl;
-    char *str; /* STRING and ERROR, NUL-terminated, `len` bytes */
+    char *str; /* STRING, STATUS and ERROR, NUL-terminated, `len` bytes */
     size_t len;
     struct CReply **elems; /* ARRAY, `len` elements */
 } CReply;
@@ -154,7 +154,8 @@ void Registry_Dump(RedisModuleCtx *ctx);
 
 /* ---- script_store.c: the scripts of live registrations, in the RDB ---- */
 int ScriptStore_Start(RedisModuleCtx *ctx); /* the aux-data type and the loading hook */
-int ScriptStore_Put(const char *id, const char *desc, const char *code, size_t code_len, const char *dropped);
+int ScriptStore_Put(const char *id, const char *desc, const char *code, size_t code_len, const char *dropped,
+                    const char *reqs, size_t reqs_len);
 /* Replaces the readers' state kept with the script of session `id`. */
 int ScriptStore_SetState(const char *id, const char *state, size_t len);
 void ScriptStore_Drop(const char *id);
@@ -192,17 +193,31 @@ KeyCall *KeyCommands_Swap(KeyCall *call);
  * to it, or NULL when the client can not wait (GIL held). */
 PyObject *KeyCommands_Link(KeyCall *call);
 
+/* ---- requirements.c: RG.PYEXECUTE's REQUIREMENTS, RG.PYDUMPREQS, RG.PYEXPORTREQ/IMPORTREQ ---- */
+/* Those of argv[first..argc) not met yet are installed off the main thread,
+ * the client blocked, then the script runs (Commands_RunScript).  Returns 1
+ * when it replied or took the client over, 0 when the script may run now. */
+int Requirements_Prepare(RedisModuleCtx *ctx, RedisModuleString **argv, int argc, int first, int force,
+                         int may_block);
+/* A saved session's requirements (serialized with their wheels), installed
+ * before its script runs again: a new list of their names (GIL held). */
+PyObject *Requirements_Restore(const char *blob, size_t len);
+int Requirements_Register(RedisModuleCtx *ctx);
+
 /* ---- pyhost.c: the interpreter and the runtime's entry points ---- */
 typedef struct HostConfig {
     const char *python_home, *venv, *runtime_dir, *python_path;
+    const char *requirements_dir;   /* where pip installs REQUIREMENTS (NULL: the default) */
+    const char *requirements_index; /* a wheel folder or index URL for pip (NULL: PyPI) */
     int threads;
     int python_attempt_traceback; /* error records of sync steps: traceback (1) or type and value (0) */
 } HostConfig;
 extern HostConfig host_config;
 int PyHost_Start(const char **err);
-extern PyObject *rt_trigger, *rt_pyexecute, *rt_on_key, *rt_check_requirements,
-    *rt_forget_session, *rt_results, *rt_keep_sessions, *rt_key_command_call; /* runtime functions */
+extern PyObject *rt_trigger, *rt_pyexecute, *rt_on_key, *rt_requirements, *rt_forget_session,
+    *rt_results, *rt_keep_sessions, *rt_key_command_call; /* runtime functions and objects */
 PyObject *PyHost_TakeError(void);         /* the pending exception (cleared), or NULL */
+CReply *PyHost_ErrorReply(void);          /* the pending exception's message as an error (cleared) */
 void PyHost_LogError(const char *where);     /* logs and clears the Python error */
 
 /* ---- gears_module.c: the built-in module `redisgears` ---- */
@@ -212,6 +227,10 @@ PyObject *GearsModule_ReplyToPy(const CReply *r); /* str (errors too), int, floa
 
 /* ---- commands.c ---- */
 int Commands_Register(RedisModuleCtx *ctx);
+/* Runs RG.PYEXECUTE's script (argv as the command had it; its requirements
+ * are met) and replies on ctx, or through `blocked`, the waiter of a client
+ * blocked while they were installed (then ctx is a thread-safe one). */
+void Commands_RunScript(RedisModuleCtx *ctx, RedisModuleString **argv, int argc, Waiter *blocked);
 /* Runs `reg`'s flow on the record [record...] as RG.TRIGGER does (taking
  * the reference to reg) and replies, now or when it ends. */
 int Commands_RunFlow(RedisModuleCtx *ctx, Reg *reg, RedisModuleString **record, int n);

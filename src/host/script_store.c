@@ -10,13 +10,16 @@
  * skipped), so its flows are registered again under the same session ID,
  * but for those RG.UNREGISTER took since (`dropped`), and with the state
  * of its readers (`state`: where each StreamReader is in each stream, so
- * that no entry is read twice or skipped).  Both came with encoding
- * version 2; a version 1 RDB still loads.
+ * that no entry is read twice or skipped), once its REQUIREMENTS are
+ * installed from the wheels kept with it (`reqs`, gears_requirements.dumps:
+ * a server without network installs them too).  `dropped` and `state` came
+ * with encoding version 2, `reqs` with 3; older RDBs still load.
  *
  * Between RDBs, replicas and the AOF get each change as it happens: a
  * command that files or drops a session's script (RG.PYEXECUTE,
  * RG.UNREGISTER) ends by propagating `RG._SCRIPT PUT id code dropped state
- * [desc]` or `RG._SCRIPT DROP id`.  A replica applies it at once (and passes
+ * [desc]` (`PUTREQ id code dropped state reqs [desc]` with requirements) or
+ * `RG._SCRIPT DROP id`.  A replica applies it at once (and passes
  * it on to its own replicas); an AOF being loaded updates the scripts to
  * run when loading ends.  Readers' state is not propagated: it travels with
  * RDBs only.
@@ -36,13 +39,14 @@
 
 #include "host.h"
 
-#define STORE_ENCVER 2
+#define STORE_ENCVER 3
 
 typedef struct Script {
     char *id, *desc, *code; /* desc may be NULL */
     char *dropped;          /* "1,3": registrations unregistered since, by order */
     char *state;            /* the runtime's text for its readers' state, or "" */
-    size_t code_len;
+    char *reqs;             /* its requirements with their wheels (bytes), or "" */
+    size_t code_len, reqs_len;
     struct Script *next;
 } Script;
 
@@ -76,12 +80,13 @@ static void script_free(Script *s) {
     free(s->code);
     free(s->dropped);
     free(s->state);
+    free(s->reqs);
     free(s);
 }
 
 static Script *script_new(const char *id, size_t id_len, const char *desc, size_t desc_len,
                           const char *code, size_t code_len, const char *dropped, size_t dropped_len,
-                          const char *state, size_t state_len) {
+                          const char *state, size_t state_len, const char *reqs, size_t reqs_len) {
     Script *s = calloc(1, sizeof(*s));
     if (!s) return NULL;
     s->id = strndup(id, id_len);
@@ -89,10 +94,13 @@ static Script *script_new(const char *id, size_t id_len, const char *desc, size_
     s->code = malloc(code_len + 1);
     s->dropped = strndup(dropped, dropped_len);
     s->state = strndup(state, state_len);
-    if (!s->id || (desc && !s->desc) || !s->code || !s->dropped || !s->state) {
+    s->reqs = malloc(reqs_len + 1);
+    if (!s->id || (desc && !s->desc) || !s->code || !s->dropped || !s->state || !s->reqs) {
         script_free(s);
         return NULL;
     }
+    memcpy(s->reqs, reqs, reqs_len);
+    s->reqs_len = reqs_len;
     memcpy(s->code, code, code_len);
     s->code[code_len] = '\0';
     s->code_len = code_len;
@@ -131,9 +139,10 @@ int ScriptStore_SetState(const char *id, const char *state, size_t len) {
     return REDISMODULE_OK;
 }
 
-int ScriptStore_Put(const char *id, const char *desc, const char *code, size_t code_len, const char *dropped) {
+int ScriptStore_Put(const char *id, const char *desc, const char *code, size_t code_len, const char *dropped,
+                    const char *reqs, size_t reqs_len) {
     Script *s = script_new(id, strlen(id), desc, desc ? strlen(desc) : 0, code, code_len, dropped,
-                           strlen(dropped), "", 0); /* the runtime files the state next */
+                           strlen(dropped), "", 0, reqs, reqs_len); /* the runtime files the state next */
     if (!s) return REDISMODULE_ERR;
     ScriptStore_Drop(id);
     s->next = stored;
@@ -150,6 +159,12 @@ void ScriptStore_PropagateChanges(RedisModuleCtx *ctx) {
     for (size_t i = 0; i < nchanged; i++) {
         Script *s = find(changed[i]);
         if (!s) RedisModule_Replicate(ctx, "RG._SCRIPT", "cc", "DROP", changed[i]);
+        else if (s->reqs_len && s->desc)
+            RedisModule_Replicate(ctx, "RG._SCRIPT", "ccbccbc", "PUTREQ", s->id, s->code, s->code_len, s->dropped,
+                                  s->state, s->reqs, s->reqs_len, s->desc);
+        else if (s->reqs_len)
+            RedisModule_Replicate(ctx, "RG._SCRIPT", "ccbccb", "PUTREQ", s->id, s->code, s->code_len, s->dropped,
+                                  s->state, s->reqs, s->reqs_len);
         else if (s->desc)
             RedisModule_Replicate(ctx, "RG._SCRIPT", "ccbccc", "PUT", s->id, s->code, s->code_len, s->dropped,
                                   s->state, s->desc);
@@ -182,6 +197,7 @@ static void aux_save(RedisModuleIO *rdb, int when) {
         RedisModule_SaveStringBuffer(rdb, s->code, s->code_len);
         RedisModule_SaveStringBuffer(rdb, s->dropped, strlen(s->dropped));
         RedisModule_SaveStringBuffer(rdb, s->state, strlen(s->state));
+        RedisModule_SaveStringBuffer(rdb, s->reqs, s->reqs_len);
     }
     free(oldest_first);
 }
@@ -199,15 +215,19 @@ static int aux_load(RedisModuleIO *rdb, int encver, int when) {
         size_t dropped_len = 0, state_len = 0;
         char *dropped = encver >= 2 ? RedisModule_LoadStringBuffer(rdb, &dropped_len) : NULL;
         char *state = encver >= 2 ? RedisModule_LoadStringBuffer(rdb, &state_len) : NULL;
-        Script *s = id && desc && code && ((dropped && state) || encver < 2)
+        size_t reqs_len = 0;
+        char *reqs = encver >= 3 ? RedisModule_LoadStringBuffer(rdb, &reqs_len) : NULL;
+        Script *s = id && desc && code && ((dropped && state) || encver < 2) && (reqs || encver < 3)
                         ? script_new(id, id_len, has_desc ? desc : NULL, desc_len, code, code_len,
-                                     dropped ? dropped : "", dropped_len, state ? state : "", state_len)
+                                     dropped ? dropped : "", dropped_len, state ? state : "", state_len,
+                                     reqs ? reqs : "", reqs_len)
                         : NULL;
         if (id) RedisModule_Free(id);
         if (desc) RedisModule_Free(desc);
         if (code) RedisModule_Free(code);
         if (dropped) RedisModule_Free(dropped);
         if (state) RedisModule_Free(state);
+        if (reqs) RedisModule_Free(reqs);
         if (!s) return REDISMODULE_ERR;
         s->next = pending;
         pending = s;
@@ -223,14 +243,19 @@ static void *no_rdb_load(RedisModuleIO *rdb, int encver) {
 static void no_rdb_save(RedisModuleIO *rdb, void *value) { (void)rdb, (void)value; }
 static void no_free(void *value) { (void)value; }
 
-/* Registers again the flows of a saved script (GIL held, Redis lock held). */
+/* Registers again the flows of a saved script, once its requirements are
+ * installed (GIL held, Redis lock held). */
 static void replay(const Script *s) {
+    PyObject *reqs = s->reqs_len ? Requirements_Restore(s->reqs, s->reqs_len) : PyList_New(0);
     ScriptStore_Replaying = 1;
-    PyObject *r = PyObject_CallFunction(rt_pyexecute, "s#OisziOss", s->code, (Py_ssize_t)s->code_len, Py_None, 0,
-                                        s->id, s->desc, 1, Py_True, s->dropped, s->state);
+    PyObject *r = reqs ? PyObject_CallFunction(rt_pyexecute, "s#OisziOssiO", s->code, (Py_ssize_t)s->code_len,
+                                               Py_None, 0, s->id, s->desc, 1, Py_True, s->dropped, s->state, 0,
+                                               reqs)
+                       : NULL;
     ScriptStore_Replaying = 0;
     if (!r) PyHost_LogError("registering again the flows of a saved RG.PYEXECUTE script");
     Py_XDECREF(r);
+    Py_XDECREF(reqs);
 }
 
 /* Loading ended: each script read is run again, in the order it was saved
@@ -268,19 +293,23 @@ static void on_loading(RedisModuleCtx *ctx, RedisModuleEvent e, uint64_t sub, vo
     Host_CommandExit(scope);
 }
 
-/* RG._SCRIPT PUT id code dropped state [desc] | DROP id: from the master
- * (applied now, and passed on) or from the AOF (applied when loading ends). */
+/* RG._SCRIPT PUT id code dropped state [desc] | PUTREQ id code dropped state
+ * reqs [desc] | DROP id: from the master (applied now, and passed on) or from
+ * the AOF (applied when loading ends). */
 static int script_command(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
     int flags = RedisModule_GetContextFlags(ctx);
     if (!(flags & (REDISMODULE_CTX_FLAGS_REPLICATED | REDISMODULE_CTX_FLAGS_LOADING)))
         return RedisModule_ReplyWithError(ctx, "ERR RG._SCRIPT only comes from a master or the AOF");
     const char *op = argc > 2 ? RedisModule_StringPtrLen(argv[1], NULL) : "";
-    int put = !strcasecmp(op, "PUT") && (argc == 6 || argc == 7);
+    int with_reqs = !strcasecmp(op, "PUTREQ");
+    int put = (!strcasecmp(op, "PUT") && (argc == 6 || argc == 7)) || (with_reqs && (argc == 7 || argc == 8));
     if (!put && !(!strcasecmp(op, "DROP") && argc == 3)) return RedisModule_WrongArity(ctx);
-    size_t len[6] = {0};
-    const char *arg[6] = {NULL};
+    size_t len[7] = {0};
+    const char *arg[7] = {NULL};
     for (int i = 2; i < argc; i++) arg[i - 2] = RedisModule_StringPtrLen(argv[i], &len[i - 2]);
-    Script *s = put ? script_new(arg[0], len[0], arg[4], len[4], arg[1], len[1], arg[2], len[2], arg[3], len[3])
+    int desc_at = with_reqs ? 5 : 4;
+    Script *s = put ? script_new(arg[0], len[0], arg[desc_at], len[desc_at], arg[1], len[1], arg[2], len[2], arg[3],
+                                 len[3], with_reqs ? arg[4] : "", with_reqs ? len[4] : 0)
                     : NULL;
     if (put && !s) return RedisModule_ReplyWithError(ctx, "ERR out of memory");
     char *id = strndup(arg[0], len[0]);

@@ -2,11 +2,8 @@
 start-up by src/host/pyhost.c.  It starts the loop thread, publishes the
 names flows use, and offers the two entry points the C commands call:
 _pyexecute (RG.PYEXECUTE) and _trigger (RG.TRIGGER)."""
-import importlib.metadata
 import json
 import traceback
-
-from packaging.requirements import InvalidRequirement, Requirement
 
 import redisgears
 from redisgears import GearsError
@@ -14,6 +11,7 @@ from redisgears import GearsError
 import gears_builder
 import gears_execution
 import gears_hooks
+import gears_requirements
 import gears_results
 import gears_loop
 from gears_loop import (GearsFuture, atomic, createFuture, current_execution, current_session,
@@ -84,8 +82,9 @@ for _name in ("createFuture", "setFutureResults", "setFutureException", "GearsFu
 class Session:
     """One RG.PYEXECUTE call: its globals and what it registered."""
 
-    def __init__(self, id, desc, code):
+    def __init__(self, id, desc, code, requirements=()):
         self.id, self.desc, self.code = id, desc, code
+        self.requirements = list(requirements)  # RG.PYEXECUTE ... REQUIREMENTS, as given
         self.dropped = set()  # the order, in the script, of the registrations RG.UNREGISTER took
         self.globals = dict(SESSION_NAMES, __name__="__main__")
         self.registrations = []  # objects with .id, install() and unregister()
@@ -98,7 +97,8 @@ class Session:
 
     def store(self):
         """Files the script for the RDB (src/host/script_store.c)."""
-        redisgears._store_script(self.id, self.desc, self.code, ",".join(map(str, sorted(self.dropped))))
+        redisgears._store_script(self.id, self.desc, self.code, ",".join(map(str, sorted(self.dropped))),
+                                 gears_requirements.dumps(self.requirements))
         self.store_state()
 
     def state_text(self):
@@ -127,7 +127,7 @@ def _completer(waiter, kind):
 
 
 def _pyexecute(code, waiter, may_block, id, desc, upgrade, replay=False, dropped="", state="",
-               unblocking=False):
+               unblocking=False, requirements=()):
     """Runs a script.  Returns True when run() started an execution (the
     reply then comes through `waiter`), its id with `unblocking` (the
     results wait in gears_results), False for a plain registration.
@@ -138,13 +138,14 @@ def _pyexecute(code, waiter, may_block, id, desc, upgrade, replay=False, dropped
     `replay` runs such a script again after a load, skipping its run() and
     the registrations that RG.UNREGISTER took (`dropped`: their order in
     the script, "1,3"), and puts its readers back where they were (`state`,
-    Session.state_text)."""
+    Session.state_text).  `requirements` are those it was sent with, met
+    already (gears_requirements): they are saved with it."""
     old = SESSIONS.get(id) if id is not None else None
     if old is not None and not old.live():
         old = None
     if old is not None and not upgrade:
         raise GearsError("Session %s already exists" % id)
-    session = Session(id or gears_builder.new_id(), desc, code)
+    session = Session(id or gears_builder.new_id(), desc, code, requirements)
     session.dropped = {int(x) for x in dropped.split(",") if x}  # not registered again
     started = []
 
@@ -216,27 +217,7 @@ def _keep_sessions(ids):
         _forget_session(id)
 
 
-def _check_requirements(requirements):
-    """RG.PYEXECUTE ... REQUIREMENTS dep...: this host installs nothing at run
-    time (no network from the server, one environment for every session), so
-    each requirement must already be met by the host's Python environment:
-    a name, with a version specifier if given ('numpy', 'numpy>=2')."""
-    unmet = []
-    for text in requirements:
-        try:
-            req = Requirement(text)
-        except InvalidRequirement:
-            raise GearsError("invalid requirement: %s" % text) from None
-        try:
-            have = importlib.metadata.version(req.name)
-        except importlib.metadata.PackageNotFoundError:
-            unmet.append("%s (not installed)" % text)
-            continue
-        if not req.specifier.contains(have, prereleases=True):
-            unmet.append("%s (installed: %s)" % (text, have))
-    if unmet:
-        raise GearsError("requirements not met by the host's Python environment (this host installs "
-                         "nothing; install them there): " + ", ".join(unmet))
+gears_requirements.sessions = lambda: list(SESSIONS.values())
 
 
 def _trigger(reg, args, waiter, allow_async, db=0):

@@ -1,0 +1,158 @@
+/* requirements.c -- RG.PYEXECUTE's REQUIREMENTS, RG.PYDUMPREQS,
+ * RG.PYEXPORTREQ and RG.PYIMPORTREQ; gears_requirements.py does the work.
+ *
+ * pip takes seconds, so it never runs on the main thread: a pool thread
+ * runs it (the GIL let go while it waits for the child) while the client
+ * stays blocked; then the script runs on the main thread (a MainQ job), as
+ * if it had just been sent, and the client gets its reply. */
+#define PY_SSIZE_T_CLEAN /* Py_ssize_t lengths for the "y#" format */
+#include <Python.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "host.h"
+
+/* A new list of the arguments as bytes, or NULL with the error set. */
+static PyObject *bytes_list(RedisModuleString **argv, int n) {
+    PyObject *list = PyList_New(n);
+    for (int i = 0; list && i < n; i++) {
+        size_t len;
+        const char *p = RedisModule_StringPtrLen(argv[i], &len);
+        PyObject *b = PyBytes_FromStringAndSize(p, (Py_ssize_t)len);
+        if (!b) Py_CLEAR(list);
+        else PyList_SET_ITEM(list, i, b);
+    }
+    return list;
+}
+
+/* ---- RG.PYEXECUTE ... REQUIREMENTS ---- */
+
+typedef struct {
+    PoolJob base;
+    RedisModuleString **argv; /* copies: the command's own die with it */
+    int argc, first, force, db;
+    Waiter *waiter; /* the blocked client */
+} InstallJob;
+
+static void install_job_free(InstallJob *j) {
+    for (int i = 0; i < j->argc; i++)
+        if (j->argv[i]) RedisModule_FreeString(NULL, j->argv[i]);
+    free(j->argv);
+    Waiter_Release(j->waiter);
+    free(j);
+}
+
+/* Main thread: the requirements are there; the script runs, in the
+ * client's database. */
+static void run_script(PoolJob *job) {
+    InstallJob *j = (InstallJob *)job;
+    RedisModuleCtx *ctx = RedisModule_GetThreadSafeContext(NULL);
+    RedisModule_SelectDb(ctx, j->db);
+    Commands_RunScript(ctx, j->argv, j->argc, j->waiter);
+    RedisModule_FreeThreadSafeContext(ctx);
+    install_job_free(j);
+}
+
+/* A pool thread: pip.  A failure is the reply, and nothing runs. */
+static void install(PoolJob *job) {
+    InstallJob *j = (InstallJob *)job;
+    PyGILState_STATE g = PyGILState_Ensure();
+    PyObject *texts = bytes_list(j->argv + j->first, j->argc - j->first);
+    PyObject *r = texts ? PyObject_CallMethod(rt_requirements, "install", "Oi", texts, j->force) : NULL;
+    CReply *err = r ? NULL : PyHost_ErrorReply();
+    Py_XDECREF(r);
+    Py_XDECREF(texts);
+    PyGILState_Release(g);
+    j->base.run = run_script;
+    if (!err && MainQ_Submit(&j->base) == REDISMODULE_OK) return;
+    Waiter_Complete(j->waiter, err ? err : CReply_Error("ERR the server is shutting down"));
+    install_job_free(j);
+}
+
+int Requirements_Prepare(RedisModuleCtx *ctx, RedisModuleString **argv, int argc, int first, int force,
+                         int may_block) {
+    PyGILState_STATE g = PyGILState_Ensure();
+    PyObject *texts = bytes_list(argv + first, argc - first);
+    PyObject *todo = texts ? PyObject_CallMethod(rt_requirements, "to_install", "Oi", texts, force) : NULL;
+    Py_ssize_t n = todo ? PyObject_Length(todo) : -1;
+    CReply *err = n < 0 ? PyHost_ErrorReply() : NULL;
+    Py_XDECREF(todo);
+    Py_XDECREF(texts);
+    PyGILState_Release(g);
+    if (!err && n == 0) return 0;
+    if (!err && !may_block)
+        err = CReply_Error("ERR can not install requirements inside MULTI, Lua or while loading");
+    if (err) {
+        CReply_Send(ctx, err);
+        CReply_Free(err);
+        return 1;
+    }
+    InstallJob *j = calloc(1, sizeof(*j));
+    if (!j || !(j->argv = calloc((size_t)argc, sizeof(*j->argv)))) abort();
+    j->argc = argc, j->first = first, j->force = force, j->db = RedisModule_GetSelectedDb(ctx);
+    for (int i = 0; i < argc; i++) {
+        size_t len;
+        const char *p = RedisModule_StringPtrLen(argv[i], &len);
+        j->argv[i] = RedisModule_CreateString(NULL, p, len);
+    }
+    j->base.run = install;
+    j->waiter = Waiter_New(Waiter_Block(ctx));
+    if (Pool_Submit(&j->base) != REDISMODULE_OK) {
+        Waiter_Complete(j->waiter, CReply_Error("ERR the server is shutting down"));
+        install_job_free(j);
+    }
+    return 1;
+}
+
+PyObject *Requirements_Restore(const char *blob, size_t len) {
+    PyObject *r = PyObject_CallMethod(rt_requirements, "restore_saved", "y#", blob, (Py_ssize_t)len);
+    if (!r) {
+        PyHost_LogError("installing the requirements of a saved session");
+        r = PyList_New(0);
+    }
+    return r;
+}
+
+/* ---- RG.PYDUMPREQS, RG.PYEXPORTREQ <name>, RG.PYIMPORTREQ <chunk>... ---- */
+
+/* gears_requirements.command(op, args, waiter) replies through the waiter,
+ * now or (RG.PYIMPORTREQ, which runs pip) from a pool thread. */
+static int requirements_reply(RedisModuleCtx *ctx, const char *op, RedisModuleString **argv, int argc) {
+    int may_block = !(RedisModule_GetContextFlags(ctx) &
+                      (REDISMODULE_CTX_FLAGS_MULTI | REDISMODULE_CTX_FLAGS_LUA | REDISMODULE_CTX_FLAGS_DENY_BLOCKING));
+    Waiter *w = Waiter_New(NULL);
+    PyGILState_STATE g = PyGILState_Ensure();
+    PyObject *cap = Waiter_Capsule(w);
+    PyObject *args = bytes_list(argv, argc);
+    PyObject *r = cap && args ? PyObject_CallMethod(rt_requirements, "command", "sOOi", op, args, cap, may_block)
+                              : NULL;
+    CReply *err = r ? NULL : PyHost_ErrorReply();
+    Py_XDECREF(r);
+    Py_XDECREF(args);
+    Py_XDECREF(cap);
+    PyGILState_Release(g);
+    if (err) Waiter_Complete(w, err);
+    Waiter_ReplyOrBlock(ctx, w, may_block);
+    Waiter_Release(w);
+    return REDISMODULE_OK;
+}
+
+static int dumpreqs_command(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
+    return argc == 1 ? requirements_reply(ctx, "DUMP", argv + 1, 0) : RedisModule_WrongArity(ctx);
+}
+
+static int exportreq_command(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
+    return argc == 2 ? requirements_reply(ctx, "EXPORT", argv + 1, 1) : RedisModule_WrongArity(ctx);
+}
+
+static int importreq_command(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
+    return requirements_reply(ctx, "IMPORT", argv + 1, argc - 1);
+}
+
+int Requirements_Register(RedisModuleCtx *ctx) {
+    if (RedisModule_CreateCommand(ctx, "rg.pydumpreqs", dumpreqs_command, "readonly", 0, 0, 0) ||
+        RedisModule_CreateCommand(ctx, "rg.pyexportreq", exportreq_command, "readonly", 0, 0, 0) ||
+        RedisModule_CreateCommand(ctx, "rg.pyimportreq", importreq_command, "write", 0, 0, 0))
+        return REDISMODULE_ERR;
+    return REDISMODULE_OK;
+}
