@@ -26,12 +26,19 @@ def wheels():
     shutil.rmtree(folder, ignore_errors=True)
 
 
+def client(srv, **kw):
+    """pip takes seconds, more under load: a short timeout would make the
+    client send RG.PYEXECUTE again."""
+    return srv.client(socket_timeout=120, **kw)
+
+
 def reqs(c):
     return {d["Name"]: d for d in (dict(zip(r[::2], r[1::2])) for r in c.execute_command("RG.PYDUMPREQS"))}
 
 
 def test_installed_from_a_local_wheel_folder_then_the_script_runs(start_host, wheels):
-    srv, c = start_host(host_args=("REQUIREMENTS_INDEX", wheels))
+    srv, _ = start_host(host_args=("REQUIREMENTS_INDEX", wheels))
+    c = client(srv, decode_responses=True)
     assert pyexecute(c, FLOW, "REQUIREMENTS", "rgtiny<2") == "OK"
     assert trigger(c, "tiny") == ["one"]
     d = reqs(c)["rgtiny<2"]
@@ -50,7 +57,8 @@ def test_installed_from_a_local_wheel_folder_then_the_script_runs(start_host, wh
 
 
 def test_force_reinstall_takes_the_new_wheel(start_host, wheels):
-    _, c = start_host(host_args=("REQUIREMENTS_INDEX", wheels))
+    srv, _ = start_host(host_args=("REQUIREMENTS_INDEX", wheels))
+    c = client(srv, decode_responses=True)
     assert pyexecute(c, FLOW, "ID", "s", "REQUIREMENTS", "rgtiny<2") == "OK"
     assert trigger(c, "tiny") == ["one"]
     os.remove(os.path.join(wheels, "rgtiny-1.0-py3-none-any.whl"))
@@ -64,7 +72,8 @@ def test_force_reinstall_takes_the_new_wheel(start_host, wheels):
 
 
 def test_a_failed_install_says_why_and_registers_nothing(start_host, wheels):
-    _, c = start_host(host_args=("REQUIREMENTS_INDEX", wheels))
+    srv, _ = start_host(host_args=("REQUIREMENTS_INDEX", wheels))
+    c = client(srv, decode_responses=True)
     err = error_of(c, "RG.PYEXECUTE", FLOW, "REQUIREMENTS", "rgnothere")
     assert err.startswith("Could not satisfy requirements") and "rgnothere" in err, err
     err = error_of(c, "RG.PYEXECUTE", FLOW, "REQUIREMENTS", "rgtiny>=3")
@@ -81,7 +90,8 @@ def test_the_wheels_travel_in_the_rdb_to_a_server_without_them(start_host, wheel
     """Restarted with an empty requirements directory and no wheel folder
     (a server without network), the session's requirement comes back from
     the wheels saved with it."""
-    srv, c = start_host(host_args=("REQUIREMENTS_INDEX", wheels))
+    srv, _ = start_host(host_args=("REQUIREMENTS_INDEX", wheels))
+    c = client(srv, decode_responses=True)
     assert pyexecute(c, FLOW, "ID", "tiny", "REQUIREMENTS", "rgtiny<2") == "OK"
     assert c.save()
     srv.stop()
@@ -90,29 +100,31 @@ def test_the_wheels_travel_in_the_rdb_to_a_server_without_them(start_host, wheel
     path, args = host_module()
     srv.modules = [(path, list(args)), (ENGINE, [])]
     srv.start()
-    c = srv.client(decode_responses=True)
+    c = client(srv, decode_responses=True)
     assert trigger(c, "tiny") == ["one"]
     assert reqs(c)["rgtiny<2"]["IsInstalled"] == "yes"
     assert c.save()  # and they stay in the next RDB
     srv.restart()
-    c = srv.client(decode_responses=True)
+    c = client(srv, decode_responses=True)
     assert trigger(c, "tiny") == ["one"]
 
 
 def test_an_aof_brings_them_back(start_host, wheels):
-    srv, c = start_host(config=[("appendonly", "yes"), ("aof-use-rdb-preamble", "no")],
+    srv, _ = start_host(config=[("appendonly", "yes"), ("aof-use-rdb-preamble", "no")],
                         host_args=("REQUIREMENTS_INDEX", wheels))
+    c = client(srv, decode_responses=True)
     assert pyexecute(c, FLOW, "ID", "tiny", "REQUIREMENTS", "rgtiny<2") == "OK"
     srv.stop()
     shutil.rmtree(os.path.join(srv.dir, "python-requirements"))
     shutil.rmtree(wheels)
     srv.start()
-    c = srv.client(decode_responses=True)
+    c = client(srv, decode_responses=True)
     assert trigger(c, "tiny") == ["one"]
 
 
 def test_a_replica_installs_them_from_the_master(server_factory, start_host, wheels):
-    srv, c = start_host(tcp=True, host_args=("REQUIREMENTS_INDEX", wheels))
+    srv, _ = start_host(tcp=True, host_args=("REQUIREMENTS_INDEX", wheels))
+    c = client(srv, decode_responses=True)
     path, args = host_module()
     rep = server_factory(modules=[(path, args), (ENGINE, [])], config=[("replicaof", "127.0.0.1", srv.port)])
     rep.wait_synced()
@@ -128,13 +140,14 @@ def test_a_replica_installs_them_from_the_master(server_factory, start_host, whe
 
 def test_export_then_import_on_a_server_without_the_wheels(start_host, server_factory, wheels):
     """What gears-cli export-requirements / import-requirements do."""
-    srv, a = start_host(host_args=("REQUIREMENTS_INDEX", wheels))
+    srv, _ = start_host(host_args=("REQUIREMENTS_INDEX", wheels))
+    a = client(srv, decode_responses=True)
     assert pyexecute(a, FLOW, "REQUIREMENTS", "rgtiny<2") == "OK"
     meta, chunks = srv.client().execute_command("RG.PYEXPORTREQ", "rgtiny<2")  # bytes: the chunks are binary
     assert dict(zip(meta[::2], meta[1::2]))[b"Name"] == b"rgtiny<2" and len(chunks) == 1
     assert error_of(a, "RG.PYEXPORTREQ", "nosuch") == "requirement does not exists"
     path, args = host_module()
-    b = server_factory(modules=[(path, args), (ENGINE, [])]).client()
+    b = client(server_factory(modules=[(path, args), (ENGINE, [])]))
     assert b.execute_command("RG.PYIMPORTREQ", *chunks) == b"OK"
     d = {k.decode(): v for k, v in zip(*[iter(b.execute_command("RG.PYDUMPREQS")[0])] * 2)}
     assert d["Name"] == b"rgtiny<2" and d["IsInstalled"] == b"yes"
