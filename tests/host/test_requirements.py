@@ -155,3 +155,24 @@ def test_export_then_import_on_a_server_without_the_wheels(start_host, server_fa
     assert b.execute_command("RG.TRIGGER", "tiny") == [b"one"]
     assert "Bad serialization format" in error_of(b, "RG.PYIMPORTREQ", "garbage")
     assert "Bad serialization format" in error_of(b, "RG.PYIMPORTREQ")
+
+
+def test_dependencies_the_host_has_stay_the_hosts(start_host, wheels):
+    """A requirement's dependency that the host's environment has is taken
+    at the host's version and not installed again: a copy in the
+    requirements directory would shadow the host's own (numpy, say)."""
+    import redis
+    host_version = redis.__version__
+    make_wheel(wheels, "rgdep", "1.0", "from rgtiny import VALUE\n", requires=["rgtiny", "redis"])
+    make_wheel(wheels, "redis", host_version, "FAKE = True\n")  # what the host has, in the folder
+    make_wheel(wheels, "redis", "99.0", "FAKE = True\n")        # newer: not taken
+    srv, _ = start_host(host_args=("REQUIREMENTS_INDEX", wheels))
+    c = client(srv, decode_responses=True)
+    flow = ("import rgdep, redis\n"
+            "GB('CommandReader').map(lambda r: [rgdep.VALUE, hasattr(redis, 'FAKE')]).register(trigger='dep')\n")
+    assert pyexecute(c, flow, "REQUIREMENTS", "rgdep") == "OK"
+    assert trigger(c, "dep") == [str(["one", False])]
+    assert sorted(reqs(c)["rgdep"]["Wheels"]) == sorted(
+        ["rgdep-1.0-py3-none-any.whl", "rgtiny-1.0-py3-none-any.whl", "redis-%s-py3-none-any.whl" % host_version])
+    installed = os.listdir(os.path.join(srv.dir, "python-requirements"))
+    assert "rgtiny-1.0.dist-info" in installed and not [d for d in installed if d.startswith("redis")]

@@ -25,12 +25,15 @@ import threading
 
 from packaging.requirements import InvalidRequirement
 from packaging.requirements import Requirement as Specifier
+from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 
 import redisgears
 from redisgears import GearsError
 
 DIR = os.path.abspath(redisgears._requirements_dir or "python-requirements")
 INDEX = redisgears._requirements_index or None
+if INDEX is not None and os.path.isdir(INDEX):
+    INDEX = os.path.abspath(INDEX)
 WHEELS = os.path.join(DIR, ".wheels")
 PYTHON = os.path.join(sys.prefix, "bin", "python")
 OS = "%s-%s" % (sys.platform, platform.machine())  # wheels are not portable across these
@@ -141,12 +144,51 @@ def _new_path(text):
     return path
 
 
+def _host_versions():
+    """{name: version} of the host environment's own distributions (not
+    those installed in DIR)."""
+    out = {}
+    for d in importlib.metadata.distributions():
+        name = d.metadata["Name"]
+        if name and os.path.abspath(str(d.locate_file(""))) != DIR:
+            out.setdefault(canonicalize_name(name), d.version)
+    return out
+
+
+def _asked(reqs):
+    return {canonicalize_name(_specifier(r.name).name) for r in reqs}
+
+
+def _download(text, path):
+    """pip wheel: the requirement's wheels and its dependencies', those the
+    host has at the version it has (a newer one in DIR would shadow the
+    host's own, numpy say); the requirement itself at its newest."""
+    asked = canonicalize_name(_specifier(text).name)
+    pins = ["%s==%s\n" % (n, v) for n, v in _host_versions().items() if n != asked]
+    constraints = os.path.join(path, "host-constraints.txt")
+    with open(constraints, "w") as f:
+        f.writelines(pins)
+    try:
+        _pip("wheel", "--wheel-dir", path, "--constraint", constraints, *_index_args(), text)
+    finally:
+        os.remove(constraints)
+
+
 def _install_wheels(reqs, force):
-    """pip install of their wheels, offline, into DIR (the lock held)."""
-    files = [os.path.join(r.path, w) for r in reqs for w in r.wheels]
-    if files:
-        _pip("install", "--no-index", "--target", DIR, "--upgrade", *(["--force-reinstall"] if force else []),
-             *files)
+    """pip install of their wheels, offline, into DIR (the lock held); not
+    the dependencies the host has already at that version."""
+    host, asked, files = _host_versions(), _asked(reqs), []
+    for r in reqs:
+        for w in r.wheels:
+            try:
+                dist, version = parse_wheel_filename(w)[:2]
+            except InvalidWheelFilename:
+                raise GearsError("Could not satisfy requirements: %s is not a wheel file name" % w) from None
+            if dist in asked or host.get(dist) != str(version):
+                files.append(os.path.join(r.path, w))
+    if files:  # dependencies were resolved when the wheels were made
+        _pip("install", "--no-index", "--no-deps", "--target", DIR, "--upgrade",
+             *(["--force-reinstall"] if force else []), *files)
     importlib.invalidate_caches()
 
 
@@ -175,7 +217,7 @@ def install(texts, force):
             for text in to_install(texts, force):
                 path = _new_path(text)
                 fresh.append(Requirement(text, path))
-                _pip("wheel", "--wheel-dir", path, *_index_args(), text)
+                _download(text, path)
                 fresh[-1].wheels = sorted(f for f in os.listdir(path) if f.endswith(".whl"))
             _install_wheels(fresh, force)
         except BaseException:
