@@ -229,7 +229,7 @@ PyObject *GearsModule_ReplyToPy(const CReply *r); /* str (errors too), int, floa
 int Commands_Register(RedisModuleCtx *ctx);
 /* Runs RG.PYEXECUTE's script (argv as the command had it; its requirements
  * are met) and replies on ctx, or through `blocked`, the waiter of a client
- * blocked while they were installed (then ctx is a thread-safe one). */
+ * blocked while they were installed (then ctx is a timer's). */
 void Commands_RunScript(RedisModuleCtx *ctx, RedisModuleString **argv, int argc, Waiter *blocked);
 /* Runs `reg`'s flow on the record [record...] as RG.TRIGGER does (taking
  * the reference to reg) and replies, now or when it ends. */

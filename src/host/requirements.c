@@ -3,8 +3,12 @@
  *
  * pip takes seconds, so it never runs on the main thread: a pool thread
  * runs it (the GIL let go while it waits for the child) while the client
- * stays blocked; then the script runs on the main thread (a MainQ job), as
- * if it had just been sent, and the client gets its reply. */
+ * stays blocked; then the script runs on the main thread, as if it had just
+ * been sent, and the client gets its reply.  It runs in a timer's callback
+ * (a one-shot of 0 ms, set from a MainQ job): Redis 7.0 sends what a module
+ * wrote or replicated there when the callback returns, where from a MainQ
+ * job it would stay pending until the event loop sleeps, and an expiry
+ * cycle in between fails an assertion. */
 #define PY_SSIZE_T_CLEAN /* Py_ssize_t lengths for the "y#" format */
 #include <Python.h>
 #include <stdlib.h>
@@ -42,15 +46,21 @@ static void install_job_free(InstallJob *j) {
     free(j);
 }
 
-/* Main thread: the requirements are there; the script runs, in the
- * client's database. */
-static void run_script(PoolJob *job) {
+/* The timer's callback: the requirements are there; the script runs, in
+ * the client's database (the timer's). */
+static void run_script(RedisModuleCtx *ctx, void *job) {
+    InstallJob *j = job;
+    Commands_RunScript(ctx, j->argv, j->argc, j->waiter);
+    install_job_free(j);
+}
+
+/* Main thread (MainQ). */
+static void set_timer(PoolJob *job) {
     InstallJob *j = (InstallJob *)job;
     RedisModuleCtx *ctx = RedisModule_GetThreadSafeContext(NULL);
     RedisModule_SelectDb(ctx, j->db);
-    Commands_RunScript(ctx, j->argv, j->argc, j->waiter);
+    RedisModule_CreateTimer(ctx, 0, run_script, j);
     RedisModule_FreeThreadSafeContext(ctx);
-    install_job_free(j);
 }
 
 /* A pool thread: pip.  A failure is the reply, and nothing runs. */
@@ -63,7 +73,7 @@ static void install(PoolJob *job) {
     Py_XDECREF(r);
     Py_XDECREF(texts);
     PyGILState_Release(g);
-    j->base.run = run_script;
+    j->base.run = set_timer;
     if (!err && MainQ_Submit(&j->base) == REDISMODULE_OK) return;
     Waiter_Complete(j->waiter, err ? err : CReply_Error("ERR the server is shutting down"));
     install_job_free(j);
