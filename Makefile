@@ -5,7 +5,14 @@
 #   src/backends/<name>/backend.mk  build/backends/redisai_<name>/redisai_<name>.so
 #   src/host/host.mk                the Python host module
 #   redisAI extension               build_ffi.py (see its .mk)
+# `make engine|backends|host|pyapi` builds one part (scripts/setup.sh times each).
+# `make install PREFIX=/opt/x` lays out a tree that can be moved anywhere:
+# $(PREFIX)/lib/redisai-ext/{redisai.so, redisgears_py.so, backends/, runtime/,
+# venv/}; each module finds the rest beside itself (docs/install.md).
 # PYTHON is the venv interpreter (scripts/setup.sh passes it).
+
+PREFIX ?= /usr/local
+INSTALL_DIR = $(DESTDIR)$(PREFIX)/lib/redisai-ext
 
 CC ?= gcc
 CXX ?= g++
@@ -19,12 +26,16 @@ CXXFLAGS += -std=c++17 -fPIC -fvisibility=hidden -Wall -Wextra -Werror -MMD -MP
 LDFLAGS_SO = -shared -Wl,-z,now
 
 ALL :=
-.PHONY: all clean
+.PHONY: all clean engine backends host pyapi install
 .DEFAULT_GOAL := all
 
 include $(sort $(wildcard src/*/*.mk src/backends/*/*.mk tests/*/*.mk))
 
 all: $(ALL)
+
+# Each part adds its pieces as prerequisites of install (install-<part>).
+install: all
+	@echo "installed in $(INSTALL_DIR)"
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)

@@ -1,7 +1,7 @@
 """cffi build script (API mode) for the C core of the `redisAI` Python API.
 
 Compiles src/redisai_ext.c and src/redisai_ext/*.c into the extension module
-``redisai._redisai_ext``.  The C surface Python sees is src/redisai_ext/cdef.h
+``redisai_ext._redisai_ext`` (the package in redisai/, see setup.py).  The C surface Python sees is src/redisai_ext/cdef.h
 (shared with the C sources, so the two cannot drift).
 
     python build_ffi.py        # builds redisai/_redisai_ext*.so in place
@@ -29,7 +29,7 @@ ffibuilder.cdef(_cdef_text())
 # Called from C on engine worker threads (ext.h); "+C" lets runners.c call it.
 ffibuilder.cdef('extern "Python+C" void rx_run_done(void *handle, rx_result *res);')
 ffibuilder.set_source(
-    "redisai._redisai_ext",
+    "redisai_ext._redisai_ext",
     '#include "redisai_ext/ext.h"\n',
     # Absolute paths: ffibuilder.compile() builds from inside its tmpdir.
     sources=[os.path.join(SRC, "redisai_ext.c")]
@@ -43,7 +43,7 @@ ffibuilder.set_source(
 if __name__ == "__main__":
     os.chdir(HERE)
     ffibuilder.compile(tmpdir=os.path.join("build", "redisai_ext"), verbose=False)
-    # compile() writes the module under tmpdir/redisai/; install it in place.
+    # compile() writes the module under tmpdir/redisai_ext/; install it in place.
     import shutil
-    for so in glob.glob(os.path.join("build", "redisai_ext", "redisai", "_redisai_ext*.so")):
+    for so in glob.glob(os.path.join("build", "redisai_ext", "redisai_ext", "_redisai_ext*.so")):
         shutil.copy2(so, os.path.join("redisai", os.path.basename(so)))

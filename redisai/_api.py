@@ -1,4 +1,4 @@
-"""Thin typed layer over the C core (redisai._redisai_ext).
+"""Thin typed layer over the C core (redisai_ext._redisai_ext).
 
 Every error raised here is ``redisgears.GearsError`` -- the class the host
 publishes; this package defines no exception class of its own.  C entry
@@ -260,7 +260,8 @@ def createTensorFromBlob(*args: Any) -> PyTensor:
 def _set_keys(pairs: List[Tuple[bytes, Any]]) -> None:
     err = ffi.new("rx_err *")
     rc = lib.rx_keys_set(len(pairs), b"".join([k for k, _ in pairs]), [len(k) for k, _ in pairs],
-                         [p for _, (p, _d) in pairs], [d for _, (_p, d) in pairs], err)
+                         [p for _, (p, _d) in pairs], [d for _, (_p, d) in pairs],
+                         host._current_user_address(), err)
     _check(rc, err)
 
 
@@ -271,7 +272,7 @@ def setTensorInKey(*args: Any) -> None:
     key = _key(args[0])
     p, dt = _tensor(args[1])
     err = ffi.new("rx_err *")
-    _check(lib.rx_key_set(key, len(key), p, dt, err), err)
+    _check(lib.rx_key_set(key, len(key), p, dt, host._current_user_address(), err), err)
 
 
 def msetTensorsInKeyspace(*args: Any) -> None:
@@ -290,7 +291,8 @@ def _get_keys(keys: List[bytes]) -> List[PyTensor]:
     out = ffi.new("RAI_Tensor *[]", max(n, 1))
     dtypes = ffi.new("int[]", max(n, 1))
     err = ffi.new("rx_err *")
-    _check(lib.rx_keys_get(n, b"".join(keys), [len(k) for k in keys], out, dtypes, err), err)
+    _check(lib.rx_keys_get(n, b"".join(keys), [len(k) for k in keys], out, dtypes,
+                           host._current_user_address(), err), err)
     tensors = [_wrap(out[i], dtypes[i]) for i in range(n)]  # each owns its reference
     if _STRING in dtypes:
         raise _error(_UNSUPPORTED_STRING)
@@ -303,7 +305,7 @@ def getTensorFromKey(*args: Any) -> PyTensor:
     _argc(args, 1, "getTensorFromKey")
     key = _key(args[0])
     got = ffi.new("rx_got *")
-    _check(lib.rx_key_get(key, len(key), got), got.err)
+    _check(lib.rx_key_get(key, len(key), host._current_user_address(), got), got.err)
     t = _wrap(got.tensor, got.dtype)  # owns its reference, also when refused below
     if got.dtype == _STRING:
         raise _error(_UNSUPPORTED_STRING)

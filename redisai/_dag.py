@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 from typing import Any, List
 
+from . import _api
 from ._api import RX_ERROR, RX_OK, _Sealed, _bind, _check, _error, _set
 from ._redisai_ext import ffi, lib
 from ._runners import _name, _submit, _take, _tensor_ptr
@@ -73,7 +74,8 @@ def _add_op(r: Any, op: Any, inputs: list, outputs: list) -> "PyDAGRunner":
 
 def _op(key: bytes, fn: Any) -> Any:
     err = ffi.new("rx_err *")
-    op = lib.rx_dag_run_op(key, len(key), fn, err)  # takes the Redis lock
+    user = _api.host._current_user_address()  # whose ACL the key must pass
+    op = lib.rx_dag_run_op(key, len(key), fn, user, err)  # takes the Redis lock
     if op == ffi.NULL:
         _check(RX_ERROR, err)
     return ffi.gc(op, lib.rx_dag_op_free)  # freed if it never reaches the DAG
@@ -151,13 +153,14 @@ class PyDAGRunner(_Sealed):
             raise _error("Wrong number of args")
         ops = _name(args[0], "ops argument must be a string")
         err = ffi.new("rx_err *")
+        user = _api.host._current_user_address()  # whose ACL the model and script keys must pass
         # The parse needs the Redis lock; taken before the runner's lock, as a
         # thread that holds it (Redis's main thread) may be waiting for ours.
         if lib.rx_lock_redis() != RX_OK:
             raise _error("could not take the Redis lock")
         try:
             with self._lock:
-                rc = lib.rx_dag_ops_from_string(_dag(self), ops, err)
+                rc = lib.rx_dag_ops_from_string(_dag(self), ops, user, err)
         finally:
             lib.rx_unlock_redis()
         _check(rc, err)

@@ -179,7 +179,8 @@ def createModelRunner(*args: Any) -> PyGraphRunner:
     _argc(args, 1, "createModelRunner")
     key = _name(args[0], "key argument must be a string")
     err = ffi.new("rx_err *")
-    ctx = lib.rx_model_runner_create(key, len(key), err)  # takes the Redis lock
+    user = _api.host._current_user_address()  # whose ACL the key must pass
+    ctx = lib.rx_model_runner_create(key, len(key), user, err)  # takes the Redis lock
     if ctx == ffi.NULL:
         _check(RX_ERROR, err)
     r = PyGraphRunner()
@@ -272,7 +273,8 @@ def createScriptRunner(*args: Any) -> PyTorchScriptRunner:
     if b"\0" in fn:  # the engine takes a C string: "f\0x" would run f
         raise _error("function name contains a NUL byte")
     err = ffi.new("rx_err *")
-    ctx = lib.rx_script_runner_create(key, len(key), fn, err)  # takes the Redis lock
+    user = _api.host._current_user_address()  # whose ACL the key must pass
+    ctx = lib.rx_script_runner_create(key, len(key), fn, user, err)  # takes the Redis lock
     if ctx == ffi.NULL:
         _check(RX_ERROR, err)
     r = object.__new__(PyTorchScriptRunner)

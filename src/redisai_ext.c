@@ -101,7 +101,7 @@ int rx_bind(uintptr_t host_api_address, rx_err *err) {
     if (__atomic_load_n(&rai_ready, __ATOMIC_ACQUIRE)) return RX_OK;
     const RG_HostAPI *h = (const RG_HostAPI *)host_api_address;
     if (!h || h->version < RG_HOST_API_VERSION || !h->get_api || !h->lock || !h->unlock ||
-        !h->holds_lock_off_main || !h->run_on_main)
+        !h->holds_lock_off_main || !h->run_on_main || !h->deny_keys)
         return rx_fail(err, RX_ERROR, "invalid host API table");
     pthread_mutex_lock(&bind_mutex);
     int rc = RX_OK;

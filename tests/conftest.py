@@ -2,12 +2,22 @@ import os
 
 import pytest
 
-from support.server import ENGINE, RedisServer
+from support.server import BUILD, ENGINE, RedisServer
+
+
+# What a full build makes.  Locally, tests of a part that is not built skip;
+# in CI (CI=true) a missing part fails the run instead of leaving it green.
+FULL_BUILD = [ENGINE, os.path.join(BUILD, "redisgears_py.so"), os.path.join(BUILD, "tests", "llapi_test.so")] + [
+    os.path.join(BUILD, "backends", "redisai_%s" % b, "redisai_%s.so" % b)
+    for b in ("onnxruntime", "torch", "tensorflow")]
 
 
 def pytest_configure(config):
     if not os.path.exists(ENGINE):
         raise pytest.UsageError("build/redisai.so is missing: run ./scripts/setup.sh (or make)")
+    missing = [p for p in FULL_BUILD if not os.path.exists(p)]
+    if missing and os.environ.get("CI"):
+        raise pytest.UsageError("CI needs a full build; missing: %s" % ", ".join(missing))
 
 
 @pytest.fixture

@@ -53,6 +53,7 @@
 #define REDISMODULE_CTX_FLAGS_SLAVE (1 << 3)
 #define REDISMODULE_CTX_FLAGS_READONLY (1 << 4)
 #define REDISMODULE_CTX_FLAGS_CLUSTER (1 << 5)
+#define REDISMODULE_CTX_FLAGS_OOM (1 << 10)       /* over maxmemory */
 #define REDISMODULE_CTX_FLAGS_REPLICATED (1 << 12) /* the command came over the replication link */
 #define REDISMODULE_CTX_FLAGS_LOADING (1 << 13)
 #define REDISMODULE_CTX_FLAGS_DENY_BLOCKING (1 << 21)
@@ -82,6 +83,14 @@
 #define REDISMODULE_EVENT_EVENTLOOP 15 /* Redis >= 7.0 */
 #define REDISMODULE_SUBEVENT_EVENTLOOP_BEFORE_SLEEP 0
 #define REDISMODULE_SUBEVENT_EVENTLOOP_AFTER_SLEEP 1
+#define REDISMODULE_EVENT_CONFIG 16 /* Redis >= 7.0 */
+
+/* Key permissions for RedisModule_ACLCheckKeyPermissions (Redis >= 7.0). */
+#define REDISMODULE_CMD_KEY_ACCESS (1 << 4)
+#define REDISMODULE_CMD_KEY_UPDATE (1 << 5)
+/* Reasons of RedisModule_ACLAddLogEntry (an enum in redismodule.h). */
+#define REDISMODULE_ACL_LOG_CMD 1
+#define REDISMODULE_ACL_LOG_KEY 2
 
 #define REDISMODULE_ERRORMSG_WRONGTYPE \
     "WRONGTYPE Operation against a key holding the wrong kind of value"
@@ -101,6 +110,7 @@ typedef struct RedisModuleDigest RedisModuleDigest;
 typedef struct RedisModuleBlockedClient RedisModuleBlockedClient;
 typedef struct RedisModuleInfoCtx RedisModuleInfoCtx;
 typedef struct RedisModuleDefragCtx RedisModuleDefragCtx;
+typedef struct RedisModuleCommand RedisModuleCommand;
 
 typedef struct RedisModuleEvent {
     uint64_t id;
@@ -260,6 +270,7 @@ typedef struct RedisModuleTypeMethods {
     X(RedisModuleCallReply *, CallReplyArrayElement, (RedisModuleCallReply * reply, size_t i))  \
     X(const char *, CallReplyStringPtr, (RedisModuleCallReply * reply, size_t * len))           \
     X(long long, Milliseconds, (void))                                                          \
+    X(float, GetUsedMemoryRatio, (void))                                                        \
     X(RedisModuleTimerID, CreateTimer, (RedisModuleCtx * ctx, long long period_ms,             \
                                         RedisModuleTimerProc callback, void *data))             \
     X(const RedisModuleString *, GetKeyNameFromIO, (RedisModuleIO * io))                      \
@@ -270,9 +281,18 @@ typedef struct RedisModuleTypeMethods {
     X(int, CommandFilterArgInsert, (RedisModuleCommandFilterCtx * fctx, int pos,              \
                                     RedisModuleString * arg))                                 \
     X(RedisModuleString *, GetCurrentUserName, (RedisModuleCtx * ctx)) /* Redis >= 7.0 */      \
+    X(unsigned long long, GetClientId, (RedisModuleCtx * ctx))                                \
+    X(RedisModuleString *, GetClientUserNameById, (RedisModuleCtx * ctx, uint64_t id))        \
     X(RedisModuleUser *, GetModuleUserFromUserName, (RedisModuleString * name))               \
     X(int, ACLCheckCommandPermissions, (RedisModuleUser * user, RedisModuleString * *argv, int argc)) \
-    X(int, FreeModuleUser, (RedisModuleUser * user))
+    X(int, FreeModuleUser, (RedisModuleUser * user))                                           \
+    X(int, ACLCheckKeyPermissions, (RedisModuleUser * user, RedisModuleString * key, int flags)) \
+    X(int, ACLAddLogEntry, (RedisModuleCtx * ctx, RedisModuleUser * user,                     \
+                            RedisModuleString * object, int reason))                          \
+    X(int *, GetCommandKeys, (RedisModuleCtx * ctx, RedisModuleString * *argv, int argc,        \
+                              int *num_keys))                                                 \
+    X(RedisModuleCommand *, GetCommand, (RedisModuleCtx * ctx, const char *name))             \
+    X(int, SetCommandACLCategories, (RedisModuleCommand * command, const char *categories)) /* Redis >= 7.2 */
 
 #define RM_DECLARE_ENTRY(ret, name, params) extern ret(*RedisModule_##name) params;
 RM_API_LIST(RM_DECLARE_ENTRY)
@@ -287,6 +307,7 @@ static const RedisModuleEvent RedisModuleEvent_Loading = {REDISMODULE_EVENT_LOAD
 static const RedisModuleEvent RedisModuleEvent_Shutdown = {REDISMODULE_EVENT_SHUTDOWN, 1};
 static const RedisModuleEvent RedisModuleEvent_CronLoop = {REDISMODULE_EVENT_CRON_LOOP, 1};
 static const RedisModuleEvent RedisModuleEvent_EventLoop = {REDISMODULE_EVENT_EVENTLOOP, 1};
+static const RedisModuleEvent RedisModuleEvent_Config = {REDISMODULE_EVENT_CONFIG, 1};
 
 #define RM_EXPORT __attribute__((visibility("default")))
 

@@ -69,11 +69,21 @@ int RAI_ConfigCommand(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
         __atomic_store_n(&RAI_config.worker_spin_us, v, __ATOMIC_RELAXED);
         return RedisModule_ReplyWithSimpleString(ctx, "OK");
     }
+    if (RAI_ArgIs(argv[1], "VALUES_REPLY_LIMIT")) {
+        long long v;
+        if (argc < 3) return RedisModule_ReplyWithError(ctx, "ERR VALUES_REPLY_LIMIT: missing value");
+        if (RedisModule_StringToLongLong(argv[2], &v) != REDISMODULE_OK || v < 0)
+            return RedisModule_ReplyWithError(ctx, "ERR VALUES_REPLY_LIMIT: invalid value (0: no limit, or a count)");
+        RAI_config.values_reply_limit = v;
+        return RedisModule_ReplyWithSimpleString(ctx, "OK");
+    }
     if (RAI_ArgIs(argv[1], "GET")) {
         if (argc != 3) return RedisModule_WrongArity(ctx);
         if (RAI_ArgIs(argv[2], "BACKENDSPATH")) return RedisModule_ReplyWithCString(ctx, RAI_config.backends_path);
         if (RAI_ArgIs(argv[2], "MODEL_CHUNK_SIZE")) return RedisModule_ReplyWithLongLong(ctx, RAI_config.model_chunk_size);
         if (RAI_ArgIs(argv[2], "WORKER_SPIN_US")) return RedisModule_ReplyWithLongLong(ctx, RAI_config.worker_spin_us);
+        if (RAI_ArgIs(argv[2], "VALUES_REPLY_LIMIT"))
+            return RedisModule_ReplyWithLongLong(ctx, RAI_config.values_reply_limit);
         return RedisModule_ReplyWithNull(ctx);
     }
     return RedisModule_ReplyWithError(ctx, "ERR unsupported subcommand");

@@ -46,6 +46,7 @@ static int apply_pair(const char *key, RedisModuleString *val) {
     else if (strcasecmp(key, "MODEL_CHUNK_SIZE") == 0 && is_num && v > 0) RAI_config.model_chunk_size = v;
     else if (strcasecmp(key, "MODEL_EXECUTION_TIMEOUT") == 0 && is_num && v >= 1000) RAI_config.model_execution_timeout = v;
     else if (strcasecmp(key, "BACKEND_MEMORY_LIMIT") == 0 && is_num && v >= 0) RAI_config.backend_memory_limit = v;
+    else if (strcasecmp(key, "VALUES_REPLY_LIMIT") == 0 && is_num && v >= 0) RAI_config.values_reply_limit = v;
     else if (strcasecmp(key, "WORKER_SPIN_US") == 0 && is_num && v >= 0 && v <= RAI_MAX_WORKER_SPIN_US)
         RAI_config.worker_spin_us = v;
     else return 0;
@@ -58,6 +59,7 @@ int RAI_ConfigLoad(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
         .threads_per_queue = 1,
         .model_chunk_size = 511 * 1024 * 1024,
         .model_execution_timeout = 5000,
+        .values_reply_limit = RAI_DEFAULT_VALUES_REPLY_LIMIT,
     };
     if (argc % 2 != 0) {
         RedisModule_Log(ctx, "warning",

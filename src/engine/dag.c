@@ -76,6 +76,7 @@ void RAI_DAGFreeAll(RAI_DAGRunCtx *dag) {
         dag->finish->dag = NULL;
         RAI_OnFinishCtxFree(dag->finish);
     }
+    if (dag->user) RedisModule_FreeString(NULL, dag->user);
     pthread_mutex_destroy(&dag->lock);
     RedisModule_Free(dag);
 }

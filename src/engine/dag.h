@@ -76,6 +76,7 @@ struct RAI_DAGRunCtx {
     size_t stop_at;          /* ops from this index on are not started (first failure) */
     RAI_OnFinishCtx *finish; /* set once the DAG is queued */
     int db;                  /* the command's database, for its script ops (0: C API) */
+    RedisModuleString *user; /* the command's ACL user, for its script ops (owned; NULL: C API) */
 };
 
 RAI_DAGRunOp *RAI_DAGOpNew(RAI_DAGOpType type);

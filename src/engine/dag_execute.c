@@ -4,6 +4,7 @@
  * replicate the PERSIST tensors and reply with one entry per op. */
 #include <stdio.h>
 
+#include "../common/user_acl.h"
 #include "command_args.h"
 #include "dag_commands.h"
 #include "dag_parse.h"
@@ -116,6 +117,7 @@ static int dag_command(RedisModuleCtx *ctx, RedisModuleString **argv, int argc, 
         return reply_error(ctx, &err);
     }
     call->cmd.dag->db = RedisModule_GetSelectedDb(ctx);
+    call->cmd.dag->user = RMACL_CallerUserName(ctx);
     call->bc = RedisModule_BlockClient(ctx, reply_dag, NULL, dag_call_free, 0);
     RAI_QueueDeferWakeups(1);
     int queued = RAI_DAGRunQueue(call->cmd.dag, call->cmd.timeout_ms, on_dag_finished, call, &err);

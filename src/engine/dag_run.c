@@ -51,6 +51,7 @@ static RedisModuleString *copy_string(RedisModuleString *s) {
 static int run_script(RAI_DAGRunCtx *dag, RAI_DAGRunOp *op) {
     RAI_ScriptRunCtx *s = RAI_ScriptRunCtxCreate(op->script, op->fn);
     s->db = dag->db;
+    if (dag->user) s->user = copy_string(dag->user);
     pthread_mutex_lock(&dag->lock);
     for (size_t i = 0; i < op->ninputs; i++) RAI_ScriptRunCtxAddTensorInput(s, RAI_DAGLookup(dag, op->inputs[i]));
     pthread_mutex_unlock(&dag->lock);

@@ -7,6 +7,7 @@
 #include "model.h"
 #include "model_commands.h"
 #include "run_queue.h"
+#include "size_limits.h"
 
 typedef struct {
     RAI_Backend backend;
@@ -144,12 +145,14 @@ static RAI_Model *create_from_args(RedisModuleCtx *ctx, RedisModuleString **argv
     size_t len = 0;
     const char *blob = RedisModule_StringPtrLen(argv[a->blob_at], &len);
     char *joined = NULL;
+    for (int i = a->blob_at + 1; i < argc; i++) {
+        size_t n;
+        RedisModule_StringPtrLen(argv[i], &n);
+        len += n;
+    }
+    /* The backend makes its own copy of the blob, and the model keeps one. */
+    if (!RAI_SizeAllowed("model", len, RAI_EMODELCREATE, err)) return NULL;
     if (argc - a->blob_at > 1) {
-        for (int i = a->blob_at + 1; i < argc; i++) {
-            size_t n;
-            RedisModule_StringPtrLen(argv[i], &n);
-            len += n;
-        }
         joined = RedisModule_Alloc(len ? len : 1);
         size_t at = 0;
         for (int i = a->blob_at; i < argc; i++) {

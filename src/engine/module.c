@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <sys/resource.h>
 
+#include "../common/command_acl.h"
 #include "../common/rm_api.h"
 #include "../include/redisai.h"
 #include "admin_commands.h"
@@ -17,6 +18,7 @@
 #include "script_commands.h"
 #include "script_ext.h"
 #include "shared_api.h"
+#include "size_limits.h"
 #include "tensor_commands.h"
 #include "tensor_type.h"
 
@@ -50,6 +52,7 @@ static void info_func(RedisModuleInfoCtx *ctx, int for_crash_report) {
     RedisModule_InfoAddFieldLongLong(ctx, "model_execution_timeout", RAI_config.model_execution_timeout);
     RedisModule_InfoAddFieldLongLong(ctx, "backend_memory_limit", RAI_config.backend_memory_limit);
     RedisModule_InfoAddFieldLongLong(ctx, "worker_spin_us", RAI_config.worker_spin_us);
+    RedisModule_InfoAddFieldLongLong(ctx, "values_reply_limit", RAI_config.values_reply_limit);
     RAI_BackendsInfo(ctx);
 
     /* INFO ai_cpu: the process's CPU time, as RedisAI reported it next to
@@ -65,34 +68,33 @@ static void info_func(RedisModuleInfoCtx *ctx, int for_crash_report) {
     RAI_QueuesInfo(ctx);
 }
 
-static const struct {
-    const char *name;
-    RedisModuleCmdFunc fn;
-    const char *flags;
-    int first, last, step;
-} commands[] = {
-    {"ai.tensorset", RAI_TensorSetCommand, "write deny-oom", 1, 1, 1},
-    {"ai.tensorget", RAI_TensorGetCommand, "readonly", 1, 1, 1},
-    {"ai.modelstore", RAI_ModelStoreCommand, "write deny-oom", 1, 1, 1},
-    {"ai.modelset", RAI_ModelSetCommand, "write deny-oom", 1, 1, 1},
-    {"ai.modelget", RAI_ModelGetCommand, "readonly", 1, 1, 1},
-    {"ai.modeldel", RAI_ModelDelCommand, "write", 1, 1, 1},
-    {"ai.modelexecute", RAI_ModelExecuteCommand, "write deny-oom getkeys-api", 4, 4, 1},
-    {"ai.modelrun", RAI_ModelRunCommand, "write deny-oom getkeys-api", 3, 3, 1},
-    {"ai._modelscan", RAI_ModelScanCommand, "readonly", 0, 0, 0},
-    {"ai.scriptstore", RAI_ScriptStoreCommand, "write deny-oom", 1, 1, 1},
-    {"ai.scriptset", RAI_ScriptSetCommand, "write deny-oom", 1, 1, 1},
-    {"ai.scriptget", RAI_ScriptGetCommand, "readonly", 1, 1, 1},
-    {"ai.scriptdel", RAI_ScriptDelCommand, "write", 1, 1, 1},
-    {"ai.scriptexecute", RAI_ScriptExecuteCommand, "write deny-oom getkeys-api", 5, 5, 1},
-    {"ai.scriptrun", RAI_ScriptRunCommand, "write deny-oom getkeys-api", 4, 4, 1},
-    {"ai._scriptscan", RAI_ScriptScanCommand, "readonly", 0, 0, 0},
-    {"ai.dagexecute", RAI_DAGExecuteCommand, "write deny-oom getkeys-api", 3, 3, 1},
-    {"ai.dagexecute_ro", RAI_DAGExecuteROCommand, "readonly getkeys-api", 3, 3, 1},
-    {"ai.dagrun", RAI_DAGRunCommand, "write deny-oom getkeys-api", 3, 3, 1},
-    {"ai.dagrun_ro", RAI_DAGRunROCommand, "readonly getkeys-api", 3, 3, 1},
-    {"ai.info", RAI_InfoCommand, "readonly", 1, 1, 1},
-    {"ai.config", RAI_ConfigCommand, "write", 0, 0, 0},
+/* ACL categories: code a user sends to be run by the server (models,
+ * scripts) and the server's configuration (AI.CONFIG loads libraries from a
+ * path it is given) are "dangerous"; running stored scripts is "scripting",
+ * as EVALSHA and FCALL are. */
+static const RMCommandSpec commands[] = {
+    {"ai.tensorset", RAI_TensorSetCommand, "write deny-oom", 1, 1, 1, "write slow"},
+    {"ai.tensorget", RAI_TensorGetCommand, "readonly", 1, 1, 1, "read slow"},
+    {"ai.modelstore", RAI_ModelStoreCommand, "write deny-oom", 1, 1, 1, "write dangerous slow"},
+    {"ai.modelset", RAI_ModelSetCommand, "write deny-oom", 1, 1, 1, "write dangerous slow"},
+    {"ai.modelget", RAI_ModelGetCommand, "readonly", 1, 1, 1, "read slow"},
+    {"ai.modeldel", RAI_ModelDelCommand, "write", 1, 1, 1, "write slow"},
+    {"ai.modelexecute", RAI_ModelExecuteCommand, "write deny-oom getkeys-api", 4, 4, 1, "write slow"},
+    {"ai.modelrun", RAI_ModelRunCommand, "write deny-oom getkeys-api", 3, 3, 1, "write slow"},
+    {"ai._modelscan", RAI_ModelScanCommand, "readonly", 0, 0, 0, "read slow"},
+    {"ai.scriptstore", RAI_ScriptStoreCommand, "write deny-oom", 1, 1, 1, "write dangerous scripting slow"},
+    {"ai.scriptset", RAI_ScriptSetCommand, "write deny-oom", 1, 1, 1, "write dangerous scripting slow"},
+    {"ai.scriptget", RAI_ScriptGetCommand, "readonly", 1, 1, 1, "read slow"},
+    {"ai.scriptdel", RAI_ScriptDelCommand, "write", 1, 1, 1, "write scripting slow"},
+    {"ai.scriptexecute", RAI_ScriptExecuteCommand, "write deny-oom getkeys-api", 5, 5, 1, "write scripting slow"},
+    {"ai.scriptrun", RAI_ScriptRunCommand, "write deny-oom getkeys-api", 4, 4, 1, "write scripting slow"},
+    {"ai._scriptscan", RAI_ScriptScanCommand, "readonly", 0, 0, 0, "read slow"},
+    {"ai.dagexecute", RAI_DAGExecuteCommand, "write deny-oom getkeys-api", 3, 3, 1, "write scripting slow"},
+    {"ai.dagexecute_ro", RAI_DAGExecuteROCommand, "readonly getkeys-api", 3, 3, 1, "read scripting slow"},
+    {"ai.dagrun", RAI_DAGRunCommand, "write deny-oom getkeys-api", 3, 3, 1, "write scripting slow"},
+    {"ai.dagrun_ro", RAI_DAGRunROCommand, "readonly getkeys-api", 3, 3, 1, "read scripting slow"},
+    {"ai.info", RAI_InfoCommand, "readonly", 1, 1, 1, "read slow"},
+    {"ai.config", RAI_ConfigCommand, "write", 0, 0, 0, "admin dangerous slow"},
 };
 
 RM_EXPORT int RedisModule_OnLoad(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
@@ -118,12 +120,9 @@ RM_EXPORT int RedisModule_OnLoad(RedisModuleCtx *ctx, RedisModuleString **argv, 
     RAI_QueuesInit(ctx);
     if (RAI_QueueEnsure("CPU") != REDISMODULE_OK) return REDISMODULE_ERR;
     RAI_ScriptExtInit(ctx);
-    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
-        if (RedisModule_CreateCommand(ctx, commands[i].name, commands[i].fn, commands[i].flags,
-                                      commands[i].first, commands[i].last, commands[i].step) ==
-            REDISMODULE_ERR)
-            return REDISMODULE_ERR;
-    }
+    RAI_SizeLimitsInit(ctx);
+    if (RMCommand_CreateAll(ctx, commands, sizeof(commands) / sizeof(commands[0])) != REDISMODULE_OK)
+        return REDISMODULE_ERR;
     for (int b = 0; b < RAI_BACKEND_COUNT; b++) {
         if (RAI_config.backend_at_start[b] &&
             RAI_LoadBackend(ctx, (RAI_Backend)b, RAI_config.backend_at_start[b]) != REDISMODULE_OK)

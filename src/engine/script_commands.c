@@ -6,6 +6,7 @@
 #include "run_queue.h"
 #include "script.h"
 #include "script_commands.h"
+#include "size_limits.h"
 
 typedef struct {
     const char *device;
@@ -37,7 +38,7 @@ static int parse_source(RedisModuleString **argv, int argc, int i, StoreArgs *a,
         RAI_SetError(err, RAI_ESCRIPTCREATE, "ERR script SOURCE contains a null character");
         return 0;
     }
-    return 1;
+    return RAI_SizeAllowed("script", len, RAI_ESCRIPTCREATE, err);
 }
 
 /* NULL (an invalid device) when the argument holds a NUL byte. */

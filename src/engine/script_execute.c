@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "../common/user_acl.h"
 #include "command_args.h"
 #include "execute_call.h"
 #include "run_queue.h"
@@ -55,6 +56,7 @@ static int start_parse(RedisModuleCtx *ctx, RedisModuleString **argv, ParsedRun 
     if (strlen(fn) != fnlen) return RAI_SetError(err, RAI_ESCRIPTRUN, "ERR function name contains a NUL byte"), 0;
     p->sctx = RAI_ScriptRunCtxCreate(script, fn);
     p->sctx->db = RedisModule_GetSelectedDb(ctx);
+    p->sctx->user = RMACL_CallerUserName(ctx);
     return 1;
 }
 

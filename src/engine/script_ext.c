@@ -15,22 +15,28 @@
  * started the script (AI.SCRIPTEXECUTE, AI.DAGEXECUTE...), where its KEYS
  * and INPUTS were read; through the C API, db 0.  (RedisAI used db 0
  * always: a script run after SELECT 1 read its KEYS from one database and
- * its redis.execute calls from another.) */
+ * its redis.execute calls from another.)
+ *
+ * Started by a client's command, they have that client's ACL rights, as
+ * redis.call has in Lua: a command or key the user may not touch fails with
+ * Redis's NOPERM text.  Through the C API they have full rights.  A write
+ * is refused with Redis's OOM error while the server is over maxmemory. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "../common/user_acl.h"
 #include "model_run.h"
 #include "script_ext.h"
 
 static RedisModuleCtx *shared_ctx;
 static pthread_t main_thread;
-static __thread int run_db; /* the database of the script run on this thread */
+static __thread RAI_ScriptExtRun current; /* the script run on this thread */
 
-int RAI_ScriptExtUseDb(int db) {
-    int outer = run_db;
-    run_db = db;
+RAI_ScriptExtRun RAI_ScriptExtEnter(RAI_ScriptExtRun run) {
+    RAI_ScriptExtRun outer = current;
+    current = run;
     return outer;
 }
 
@@ -135,22 +141,31 @@ RAI_CommandReply *RAI_ScriptExtExecute(const char *const *argv, const size_t *le
     char *cmd = RedisModule_Alloc(lens[0] + 1);
     memcpy(cmd, argv[0], lens[0]);
     cmd[lens[0]] = '\0';
+    /* all[0] is the command, for the ACL check; the call takes the rest. */
+    RedisModuleString **all = RedisModule_Alloc(sizeof(*all) * argc);
+    for (size_t i = 0; i < argc; i++) all[i] = RedisModule_CreateString(NULL, argv[i], lens[i]);
+    RedisModuleString **args = all + 1;
     size_t nargs = argc - 1;
-    RedisModuleString **args = RedisModule_Alloc(sizeof(*args) * (nargs ? nargs : 1));
-    for (size_t i = 0; i < nargs; i++) args[i] = RedisModule_CreateString(NULL, argv[i + 1], lens[i + 1]);
 
     RAI_CommandReply *out = NULL;
     RedisModuleCtx *ctx = lock_redis();
-    RedisModule_SelectDb(ctx, run_db);
+    RedisModule_SelectDb(ctx, current.db);
     /* "!": replicated and in the AOF (the script's command is not);
      * "S": script mode, as redis.call in Lua: commands that must not run
      * from a script (WAIT, SYNC, PSYNC, MULTI, CLIENT, CONFIG...) are
      * refused -- run from a worker's context, WAIT and SYNC crashed Redis;
+     * "M": a deny-oom command is refused while over maxmemory, as in Lua;
      * "E": errors found before the command runs come back as replies. */
     errno = 0;
-    RedisModuleCallReply *reply = RedisModule_Call(ctx, cmd, "!SvE", args, nargs);
+    RedisModuleCallReply *reply = NULL;
+    if (current.user && !RMACL_UserMayRun(ctx, current.user, all, (int)argc, err, RAI_ERRLEN)) {
+        errno = 0; /* err says why */
+    } else {
+        reply = RedisModule_Call(ctx, cmd, "!SMvE", args, nargs);
+        if (!reply) call_failed(cmd, errno, err);
+    }
     if (!reply) {
-        call_failed(cmd, errno, err);
+        /* err is set */
     } else {
         out = RedisModule_Calloc(1, sizeof(*out));
         if (reply_copy(reply, out, err) != REDISMODULE_OK) {
@@ -159,15 +174,28 @@ RAI_CommandReply *RAI_ScriptExtExecute(const char *const *argv, const size_t *le
         }
         RedisModule_FreeCallReply(reply);
     }
-    for (size_t i = 0; i < nargs; i++) RedisModule_FreeString(NULL, args[i]);
+    for (size_t i = 0; i < argc; i++) RedisModule_FreeString(NULL, all[i]);
     unlock_redis();
 
-    RedisModule_Free(args);
+    RedisModule_Free(all);
     RedisModule_Free(cmd);
     return out;
 }
 
 /* ---- redisAI.model_execute ---- */
+
+/* The caller needs what AI.MODELEXECUTE on the model's key needs. */
+static int caller_may_execute_model(RedisModuleCtx *ctx, RedisModuleString *key, RAI_Error *e) {
+    const char *words[] = {"AI.MODELEXECUTE", NULL, "INPUTS", "0", "OUTPUTS", "0"};
+    RedisModuleString *argv[6];
+    for (int i = 0; i < 6; i++) argv[i] = i == 1 ? key : RedisModule_CreateString(NULL, words[i], strlen(words[i]));
+    char msg[RAI_ERRLEN];
+    int ok = RMACL_UserMayRun(ctx, current.user, argv, 6, msg, sizeof(msg));
+    for (int i = 0; i < 6; i++)
+        if (i != 1) RedisModule_FreeString(NULL, argv[i]);
+    if (!ok) RAI_SetError(e, RAI_EMODELRUN, msg);
+    return ok;
+}
 
 int RAI_ScriptExtModelExecute(const char *key, size_t keylen, RAI_Tensor *const *inputs, size_t ninputs,
                               RAI_Tensor **outputs, size_t noutputs, char *err) {
@@ -181,11 +209,14 @@ int RAI_ScriptExtModelExecute(const char *key, size_t keylen, RAI_Tensor *const 
     RAI_ModelRunCtx *mctx = NULL;
     RedisModuleString *name = RedisModule_CreateString(NULL, key, keylen);
     RedisModuleCtx *ctx = lock_redis();
-    RedisModule_SelectDb(ctx, run_db);
+    RedisModule_SelectDb(ctx, current.db);
     /* The run context holds its own reference: the key may be deleted or
      * replaced as soon as the lock is released. */
-    if (RAI_GetModelFromKeyspace(ctx, name, &model, REDISMODULE_READ, &e) == REDISMODULE_OK)
+    if (current.user && !caller_may_execute_model(ctx, name, &e)) {
+        /* e says why */
+    } else if (RAI_GetModelFromKeyspace(ctx, name, &model, REDISMODULE_READ, &e) == REDISMODULE_OK) {
         mctx = RAI_ModelRunCtxCreate(model);
+    }
     RedisModule_FreeString(NULL, name);
     unlock_redis();
     if (!mctx) {

@@ -11,9 +11,14 @@
  * share (used only by the thread holding the Redis lock). */
 void RAI_ScriptExtInit(RedisModuleCtx *ctx);
 
-/* The database the extensions use on this thread, for the script run under
- * way (its command's); returns the previous one, to put back after it. */
-int RAI_ScriptExtUseDb(int db);
+/* What the extensions run with on this thread, for the script run under
+ * way: its command's database, and its client's ACL user (NULL: full
+ * rights).  RAI_ScriptExtEnter returns the previous one, to put back after. */
+typedef struct RAI_ScriptExtRun {
+    int db;
+    RedisModuleString *user;
+} RAI_ScriptExtRun;
+RAI_ScriptExtRun RAI_ScriptExtEnter(RAI_ScriptExtRun run);
 
 RAI_CommandReply *RAI_ScriptExtExecute(const char *const *argv, const size_t *lens, size_t argc, char *err);
 void RAI_ScriptExtReplyFree(RAI_CommandReply *reply);

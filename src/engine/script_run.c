@@ -93,6 +93,7 @@ void RAI_ScriptRunCtxFree(RAI_ScriptRunCtx *s) {
     for (size_t i = 0; i < s->ninputs; i++) RAI_TensorFree(s->inputs[i]);
     for (size_t i = 0; i < s->nkeys; i++) RedisModule_FreeString(NULL, s->keys[i]);
     for (size_t i = 0; i < s->nargs; i++) RedisModule_FreeString(NULL, s->args[i]);
+    if (s->user) RedisModule_FreeString(NULL, s->user);
     free_outputs(s);
     RedisModule_Free(s->inputs);
     RedisModule_Free(s->keys);
@@ -127,10 +128,10 @@ int RAI_ScriptRun(RAI_ScriptRunCtx *s, RAI_Error *err) {
     const char **keys = string_ptrs(s->keys, s->nkeys), **args = string_ptrs(s->args, s->nargs);
     char msg[RAI_ERRLEN] = "";
     size_t produced = 0;
-    int outer_db = RAI_ScriptExtUseDb(s->db);
+    RAI_ScriptExtRun outer = RAI_ScriptExtEnter((RAI_ScriptExtRun){.db = s->db, .user = s->user});
     int rc = script->ops->script_run(script->handle, s->fnname, s->inputs, s->ninputs, keys, s->nkeys,
                                      args, s->nargs, s->outputs, s->noutputs, &produced, msg);
-    RAI_ScriptExtUseDb(outer_db);
+    RAI_ScriptExtEnter(outer);
     RedisModule_Free(keys);
     RedisModule_Free(args);
     if (rc != 0) {

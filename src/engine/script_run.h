@@ -29,6 +29,9 @@ struct RAI_ScriptRunCtx {
     size_t noutputs;
     RAI_Tensor **outputs; /* filled by the run; NULL slots before */
     int db; /* where redis.execute and redisAI.model_execute look: the command's database (0: C API) */
+    /* The ACL user of the command's client, whose rights redis.execute and
+     * redisAI.model_execute have (owned; NULL: full rights, the C API). */
+    RedisModuleString *user;
 };
 
 RAI_ScriptRunCtx *RAI_ScriptRunCtxCreate(RAI_Script *script, const char *fnname);

@@ -13,6 +13,7 @@
 #include "script.h"
 #include "script_run.h"
 #include "shared_api.h"
+#include "size_limits.h"
 #include "tensor.h"
 #include "tensor_type.h"
 
@@ -52,7 +53,16 @@ static RAI_Tensor *RAI_TensorCreate(const char *dtype, long long *dims, int ndim
     if (!dtype || ndims < 0 || (ndims > 0 && !dims)) return NULL;
     size_t len = 0;
     while (dtype[len]) len++;
-    return RAI_TensorNew(RAI_DTypeFromString(dtype, len), dims, ndims);
+    RAI_DTypeId dt = RAI_DTypeFromString(dtype, len);
+    /* The same limits as AI.TENSORSET; the caller only learns "NULL". */
+    size_t count;
+    RAI_Error err = {0};
+    if (dt == RAI_DT_INVALID || !RAI_ShapeLength(dt, dims, ndims, &count)) return NULL;
+    if (!RAI_SizeAllowed("tensor", count * RAI_DTypeSize(dt), RAI_ETENSORSET, &err)) {
+        RAI_ClearError(&err);
+        return NULL;
+    }
+    return RAI_TensorNew(dt, dims, ndims);
 }
 
 static size_t RAI_TensorLength(RAI_Tensor *t) { return t->len; }

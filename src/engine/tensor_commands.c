@@ -1,8 +1,11 @@
 /* tensor_commands.c -- AI.TENSORSET and AI.TENSORGET. */
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
+#include "config.h"
+#include "size_limits.h"
 #include "tensor_commands.h"
 #include "tensor_type.h"
 
@@ -88,6 +91,7 @@ static RAI_Tensor *tensor_from_data_args(RAI_DTypeId dt, long long *dims, int nd
         RAI_SetError(err, RAI_ETENSORSET, "ERR invalid or negative value found in tensor shape");
         return NULL;
     }
+    if (!RAI_SizeAllowed("tensor", len * RAI_DTypeSize(dt), RAI_ETENSORSET, err)) return NULL;
     if (argc == 0) return RAI_TensorNew(dt, dims, ndims); /* zero-filled */
 
     int remaining = argc - 1;
@@ -199,6 +203,15 @@ static void reply_values(RedisModuleCtx *ctx, RAI_Tensor *t) {
 }
 
 void RAI_TensorReply(RedisModuleCtx *ctx, int fmt, RAI_Tensor *t) {
+    /* A VALUES reply is built on the main thread, element by element. */
+    long long limit = RAI_config.values_reply_limit;
+    if ((fmt & RAI_REPLY_VALUES) && limit > 0 && t->len > (size_t)limit) {
+        char msg[160];
+        snprintf(msg, sizeof(msg), "ERR tensor has %zu values, more than VALUES_REPLY_LIMIT (%lld): get it as a BLOB",
+                 t->len, limit);
+        RedisModule_ReplyWithError(ctx, msg);
+        return;
+    }
     int meta = fmt & RAI_REPLY_META;
     if (meta) {
         RedisModule_ReplyWithArray(ctx, (fmt & (RAI_REPLY_BLOB | RAI_REPLY_VALUES)) ? 6 : 4);

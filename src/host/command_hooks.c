@@ -26,6 +26,7 @@
 #include <Python.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "host.h"
 
@@ -40,9 +41,19 @@ static const char *argv_arg(void *argv, int pos, size_t *len) {
     return RedisModule_StringPtrLen(((RedisModuleString **)argv)[pos], len);
 }
 
+/* ACL DELUSER and ACL LOAD free users that flows may have cached: an ACL
+ * command, or an EXEC that may hold one, has them looked up again. */
+static void note_acl_change(RedisModuleCommandFilterCtx *fctx) {
+    size_t len;
+    const char *cmd = filter_arg(fctx, 0, &len);
+    if ((len == 3 && !strncasecmp(cmd, "acl", 3)) || (len == 4 && !strncasecmp(cmd, "exec", 4)))
+        FlowUser_AclChanged();
+}
+
 /* Main thread, for every command: cheap unless some hook exists, or some
  * KeysReader watches commands (key_commands.c runs those). */
 static void hook_filter(RedisModuleCommandFilterCtx *fctx) {
+    note_acl_change(fctx);
     int write = 0, argc = RedisModule_CommandFilterArgsCount(fctx);
     int hooked = Registry_HasHooks() && Registry_FindHook(filter_arg, fctx, argc, 0, &write);
     if (!hooked && !(Registry_HasWatchedCommands() && Registry_WatchesCommand(filter_arg, fctx, argc, &write)))
@@ -55,12 +66,9 @@ static void hook_filter(RedisModuleCommandFilterCtx *fctx) {
 /* May the calling client run the original command on its keys?  (Redis
  * checked rg._hookw / rg._hookr only.) */
 static int caller_may_run(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
-    if (!RedisModule_GetCurrentUserName || !RedisModule_ACLCheckCommandPermissions) return 1; /* Redis < 7 */
-    RedisModuleString *name = RedisModule_GetCurrentUserName(ctx);
-    RedisModuleUser *user = name ? RedisModule_GetModuleUserFromUserName(name) : NULL;
-    int ok = user && RedisModule_ACLCheckCommandPermissions(user, argv, argc) == REDISMODULE_OK;
-    if (user) RedisModule_FreeModuleUser(user);
-    if (name) RedisModule_FreeString(NULL, name);
+    FlowUser *user = FlowUser_OfCaller(ctx);
+    int ok = !user || !FlowUser_DenyCommand(user, ctx, argv, argc); /* none: a module's call */
+    FlowUser_Release(user);
     return ok;
 }
 
@@ -100,9 +108,12 @@ static int hook_command(RedisModuleCtx *ctx, RedisModuleString **argv, int argc)
 
 int CommandHooks_Start(RedisModuleCtx *ctx) {
     if (!RedisModule_RegisterCommandFilter || !RedisModule_CommandFilterArgInsert) return REDISMODULE_ERR;
-    if (RedisModule_CreateCommand(ctx, HOOK_WRITE, hook_command, "write deny-oom", 0, 0, 0) ||
-        RedisModule_CreateCommand(ctx, HOOK_READ, hook_command, "readonly", 0, 0, 0))
-        return REDISMODULE_ERR;
+    /* The hooked command's own categories apply too (checked in hook_command). */
+    static const RMCommandSpec hooks[] = {
+        {HOOK_WRITE, hook_command, "write deny-oom", 0, 0, 0, "write slow"},
+        {HOOK_READ, hook_command, "readonly", 0, 0, 0, "read slow"},
+    };
+    if (RMCommand_CreateAll(ctx, hooks, 2) != REDISMODULE_OK) return REDISMODULE_ERR;
     return RedisModule_RegisterCommandFilter(ctx, hook_filter, REDISMODULE_CMDFILTER_NOSELF) ? REDISMODULE_OK
                                                                                                : REDISMODULE_ERR;
 }

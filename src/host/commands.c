@@ -1,4 +1,4 @@
-/* commands.c -- RG.PYEXECUTE, RG.TRIGGER, RG.DUMPREGISTRATIONS, RG.UNREGISTER, and the
+/* commands.c -- RG.PYEXECUTE, RG.TRIGGER, RG.UNREGISTER, and the
  * results of UNBLOCKING executions (RG.GETRESULTS[BLOCKING], RG.DROPEXECUTION,
  * RG.DUMPEXECUTIONS).
  *
@@ -42,8 +42,7 @@ static PyObject *py_str_list(RedisModuleString **strs, int n) {
     return list;
 }
 
-/* The reply for a Python exception raised by the runtime: its message. */
-static void reply_with_py_error(RedisModuleCtx *ctx) {
+void Commands_ReplyWithPyError(RedisModuleCtx *ctx) {
     CReply *r = PyHost_ErrorReply();
     CReply_Send(ctx, r);
     CReply_Free(r);
@@ -54,6 +53,7 @@ static void reply_with_py_error(RedisModuleCtx *ctx) {
 typedef struct {
     PoolJob base;
     Reg *reg;
+    FlowUser *user; /* the ACL user the flow acts for; NULL: full rights */
     Waiter *waiter;
     int argc, db; /* db: the caller's database */
     char **args; /* copies: the command's argv dies when the command returns */
@@ -61,25 +61,40 @@ typedef struct {
 } TriggerJob;
 
 static void trigger_job_free(TriggerJob *j) {
+    FlowUser_Release(j->user);
     for (int i = 0; i < j->argc; i++) free(j->args[i]);
     free(j->args);
     free(j->lens);
     free(j);
 }
 
-/* Calls runtime._trigger(handler, [trigger, args...], waiter, allow_async, db).
+/* The ACL user a flow started by this command acts for: the calling
+ * client's, or for a module's call (a flow's execute('RG.TRIGGER', ...)),
+ * the user of the code that made it.  A new reference; NULL: full rights. */
+static FlowUser *caller_user(RedisModuleCtx *ctx) {
+    FlowUser *u = FlowUser_OfCaller(ctx);
+    if (u) return u;
+    PyGILState_STATE g = PyGILState_Ensure();
+    u = FlowUser_Current();
+    PyGILState_Release(g);
+    return u;
+}
+
+/* Calls runtime._trigger(handler, [trigger, args...], waiter, allow_async, db, user).
  * GIL held.  The runtime completes the waiter itself, also on failure. */
-static void call_trigger(Reg *reg, PyObject *args, Waiter *w, int allow_async, int db) {
+static void call_trigger(Reg *reg, PyObject *args, Waiter *w, int allow_async, int db, FlowUser *user) {
     PyObject *cap = Waiter_Capsule(w);
-    PyObject *r = cap ? PyObject_CallFunction(rt_trigger, "OOOii", reg->handler, args, cap,
-                                              allow_async, db)
-                      : NULL;
+    PyObject *ucap = FlowUser_Capsule(FlowUser_Retain(user));
+    PyObject *r = cap && ucap ? PyObject_CallFunction(rt_trigger, "OOOiiO", reg->handler, args, cap,
+                                                      allow_async, db, ucap)
+                              : NULL;
     if (!r) {
         PyHost_LogError("RG.TRIGGER");
         Waiter_Complete(w, CReply_Error("ERR the Python runtime failed to start the execution"));
     }
     Py_XDECREF(r);
     Py_XDECREF(cap);
+    Py_XDECREF(ucap);
 }
 
 /* On a pool thread, or on the loop thread (LoopQ_Drain, GIL already held). */
@@ -92,7 +107,7 @@ static void trigger_job_run(PoolJob *job) {
         if (!s) Py_CLEAR(args);
         else PyList_SET_ITEM(args, i, s);
     }
-    if (args) call_trigger(j->reg, args, j->waiter, 1, j->db);
+    if (args) call_trigger(j->reg, args, j->waiter, 1, j->db, j->user);
     else {
         PyHost_LogError("RG.TRIGGER arguments");
         Waiter_Complete(j->waiter, CReply_Error("ERR could not convert the trigger arguments"));
@@ -124,6 +139,7 @@ static int run_async(RedisModuleCtx *ctx, Reg *reg, RedisModuleString **argv, in
         j->args[i][j->lens[i]] = '\0';
     }
     j->db = RedisModule_GetSelectedDb(ctx);
+    j->user = caller_user(ctx);
     j->waiter = Waiter_New(Waiter_Block(ctx));
     if (submit(&j->base) != REDISMODULE_OK) {
         Waiter_Complete(j->waiter, CReply_Error("ERR the server is shutting down"));
@@ -156,11 +172,12 @@ static int run_sync(RedisModuleCtx *ctx, Reg *reg, RedisModuleString **argv, int
     }
     int may_block = async_allowed(ctx);
     Waiter *w = Waiter_New(NULL);
+    FlowUser *user = caller_user(ctx);
     HostCmdScope scope = Host_CommandEnter(ctx);
     PyGILState_STATE g = PyGILState_Ensure();
     PyObject *args = py_str_list(argv, argc);
     nested_sync++;
-    if (args) call_trigger(reg, args, w, may_block, RedisModule_GetSelectedDb(ctx));
+    if (args) call_trigger(reg, args, w, may_block, RedisModule_GetSelectedDb(ctx), user);
     else {
         PyHost_LogError("RG.TRIGGER arguments");
         Waiter_Complete(w, CReply_Error("ERR could not convert the trigger arguments"));
@@ -168,6 +185,7 @@ static int run_sync(RedisModuleCtx *ctx, Reg *reg, RedisModuleString **argv, int
     nested_sync--;
     Py_XDECREF(args);
     Registry_Release(reg);
+    FlowUser_Release(user);
     PyGILState_Release(g);
     Host_CommandExit(scope);
     Waiter_ReplyOrBlock(ctx, w, may_block);
@@ -232,10 +250,11 @@ static const char *parse_pyexecute(RedisModuleString **argv, int argc, Pyexecute
     return NULL;
 }
 
-void Commands_RunScript(RedisModuleCtx *ctx, RedisModuleString **argv, int argc, Waiter *blocked) {
+void Commands_RunScript(RedisModuleCtx *ctx, RedisModuleString **argv, int argc, Waiter *blocked, FlowUser *user) {
     PyexecuteArgs a;
     const char *err = parse_pyexecute(argv, argc, &a);
     if (err) {
+        FlowUser_Release(user);
         CReply *r = CReply_Error(err);
         if (blocked) Waiter_Complete(blocked, r);
         else CReply_Send(ctx, r), CReply_Free(r);
@@ -246,15 +265,16 @@ void Commands_RunScript(RedisModuleCtx *ctx, RedisModuleString **argv, int argc,
     if (blocked) Waiter_Retain(w);
     HostCmdScope scope = Host_CommandEnter(ctx);
     PyGILState_STATE g = PyGILState_Ensure();
+    PyObject *ucap = FlowUser_Capsule(user);
     PyObject *code = py_str(argv[1]);
     PyObject *pid = a.id ? py_str(a.id) : Py_NewRef(Py_None);
     PyObject *pdesc = a.desc ? py_str(a.desc) : Py_NewRef(Py_None);
     PyObject *reqs = py_str_list(argv + a.first_requirement, argc - a.first_requirement);
     PyObject *cap = Waiter_Capsule(w);
     ScriptStore_BeginChanges();
-    PyObject *r = code && pid && pdesc && reqs && cap
-                      ? PyObject_CallFunction(rt_pyexecute, "OOiOOiOssiO", code, cap, may_block, pid, pdesc,
-                                              a.upgrade, Py_False, "", "", a.unblocking, reqs)
+    PyObject *r = code && pid && pdesc && reqs && cap && ucap
+                      ? PyObject_CallFunction(rt_pyexecute, "OOiOOiOssiOO", code, cap, may_block, pid, pdesc,
+                                              a.upgrade, Py_False, "", "", a.unblocking, reqs, ucap)
                       : NULL;
     ScriptStore_PropagateChanges(ctx);
     const char *ex_id = r && PyUnicode_Check(r) ? PyUnicode_AsUTF8(r) : NULL; /* UNBLOCKING */
@@ -271,6 +291,7 @@ void Commands_RunScript(RedisModuleCtx *ctx, RedisModuleString **argv, int argc,
     Py_XDECREF(pdesc);
     Py_XDECREF(reqs);
     Py_XDECREF(cap);
+    Py_XDECREF(ucap);
     PyGILState_Release(g);
     Host_CommandExit(scope);
     if (!blocked) Waiter_ReplyOrBlock(ctx, w, may_block);
@@ -282,11 +303,13 @@ static int pyexecute_command(RedisModuleCtx *ctx, RedisModuleString **argv, int 
     PyexecuteArgs a;
     const char *err = parse_pyexecute(argv, argc, &a);
     if (err) return RedisModule_ReplyWithError(ctx, err);
-    /* Requirements to install first: the script runs when pip is done. */
+    /* Requirements to install first: the script runs when pip is done,
+     * for the user who sent it. */
+    FlowUser *user = caller_user(ctx);
     if (a.first_requirement < argc &&
-        Requirements_Prepare(ctx, argv, argc, a.first_requirement, a.force, async_allowed(ctx)))
+        Requirements_Prepare(ctx, argv, argc, a.first_requirement, a.force, async_allowed(ctx), user))
         return REDISMODULE_OK;
-    Commands_RunScript(ctx, argv, argc, NULL);
+    Commands_RunScript(ctx, argv, argc, NULL, user);
     return REDISMODULE_OK;
 }
 
@@ -300,7 +323,7 @@ static int results_reply(RedisModuleCtx *ctx, const char *op, RedisModuleString 
     PyObject *cap = Waiter_Capsule(w);
     PyObject *pid = id ? py_str(id) : Py_NewRef(Py_None);
     PyObject *r = cap && pid ? PyObject_CallFunction(rt_results, "sOO", op, pid, cap) : NULL;
-    if (!r) reply_with_py_error(ctx);
+    if (!r) Commands_ReplyWithPyError(ctx);
     Py_XDECREF(r);
     Py_XDECREF(pid);
     Py_XDECREF(cap);
@@ -329,13 +352,6 @@ static int dumpexecutions_command(RedisModuleCtx *ctx, RedisModuleString **argv,
 
 /* ---- registrations ---- */
 
-static int dump_command(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
-    (void)argv;
-    if (argc != 1) return RedisModule_WrongArity(ctx);
-    Registry_Dump(ctx);
-    return REDISMODULE_OK;
-}
-
 static int unregister_command(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
     if (argc != 2) return RedisModule_WrongArity(ctx);
     size_t len;
@@ -353,18 +369,22 @@ static int unregister_command(RedisModuleCtx *ctx, RedisModuleString **argv, int
     return RedisModule_ReplyWithSimpleString(ctx, "OK");
 }
 
+/* ACL categories: RG.PYEXECUTE runs the code it is sent, as the server's OS
+ * user: "dangerous".  Running and removing registered flows is "scripting",
+ * as FCALL and FUNCTION DELETE are. */
+static const RMCommandSpec commands[] = {
+    {"rg.pyexecute", pyexecute_command, "write", 0, 0, 0, "write dangerous scripting slow"},
+    {"rg.trigger", trigger_command, "write", 0, 0, 0, "write scripting slow"},
+    /* The same, with the key declared (ACLs, cluster routing): the record
+     * is [trigger, key, args...] as for RG.TRIGGER. */
+    {"rg.triggeronkey", triggeronkey_command, "write", 2, 2, 1, "write scripting slow"},
+    {"rg.unregister", unregister_command, "write", 0, 0, 0, "write scripting slow"},
+    {"rg.getresults", getresults_command, "readonly", 0, 0, 0, "read scripting slow"},
+    {"rg.getresultsblocking", getresultsblocking_command, "readonly", 0, 0, 0, "read scripting slow"},
+    {"rg.dropexecution", dropexecution_command, "write", 0, 0, 0, "write scripting slow"},
+    {"rg.dumpexecutions", dumpexecutions_command, "readonly", 0, 0, 0, "read scripting slow"},
+};
+
 int Commands_Register(RedisModuleCtx *ctx) {
-    if (RedisModule_CreateCommand(ctx, "rg.pyexecute", pyexecute_command, "write", 0, 0, 0) ||
-        RedisModule_CreateCommand(ctx, "rg.trigger", trigger_command, "write", 0, 0, 0) ||
-        /* The same, with the key declared (ACLs, cluster routing): the
-         * record is [trigger, key, args...] as for RG.TRIGGER. */
-        RedisModule_CreateCommand(ctx, "rg.triggeronkey", triggeronkey_command, "write", 2, 2, 1) ||
-        RedisModule_CreateCommand(ctx, "rg.dumpregistrations", dump_command, "readonly", 0, 0, 0) ||
-        RedisModule_CreateCommand(ctx, "rg.unregister", unregister_command, "write", 0, 0, 0) ||
-        RedisModule_CreateCommand(ctx, "rg.getresults", getresults_command, "readonly", 0, 0, 0) ||
-        RedisModule_CreateCommand(ctx, "rg.getresultsblocking", getresultsblocking_command, "readonly", 0, 0, 0) ||
-        RedisModule_CreateCommand(ctx, "rg.dropexecution", dropexecution_command, "write", 0, 0, 0) ||
-        RedisModule_CreateCommand(ctx, "rg.dumpexecutions", dumpexecutions_command, "readonly", 0, 0, 0))
-        return REDISMODULE_ERR;
-    return REDISMODULE_OK;
+    return RMCommand_CreateAll(ctx, commands, sizeof(commands) / sizeof(commands[0]));
 }

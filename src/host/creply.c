@@ -56,6 +56,7 @@ static CReply *creply_from_errno(void) {
     case EPERM: return CReply_Error("ERR operation not permitted");
     case ENETDOWN: return CReply_Error("ERR command not allowed when the server is not ready");
     case ESPIPE: return CReply_Error("ERR command not allowed in this context");
+    case ENOSPC: return CReply_Error(OOM_ERROR); /* "M": a deny-oom command over maxmemory */
     default: return CReply_Error("ERR command could not be called");
     }
 }

@@ -55,8 +55,22 @@ static PyObject *py_to_bytes(PyObject *o) {
     return b;
 }
 
-static CReply *py_to_creply(PyObject *o, int depth) {
+static CReply *py_to_error(PyObject *o) {
+    PyObject *b = py_to_bytes(o);
+    if (!b) {
+        PyErr_Clear();
+        return CReply_Error("ERR unprintable error");
+    }
+    CReply *r = CReply_Error(PyBytes_AS_STRING(b));
+    Py_DECREF(b);
+    return r;
+}
+
+/* `errors`: a GearsError in `o` is an error element (the tooling commands'
+ * replies), else its str() as any other object. */
+static CReply *py_to_creply(PyObject *o, int depth, int errors) {
     if (o == Py_None) return CReply_Null();
+    if (errors && PyObject_IsInstance(o, GearsError) == 1) return py_to_error(o);
     if (PyLong_CheckExact(o)) {
         int overflow = 0;
         long long v = PyLong_AsLongLongAndOverflow(o, &overflow);
@@ -69,7 +83,7 @@ static CReply *py_to_creply(PyObject *o, int depth) {
         Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
         CReply *r = CReply_Array((size_t)n);
         for (Py_ssize_t i = 0; i < n; i++) {
-            r->elems[i] = py_to_creply(PySequence_Fast_GET_ITEM(seq, i), depth + 1);
+            r->elems[i] = py_to_creply(PySequence_Fast_GET_ITEM(seq, i), depth + 1, errors);
             if (!r->elems[i]) {
                 Py_DECREF(seq);
                 CReply_Free(r);
@@ -86,16 +100,7 @@ static CReply *py_to_creply(PyObject *o, int depth) {
     return r;
 }
 
-static CReply *py_to_error(PyObject *o) {
-    PyObject *b = py_to_bytes(o);
-    if (!b) {
-        PyErr_Clear();
-        return CReply_Error("ERR unprintable error");
-    }
-    CReply *r = CReply_Error(PyBytes_AS_STRING(b));
-    Py_DECREF(b);
-    return r;
-}
+CReply *GearsModule_ToReply(PyObject *o) { return py_to_creply(o, 0, 1); }
 
 /* ---- executeCommand ---- */
 
@@ -123,7 +128,9 @@ static int is_script_call(const char *cmd) {
 }
 
 /* args[skip] is the command, the rest its arguments; db >= 0 runs it there
- * (a hook's call_next in the caller's database), else in the current one. */
+ * (a hook's call_next in the caller's database), else in the current one.
+ * It runs with the rights of the flow's user, and a deny-oom command is
+ * refused over maxmemory, as redis.call does in Lua. */
 static PyObject *execute_command(PyObject *args, Py_ssize_t skip, int db) {
     Py_ssize_t n = PyTuple_GET_SIZE(args) - skip;
     if (n < 1 || !PyUnicode_Check(PyTuple_GET_ITEM(args, skip))) {
@@ -148,47 +155,54 @@ static PyObject *execute_command(PyObject *args, Py_ssize_t skip, int db) {
         Py_DECREF(bufs);
         return NULL;
     }
-    const char **ptrs = malloc((nargs + 1) * sizeof(*ptrs));
-    size_t *lens = malloc((nargs + 1) * sizeof(*lens));
-    RedisModuleString **argv = malloc((nargs + 1) * sizeof(*argv));
+    const char **ptrs = malloc(((size_t)n) * sizeof(*ptrs));
+    size_t *lens = malloc(((size_t)n) * sizeof(*lens));
+    RedisModuleString **argv = malloc(((size_t)n) * sizeof(*argv)); /* the command first */
     if (!ptrs || !lens || !argv) {
         free(ptrs), free(lens), free(argv);
         Py_DECREF(bufs);
         return PyErr_NoMemory();
     }
-    for (size_t i = 0; i < nargs; i++) {
-        PyObject *b = PyList_GET_ITEM(bufs, (Py_ssize_t)i + 1);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *b = PyList_GET_ITEM(bufs, i);
         ptrs[i] = PyBytes_AS_STRING(b);
         lens[i] = (size_t)PyBytes_GET_SIZE(b);
     }
+    FlowUser *user = FlowUser_Current();
+    int acl_call = !strcasecmp(cmd, "ACL"); /* our own calls pass no command filter */
     CReply *cr;
     int skipped = 0, script = is_script_call(cmd);
     Py_BEGIN_ALLOW_THREADS /* never wait for the Redis lock holding the GIL */
     RedisModuleCtx *ctx = Host_Lock();
-    for (size_t i = 0; i < nargs; i++) argv[i] = RedisModule_CreateString(NULL, ptrs[i], lens[i]);
+    for (Py_ssize_t i = 0; i < n; i++) argv[i] = RedisModule_CreateString(NULL, ptrs[i], lens[i]);
     int was_db = RedisModule_GetSelectedDb(ctx), switch_db = db >= 0 && db != was_db;
     if (switch_db) RedisModule_SelectDb(ctx, db);
     /* "!": replicated, as in the original.  "W" (no write) while a saved
      * script runs again (its writes' effects came with the data), and on a
      * read-only replica (a hooked read runs flows there: they may not
-     * write, as its clients may not). */
+     * write, as its clients may not); else "M": no deny-oom command over
+     * maxmemory. */
     int replaying = ScriptStore_Replaying;
     int no_writes = replaying || (RedisModule_GetContextFlags(ctx) & READONLY_REPLICA) == READONLY_REPLICA;
+    const char *denied = user ? FlowUser_DenyCommand(user, ctx, argv, (int)n) : NULL;
     RedisModuleCallReply *reply = NULL;
     int refused = 1;
-    if (!(replaying && script)) { /* "W" does not see what a Lua or function call writes */
-        reply = RedisModule_Call(ctx, cmd, no_writes ? "W!v" : "!v", argv, nargs);
+    if (!denied && !(replaying && script)) { /* "W" does not see what a Lua or function call writes */
+        reply = RedisModule_Call(ctx, cmd, no_writes ? "W!v" : "!vM", argv + 1, nargs);
         refused = no_writes && !reply && errno == ENOSPC;
     }
-    skipped = refused && replaying;
-    cr = skipped ? CReply_Null()
+    if (acl_call) FlowUser_AclChanged(); /* after it: cached users may be gone */
+    skipped = refused && replaying && !denied;
+    cr = denied    ? CReply_Error(denied)
+         : skipped ? CReply_Null()
          : refused ? CReply_Error("READONLY You can't write against a read only replica.")
                    : CReply_FromCall(reply);
     if (switch_db) RedisModule_SelectDb(ctx, was_db);
     if (reply) RedisModule_FreeCallReply(reply);
-    for (size_t i = 0; i < nargs; i++) RedisModule_FreeString(NULL, argv[i]);
+    for (Py_ssize_t i = 0; i < n; i++) RedisModule_FreeString(NULL, argv[i]);
     Host_Unlock();
     Py_END_ALLOW_THREADS
+    FlowUser_Release(user);
     free(argv);
     free(lens);
     free(ptrs);
@@ -325,15 +339,17 @@ static PyObject *gears_register_keys(PyObject *self, PyObject *args) {
     return KeyEvents_Register(args);
 }
 
-/* _store_script(id, desc, code, dropped[, reqs]) / _drop_script(id): the
+/* _store_script(id, desc, code, dropped, user, reqs) / _drop_script(id): the
  * script_store.c entries of a session (main thread); `dropped` lists the
- * registrations RG.UNREGISTER took ("1,3": their order in the script). */
+ * registrations RG.UNREGISTER took ("1,3": their order in the script),
+ * `user` the ACL user who sent it (None: full rights). */
 static PyObject *gears_store_script(PyObject *self, PyObject *args) {
     (void)self;
-    const char *id, *desc, *code, *dropped, *reqs = "";
-    Py_ssize_t len, reqs_len = 0;
-    if (!PyArg_ParseTuple(args, "szs#s|y#", &id, &desc, &code, &len, &dropped, &reqs, &reqs_len)) return NULL;
-    if (ScriptStore_Put(id, desc, code, (size_t)len, dropped, reqs, (size_t)reqs_len) != REDISMODULE_OK)
+    const char *id, *desc, *code, *dropped, *user, *reqs;
+    Py_ssize_t len, reqs_len;
+    if (!PyArg_ParseTuple(args, "szs#szy#", &id, &desc, &code, &len, &dropped, &user, &reqs, &reqs_len))
+        return NULL;
+    if (ScriptStore_Put(id, desc, code, (size_t)len, dropped, user, reqs, (size_t)reqs_len) != REDISMODULE_OK)
         return PyErr_NoMemory();
     Py_RETURN_NONE;
 }
@@ -367,6 +383,12 @@ static PyObject *gears_unregister(PyObject *self, PyObject *args) {
     if (!reg) Py_RETURN_FALSE;
     Registry_Release(reg);
     Py_RETURN_TRUE;
+}
+
+static PyObject *gears_registry(PyObject *self, PyObject *unused) {
+    (void)self;
+    (void)unused;
+    return Registry_List();
 }
 
 static PyObject *gears_is_registered(PyObject *self, PyObject *args) {
@@ -493,12 +515,12 @@ static PyObject *gears_complete(PyObject *self, PyObject *args) {
     if (kind != 1 && PyList_GET_SIZE(errors) > 0) {
         r = py_to_error(PyList_GET_ITEM(errors, 0));
     } else if (kind == 0) {
-        r = py_to_creply(results, 0);
+        r = py_to_creply(results, 0, 0);
     } else if (kind == 2) {
-        r = PyList_GET_SIZE(results) == 1 ? py_to_creply(PyList_GET_ITEM(results, 0), 0) : NULL;
+        r = PyList_GET_SIZE(results) == 1 ? py_to_creply(PyList_GET_ITEM(results, 0), 0, 0) : NULL;
     } else {
         r = CReply_Array(2);
-        r->elems[0] = py_to_creply(results, 0);
+        r->elems[0] = py_to_creply(results, 0, 0);
         r->elems[1] = CReply_Array((size_t)PyList_GET_SIZE(errors));
         for (Py_ssize_t i = 0; i < PyList_GET_SIZE(errors); i++)
             r->elems[1]->elems[i] = py_to_error(PyList_GET_ITEM(errors, i));
@@ -533,29 +555,50 @@ static PyMethodDef methods[] = {
     {"_drop_script", gears_drop_script, METH_VARARGS, NULL},
     {"_store_state", gears_store_state, METH_VARARGS, NULL},
     {"_is_registered", gears_is_registered, METH_VARARGS, NULL},
+    {"_registry", gears_registry, METH_NOARGS, NULL},
     {"_submit", gears_submit, METH_VARARGS, NULL},
     {"_loop_call", gears_loop_call, METH_VARARGS, NULL},
     {"_main_call", gears_main_call, METH_VARARGS, NULL},
     {"_loop_fd", gears_loop_fd, METH_NOARGS, NULL},
     {"_loop_drain", gears_loop_drain, METH_NOARGS, NULL},
     {"_complete", gears_complete, METH_VARARGS, NULL},
+    {"_flow_user", FlowUserPy_New, METH_VARARGS, NULL},
+    {"_user_name", FlowUserPy_Name, METH_O, NULL},
+    {"_user_exists", FlowUserPy_Exists, METH_O, NULL},
+    {"_current_user_address", FlowUserPy_CurrentAddress, METH_NOARGS, NULL},
     {NULL, NULL, 0, NULL},
 };
 
 static struct PyModuleDef moddef = {PyModuleDef_HEAD_INIT, "redisgears", NULL, -1, methods,
                                     NULL, NULL, NULL, NULL};
 
+/* [(name, value)...]: the module arguments, for gears_config.py. */
+static PyObject *module_args(void) {
+    PyObject *list = PyList_New(0);
+    for (int i = 0; list && i + 1 < host_config.nargs; i += 2) {
+        PyObject *pair = Py_BuildValue("(ss)", host_config.args[i], host_config.args[i + 1]);
+        if (!pair || PyList_Append(list, pair) < 0) Py_CLEAR(list);
+        Py_XDECREF(pair);
+    }
+    return list;
+}
+
 PyObject *GearsModule_Init(void) {
     PyObject *m = PyModule_Create(&moddef);
     if (!m) return NULL;
     GearsError = PyErr_NewException("gears.error", NULL, NULL);
-    if (!GearsError || PyModule_AddObjectRef(m, "GearsError", GearsError) < 0 ||
-        PyModule_AddIntConstant(m, "_python_attempt_traceback", host_config.python_attempt_traceback) < 0 ||
-        PyModule_AddStringConstant(m, "_requirements_dir", host_config.requirements_dir ? host_config.requirements_dir : "") < 0 ||
+    PyObject *args = module_args();
+    if (!GearsError || !args || FlowUserPy_Init(m) < 0 || PyModule_AddObjectRef(m, "GearsError", GearsError) < 0 ||
+        PyModule_AddObjectRef(m, "_module_args", args) < 0 ||
+        PyModule_AddIntConstant(m, "_threads", host_config.threads) < 0 ||
+        PyModule_AddStringConstant(m, "_requirements_dir",
+                                   host_config.requirements_dir ? host_config.requirements_dir : "") < 0 ||
         PyModule_AddStringConstant(m, "_requirements_index",
                                    host_config.requirements_index ? host_config.requirements_index : "") < 0) {
+        Py_XDECREF(args);
         Py_DECREF(m);
         return NULL;
     }
+    Py_DECREF(args);
     return m;
 }

@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <stddef.h>
 
+#include "../common/command_acl.h"
 #include "../common/rm_api.h"
 
 typedef struct _object PyObject;
@@ -33,6 +34,23 @@ CReply *CReply_Array(size_t len); /* elements start NULL (sent as null) */
 CReply *CReply_FromCall(RedisModuleCallReply *r);
 void CReply_Send(RedisModuleCtx *ctx, const CReply *r);
 void CReply_Free(CReply *r);
+#define OOM_ERROR "OOM command not allowed when used memory > 'maxmemory'."
+
+/* ---- flow_user.c: the ACL user a flow runs as ---- */
+typedef struct FlowUser FlowUser;
+FlowUser *FlowUser_New(const char *name, size_t len); /* NULL when out of memory */
+/* Main thread: the calling client's user (a new reference), or NULL for a
+ * module's call (full rights). */
+FlowUser *FlowUser_OfCaller(RedisModuleCtx *ctx);
+FlowUser *FlowUser_Retain(FlowUser *u);
+void FlowUser_Release(FlowUser *u); /* any thread */
+const char *FlowUser_Name(const FlowUser *u);
+void FlowUser_AclChanged(void); /* an ACL command is about to run, or just ran (Redis lock held) */
+/* Redis lock held.  NULL when `u` may run argv (argv[0] the command) or
+ * touch the keys (to read, or with `write` to write), else the error. */
+const char *FlowUser_DenyCommand(FlowUser *u, RedisModuleCtx *ctx, RedisModuleString **argv, int argc);
+const char *FlowUser_DenyKeys(FlowUser *u, RedisModuleCtx *ctx, RedisModuleString **keys, size_t n, int write);
+int FlowUser_Exists(FlowUser *u, RedisModuleCtx *ctx); /* Redis lock held */
 
 /* ---- host_api.c: the RG_HostAPI table and the per-thread Redis lock ---- */
 void HostAPI_Init(RedisModuleCtx *onload_ctx);
@@ -103,8 +121,9 @@ typedef struct Reg {
     unsigned key_types; /* KeysReader: bit (1 << REDISMODULE_KEYTYPE_x); 0 for every type */
     char **commands;    /* KeysReader commands=[...]: NULL-terminated, lower case; NULL for any */
     HookSpec *command_specs; /* what COMMAND INFO says of each of them */
-    long long triggered; /* KeysReader: events that started an execution (main thread) */
+    long long triggered; /* the events or calls that started an execution (under the mutex) */
     int running_sync;   /* KeysReader: a sync execution of it is running on the main thread */
+    FlowUser *user;     /* KeysReader: the ACL user its flows act for (who registered it); NULL: full rights */
     int mode;
     int on_loop;        /* the first step is `async def`: start on the loop thread */
     PyObject *handler;  /* the runtime's registration object */
@@ -150,12 +169,15 @@ int Registry_HasKeyTypes(void); /* any that filters on the key type (cheap) */
 void Registry_Release(Reg *reg);                  /* GIL held */
 Reg *Registry_Remove(const char *id, size_t len); /* the table's reference */
 int Registry_Contains(const char *id);
-void Registry_Dump(RedisModuleCtx *ctx);
+/* [(handler, numTriggered)...] in the order they were registered (GIL held). */
+PyObject *Registry_List(void);
 
 /* ---- script_store.c: the scripts of live registrations, in the RDB ---- */
 int ScriptStore_Start(RedisModuleCtx *ctx); /* the aux-data type and the loading hook */
+/* `user`: the ACL user who sent it, or NULL (full rights); `reqs`: its
+ * requirements with their wheels (Requirements_Restore's form), or empty. */
 int ScriptStore_Put(const char *id, const char *desc, const char *code, size_t code_len, const char *dropped,
-                    const char *reqs, size_t reqs_len);
+                    const char *user, const char *reqs, size_t reqs_len);
 /* Replaces the readers' state kept with the script of session `id`. */
 int ScriptStore_SetState(const char *id, const char *state, size_t len);
 void ScriptStore_Drop(const char *id);
@@ -171,8 +193,9 @@ extern int ScriptStore_Replaying;
 /* ---- key_events.c: keyspace events that start KeysReader executions ---- */
 int KeyEvents_Subscribe(RedisModuleCtx *ctx);
 /* redisgears._register_keys(id, prefix, mode, handler, desc, on_loop,
- * eventTypes, keyTypes, stream[, commands, command_specs]): the lists may
- * be None; `stream` marks a StreamReader registration.  GIL held. */
+ * eventTypes, keyTypes, stream, user[, commands, command_specs]): the lists
+ * may be None; `stream` marks a StreamReader registration; `user` the capsule
+ * of its ACL user or None.  GIL held. */
 PyObject *KeyEvents_Register(PyObject *args);
 
 /* ---- key_commands.c: the commands KeysReader's commands=[...] watches ---- */
@@ -195,10 +218,11 @@ PyObject *KeyCommands_Link(KeyCall *call);
 
 /* ---- requirements.c: RG.PYEXECUTE's REQUIREMENTS, RG.PYDUMPREQS, RG.PYEXPORTREQ/IMPORTREQ ---- */
 /* Those of argv[first..argc) not met yet are installed off the main thread,
- * the client blocked, then the script runs (Commands_RunScript).  Returns 1
- * when it replied or took the client over, 0 when the script may run now. */
+ * the client blocked, then the script runs (Commands_RunScript) for `user`,
+ * the caller's ACL user.  Returns 1 when it replied or took the client over
+ * (and took `user`), 0 when the script may run now (`user` untouched). */
 int Requirements_Prepare(RedisModuleCtx *ctx, RedisModuleString **argv, int argc, int first, int force,
-                         int may_block);
+                         int may_block, FlowUser *user);
 /* A saved session's requirements (serialized with their wheels), installed
  * before its script runs again: a new list of their names (GIL held). */
 PyObject *Requirements_Restore(const char *blob, size_t len);
@@ -210,27 +234,49 @@ typedef struct HostConfig {
     const char *requirements_dir;   /* where pip installs REQUIREMENTS (NULL: the default) */
     const char *requirements_index; /* a wheel folder or index URL for pip (NULL: PyPI) */
     int threads;
-    int python_attempt_traceback; /* error records of sync steps: traceback (1) or type and value (0) */
+    const char **args; /* the module arguments as given, name value...: the runtime reads them */
+    int nargs;
 } HostConfig;
 extern HostConfig host_config;
+void HostConfig_UseInstalledDirs(void); /* install_dirs.c: runtime/ and venv/ beside the module */
 int PyHost_Start(const char **err);
 extern PyObject *rt_trigger, *rt_pyexecute, *rt_on_key, *rt_requirements, *rt_forget_session,
-    *rt_results, *rt_keep_sessions, *rt_key_command_call; /* runtime functions and objects */
+    *rt_results, *rt_keep_sessions, *rt_key_command_call, *rt_tool; /* runtime functions and objects */
 PyObject *PyHost_TakeError(void);         /* the pending exception (cleared), or NULL */
 CReply *PyHost_ErrorReply(void);          /* the pending exception's message as an error (cleared) */
 void PyHost_LogError(const char *where);     /* logs and clears the Python error */
+
+/* ---- flow_user_py.c: flow users in Python (GIL held) ---- */
+int FlowUserPy_Init(PyObject *module); /* adds the context variable `_current_user` */
+PyObject *FlowUser_Capsule(FlowUser *u); /* takes u's reference; None for NULL */
+FlowUser *FlowUser_FromCapsule(PyObject *cap); /* borrowed; NULL for None */
+FlowUser *FlowUser_Current(void); /* the running code's user (a new reference), or NULL */
+/* redisgears._flow_user(name), _user_name(capsule), _user_exists(capsule), _current_user_address() */
+PyObject *FlowUserPy_New(PyObject *self, PyObject *args);
+PyObject *FlowUserPy_Name(PyObject *self, PyObject *cap);
+PyObject *FlowUserPy_Exists(PyObject *self, PyObject *cap);
+PyObject *FlowUserPy_CurrentAddress(PyObject *self, PyObject *unused);
 
 /* ---- gears_module.c: the built-in module `redisgears` ---- */
 PyObject *GearsModule_Init(void); /* PyImport_AppendInittab callback */
 PyObject *Waiter_Capsule(Waiter *w); /* a new Python reference owning a waiter ref */
 PyObject *GearsModule_ReplyToPy(const CReply *r); /* str (errors too), int, float, list or None */
+/* The reply for a Python value as the flows' records convert, except that a
+ * GearsError in it is an error element; NULL with the Python error set. */
+CReply *GearsModule_ToReply(PyObject *o);
 
 /* ---- commands.c ---- */
 int Commands_Register(RedisModuleCtx *ctx);
+/* Sends PyHost_ErrorReply(): the Python exception the runtime raised (GIL held). */
+void Commands_ReplyWithPyError(RedisModuleCtx *ctx);
 /* Runs RG.PYEXECUTE's script (argv as the command had it; its requirements
- * are met) and replies on ctx, or through `blocked`, the waiter of a client
- * blocked while they were installed (then ctx is a timer's). */
-void Commands_RunScript(RedisModuleCtx *ctx, RedisModuleString **argv, int argc, Waiter *blocked);
+ * are met) for `user`, the ACL user who sent it (taken; NULL: full rights),
+ * and replies on ctx, or through `blocked`, the waiter of a client blocked
+ * while they were installed (then ctx is a timer's). */
+void Commands_RunScript(RedisModuleCtx *ctx, RedisModuleString **argv, int argc, Waiter *blocked, FlowUser *user);
+
+/* ---- tooling_commands.c: RG.CONFIGGET/SET, RG.PYSTATS, RG.INFOCLUSTER... ---- */
+int ToolingCommands_Register(RedisModuleCtx *ctx);
 /* Runs `reg`'s flow on the record [record...] as RG.TRIGGER does (taking
  * the reference to reg) and replies, now or when it ends. */
 int Commands_RunFlow(RedisModuleCtx *ctx, Reg *reg, RedisModuleString **record, int n);

@@ -71,6 +71,11 @@ static int api_holds_lock_off_main(void) {
 
 static int api_run_on_main(void (*fn)(void *), void *arg) { return MainQ_Call(fn, arg); }
 
+static const char *api_deny_keys(void *user, RedisModuleCtx *ctx, RedisModuleString **keys, size_t n, int write) {
+    if (write && (RedisModule_GetContextFlags(ctx) & REDISMODULE_CTX_FLAGS_OOM)) return OOM_ERROR;
+    return user ? FlowUser_DenyKeys(user, ctx, keys, n, write) : NULL;
+}
+
 static const RG_HostAPI host_api = {
     .version = RG_HOST_API_VERSION,
     .get_api = api_get_api,
@@ -79,6 +84,7 @@ static const RG_HostAPI host_api = {
     .log = api_log,
     .holds_lock_off_main = api_holds_lock_off_main,
     .run_on_main = api_run_on_main,
+    .deny_keys = api_deny_keys,
 };
 
 void HostAPI_Init(RedisModuleCtx *onload_ctx) {

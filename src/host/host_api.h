@@ -18,9 +18,10 @@
 #ifndef HOST_API_H
 #define HOST_API_H
 
-#define RG_HOST_API_VERSION 3
+#define RG_HOST_API_VERSION 4
 
 typedef struct RedisModuleCtx RedisModuleCtx;
+typedef struct RedisModuleString RedisModuleString;
 
 typedef struct RG_HostAPI {
     unsigned version; /* RG_HOST_API_VERSION */
@@ -38,6 +39,13 @@ typedef struct RG_HostAPI {
      * called).  The extension delivers the outcome of a run that a sync
      * flow awaits there, so the engine worker never takes the GIL. */
     int (*run_on_main)(void (*fn)(void *arg), void *arg);
+    /* Version 4: may the flow code that asked touch these n keys, to read
+     * them, or with `write` to write them?  `user` is what that code's
+     * redisgears._current_user_address() gave (NULL: full rights); a write
+     * is also refused while the server is over maxmemory.  Called with the
+     * Redis lock held (ctx from `lock`).  NULL if it may, else the error
+     * text to give (as redis.call gives it in Lua). */
+    const char *(*deny_keys)(void *user, RedisModuleCtx *ctx, RedisModuleString **keys, size_t n, int write);
 } RG_HostAPI;
 
 #endif

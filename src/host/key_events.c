@@ -122,6 +122,13 @@ static int on_event(RedisModuleCtx *ctx, int reader, const char *event, RedisMod
     size_t n = Registry_MatchKeys(reader, watched ? watched->name : NULL, name, len, event, key_type, hits,
                                   MAX_HITS);
     for (size_t i = 0; i < n; i++) {
+        if (hits[i]->user && !FlowUser_Exists(hits[i]->user, ctx)) { /* RG.DUMPREGISTRATIONS says so */
+            hits[i]->triggered--; /* it started nothing */
+            PyGILState_STATE g = PyGILState_Ensure();
+            Registry_Release(hits[i]);
+            PyGILState_Release(g);
+            continue;
+        }
         PyObject *call = link_to_command(hits[i], watched);
         if (hits[i]->mode == MODE_SYNC) run_sync(ctx, hits[i], name, len, event, call);
         else start_async(hits[i], name, len, event, call);
@@ -193,10 +200,10 @@ static int watched_commands(Reg *r, PyObject *names, PyObject *specs) {
 
 PyObject *KeyEvents_Register(PyObject *args) {
     const char *id, *prefix, *mode, *desc = NULL;
-    PyObject *handler, *events, *types, *commands = Py_None, *specs = Py_None;
+    PyObject *handler, *events, *types, *user, *commands = Py_None, *specs = Py_None;
     int on_loop = 0, stream = 0;
-    if (!PyArg_ParseTuple(args, "sssOzpOOp|OO", &id, &prefix, &mode, &handler, &desc, &on_loop, &events,
-                          &types, &stream, &commands, &specs))
+    if (!PyArg_ParseTuple(args, "sssOzpOOpO|OO", &id, &prefix, &mode, &handler, &desc, &on_loop, &events,
+                          &types, &stream, &user, &commands, &specs))
         return NULL;
     int m = Mode_Parse(mode);
     if (m < 0) {
@@ -205,6 +212,7 @@ PyObject *KeyEvents_Register(PyObject *args) {
     }
     Reg *r = Reg_New(stream ? READER_STREAM : READER_KEYS, id, prefix, desc, m, on_loop, handler);
     if (!r) return PyErr_NoMemory();
+    r->user = FlowUser_Retain(FlowUser_FromCapsule(user));
     char **type_names = NULL;
     const char *err = NULL;
     if (str_list(events, &r->event_types) < 0 || str_list(types, &type_names) < 0 ||

@@ -1,14 +1,17 @@
 /* module.c -- the Python host's entry point: module "rg".
  *
  * Arguments (all optional; the defaults are the interpreter and venv the
- * module was built against):
+ * module was built against, or the runtime/ and venv/ beside an installed one):
  *   PYTHON_HOME <dir>   CPython's prefix (PyConfig.home)
  *   VENV <dir>          a venv whose site-packages flows can import
  *   RUNTIME <dir>       where gears_runtime.py lives
  *   PYTHONPATH <a:b>    extra entries for sys.path
- *   THREADS <n>         execution pool size (default 3)
+ *   THREADS <n>         execution pool size (default 3; RedisGears' ExecutionThreads too)
  *   PythonAttemptTraceback <0|1>  error records of sync steps: the
- *                       traceback (1, the default) or 'Error type: ..., Value: ...' */
+ *                       traceback (1, the default) or 'Error type: ..., Value: ...'
+ *   NUMPY_LEGACY_PRINT <0|1>  numpy prints as 1.x did inside flows (1, the
+ *                       default; gears_numpy_print.py)
+ * and RedisGears 1.2's arguments (spec §4, gears_config.py). */
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -28,43 +31,78 @@ HostConfig host_config = {
     .runtime_dir = RG_DEFAULT_RUNTIME,
     .python_path = NULL,
     .threads = 3,
-    .python_attempt_traceback = 1,
 };
 
-static int parse_args(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
-    for (int i = 0; i < argc; i++) {
-        const char *name = RedisModule_StringPtrLen(argv[i], NULL);
-        if (i + 1 >= argc) {
-            RedisModule_Log(ctx, "warning", "rg: argument %s needs a value", name);
+/* RedisGears 1.2's arguments that mean nothing here (no cluster, no
+ * download, one environment): accepted, with a warning, so that its
+ * redis.conf lines load; RG.CONFIGGET shows their values. */
+static const char *const ignored_gears_args[] = {
+    "MaxExecutionsPerRegistration", "ProfileExecutions", "ExecutionMaxIdleTime", "SendMsgRetries", "Plugin",
+    "OverridePythonAllocators", "DownloadDeps", "ForeceDownloadDepsOnEnterprise", "DependenciesUrl",
+    "DependenciesSha256", "PythonInstallationDir", "CreateVenv", "PythonInstallReqMaxIdleTime",
+};
+
+static int is_ignored_gears_arg(const char *name) {
+    for (size_t i = 0; i < sizeof(ignored_gears_args) / sizeof(*ignored_gears_args); i++)
+        if (!strcasecmp(name, ignored_gears_args[i])) return 1;
+    return 0;
+}
+
+/* A whole number in [min, max], or -1. */
+static long parse_count(const char *value, long min, long max) {
+    char *end;
+    long n = strtol(value, &end, 10);
+    return *value && !*end && n >= min && n <= max ? n : -1;
+}
+
+/* Checks one argument and takes what C needs from it; the runtime
+ * (gears_config.py) gets them all (host_config.args). */
+static int parse_arg(RedisModuleCtx *ctx, const char *name, const char *value) {
+    if (!strcasecmp(name, "PYTHON_HOME")) host_config.python_home = value;
+    else if (!strcasecmp(name, "VENV")) host_config.venv = value;
+    else if (!strcasecmp(name, "RUNTIME")) host_config.runtime_dir = value;
+    else if (!strcasecmp(name, "PYTHONPATH")) host_config.python_path = value;
+    else if (!strcasecmp(name, "REQUIREMENTS_DIR")) host_config.requirements_dir = value;
+    else if (!strcasecmp(name, "REQUIREMENTS_INDEX")) host_config.requirements_index = value;
+    else if (!strcasecmp(name, "THREADS") || !strcasecmp(name, "ExecutionThreads")) {
+        long n = parse_count(value, 1, 256);
+        if (n < 0) {
+            RedisModule_Log(ctx, "warning", "rg: %s must be 1..256, got %s", name, value);
             return REDISMODULE_ERR;
         }
-        /* The strings of argv live as long as the module: Redis keeps them. */
-        const char *value = RedisModule_StringPtrLen(argv[++i], NULL);
-        if (!strcasecmp(name, "PYTHON_HOME")) host_config.python_home = value;
-        else if (!strcasecmp(name, "VENV")) host_config.venv = value;
-        else if (!strcasecmp(name, "RUNTIME")) host_config.runtime_dir = value;
-        else if (!strcasecmp(name, "PYTHONPATH")) host_config.python_path = value;
-        else if (!strcasecmp(name, "REQUIREMENTS_DIR")) host_config.requirements_dir = value;
-        else if (!strcasecmp(name, "REQUIREMENTS_INDEX")) host_config.requirements_index = value;
-        else if (!strcasecmp(name, "THREADS")) {
-            char *end;
-            long n = strtol(value, &end, 10);
-            if (*end || n < 1 || n > 256) {
-                RedisModule_Log(ctx, "warning", "rg: THREADS must be 1..256, got %s", value);
-                return REDISMODULE_ERR;
-            }
-            host_config.threads = (int)n;
-        } else if (!strcasecmp(name, "PythonAttemptTraceback")) {
-            if (strcmp(value, "0") != 0 && strcmp(value, "1") != 0) {
-                RedisModule_Log(ctx, "warning", "rg: PythonAttemptTraceback must be 0 or 1, got %s", value);
-                return REDISMODULE_ERR;
-            }
-            host_config.python_attempt_traceback = value[0] == '1';
-        } else {
-            RedisModule_Log(ctx, "warning", "rg: unknown argument %s", name);
+        host_config.threads = (int)n;
+    } else if (!strcasecmp(name, "MaxExecutions")) {
+        if (parse_count(value, 1, 1000000000) < 0) {
+            RedisModule_Log(ctx, "warning", "rg: MaxExecutions must be a positive number, got %s", value);
             return REDISMODULE_ERR;
         }
+    } else if (!strcasecmp(name, "PythonAttemptTraceback") || !strcasecmp(name, "NUMPY_LEGACY_PRINT")) {
+        if (strcmp(value, "0") != 0 && strcmp(value, "1") != 0) {
+            RedisModule_Log(ctx, "warning", "rg: %s must be 0 or 1, got %s", name, value);
+            return REDISMODULE_ERR;
+        }
+    } else if (is_ignored_gears_arg(name))
+        RedisModule_Log(ctx, "warning", "rg: RedisGears argument %s %s is ignored by this host", name, value);
+    else { /* RedisGears kept these for gearsConfigGet; a typo here would go unseen */
+        RedisModule_Log(ctx, "warning", "rg: unknown argument %s", name);
+        return REDISMODULE_ERR;
     }
+    return REDISMODULE_OK;
+}
+
+static int parse_args(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
+    if (argc % 2) {
+        RedisModule_Log(ctx, "warning", "rg: argument %s needs a value",
+                        RedisModule_StringPtrLen(argv[argc - 1], NULL));
+        return REDISMODULE_ERR;
+    }
+    host_config.args = calloc((size_t)argc + 1, sizeof(*host_config.args));
+    if (!host_config.args) return REDISMODULE_ERR;
+    for (int i = 0; i < argc; i++) host_config.args[i] = RedisModule_StringPtrLen(argv[i], NULL);
+    host_config.nargs = argc;
+    /* The strings of argv live as long as the module: Redis keeps them. */
+    for (int i = 0; i < argc; i += 2)
+        if (parse_arg(ctx, host_config.args[i], host_config.args[i + 1]) != REDISMODULE_OK) return REDISMODULE_ERR;
     return REDISMODULE_OK;
 }
 
@@ -112,6 +150,7 @@ static void on_shutdown(RedisModuleCtx *ctx, RedisModuleEvent e, uint64_t sub, v
 RM_EXPORT int RedisModule_OnLoad(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
     if (RMAPI_Init(ctx, "rg", RG_VERSION_NUM, REDISMODULE_APIVER_1) != REDISMODULE_OK)
         return REDISMODULE_ERR;
+    HostConfig_UseInstalledDirs();
     if (parse_args(ctx, argv, argc) != REDISMODULE_OK) return REDISMODULE_ERR;
     HostAPI_Init(ctx);
     if (LoopQ_Start() != REDISMODULE_OK) {
@@ -127,7 +166,8 @@ RM_EXPORT int RedisModule_OnLoad(RedisModuleCtx *ctx, RedisModuleString **argv, 
         RedisModule_Log(ctx, "warning", "rg: could not start the execution pool");
         return REDISMODULE_ERR;
     }
-    if (Commands_Register(ctx) != REDISMODULE_OK || Requirements_Register(ctx) != REDISMODULE_OK)
+    if (Commands_Register(ctx) != REDISMODULE_OK || ToolingCommands_Register(ctx) != REDISMODULE_OK ||
+        Requirements_Register(ctx) != REDISMODULE_OK)
         return REDISMODULE_ERR;
     if (ScriptStore_Start(ctx) != REDISMODULE_OK) {
         RedisModule_Log(ctx, "warning", "rg: could not register the aux-data type rg-pyhost");

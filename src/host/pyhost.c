@@ -15,7 +15,7 @@
 #endif
 
 PyObject *rt_trigger, *rt_pyexecute, *rt_on_key, *rt_requirements, *rt_forget_session,
-    *rt_results, *rt_keep_sessions, *rt_key_command_call;
+    *rt_results, *rt_keep_sessions, *rt_key_command_call, *rt_tool;
 
 PyObject *PyHost_TakeError(void) {
     PyObject *type, *value, *tb;
@@ -101,9 +101,10 @@ static int run_bootstrap(void) {
     rt_results = rt ? PyObject_GetAttrString(rt, "_results") : NULL;
     rt_keep_sessions = rt ? PyObject_GetAttrString(rt, "_keep_sessions") : NULL;
     rt_key_command_call = rt ? PyObject_GetAttrString(rt, "KeyCommandCall") : NULL;
+    rt_tool = rt ? PyObject_GetAttrString(rt, "_tool") : NULL;
     Py_DECREF(g);
     return rt_trigger && rt_pyexecute && rt_on_key && rt_requirements && rt_forget_session &&
-                   rt_results && rt_keep_sessions && rt_key_command_call ? 0 : -1;
+                   rt_results && rt_keep_sessions && rt_key_command_call && rt_tool ? 0 : -1;
 }
 
 /* Checks the directories before Python starts: a failed Py_Initialize

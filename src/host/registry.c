@@ -39,6 +39,7 @@ void Reg_Free(Reg *r) {
     for (char **c = r->commands; c && *c; c++) free(*c);
     free(r->commands);
     free(r->command_specs);
+    FlowUser_Release(r->user);
     free(r);
 }
 
@@ -121,6 +122,7 @@ Reg *Registry_Find(const char *trigger, size_t len) {
             memcmp(r->trigger, trigger, len) == 0) {
             found = r;
             found->refs++;
+            found->triggered++;
             break;
         }
     }
@@ -203,7 +205,10 @@ Reg *Registry_FindHook(CommandArgFn arg, void *args, int argc, int ref, int *wri
             hook_matches(r, arg, args, argc))
             found = r;
     }
-    if (found && ref) found->refs++;
+    if (found && ref) {
+        found->refs++;
+        found->triggered++;
+    }
     if (found && write) *write = found->spec.write;
     pthread_mutex_unlock(&mu);
     return found;
@@ -272,51 +277,31 @@ int Registry_Contains(const char *id) {
     return found;
 }
 
-static void dump_hook(RedisModuleCtx *ctx, const Reg *r) {
-    RedisModule_ReplyWithArray(ctx, 12);
-    RedisModule_ReplyWithCString(ctx, "id");
-    RedisModule_ReplyWithCString(ctx, r->id);
-    RedisModule_ReplyWithCString(ctx, "reader");
-    RedisModule_ReplyWithCString(ctx, "CommandReader");
-    RedisModule_ReplyWithCString(ctx, "desc");
-    if (r->desc) RedisModule_ReplyWithCString(ctx, r->desc);
-    else RedisModule_ReplyWithNull(ctx);
-    RedisModule_ReplyWithCString(ctx, "hook");
-    RedisModule_ReplyWithCString(ctx, r->hook);
-    RedisModule_ReplyWithCString(ctx, "keyprefix");
-    if (r->prefix) RedisModule_ReplyWithCString(ctx, r->prefix);
-    else RedisModule_ReplyWithNull(ctx);
-    RedisModule_ReplyWithCString(ctx, "mode");
-    RedisModule_ReplyWithCString(ctx, Mode_Name(r->mode));
-}
-
-void Registry_Dump(RedisModuleCtx *ctx) {
+PyObject *Registry_List(void) {
+    /* Python objects are made after the mutex is let go: an allocation may
+     * run the garbage collector, and code that takes the mutex again. */
     pthread_mutex_lock(&mu);
-    RedisModule_ReplyWithArray(ctx, (long)nregs);
-    for (size_t i = 0; i < nregs; i++) {
-        Reg *r = regs[i];
-        static const char *reader_names[] = {"CommandReader", "KeysReader", "StreamReader"};
-        int keys = r->reader != READER_COMMAND;
-        if (r->hook) {
-            dump_hook(ctx, r);
-            continue;
-        }
-        RedisModule_ReplyWithArray(ctx, keys ? 12 : 10);
-        RedisModule_ReplyWithCString(ctx, "id");
-        RedisModule_ReplyWithCString(ctx, r->id);
-        RedisModule_ReplyWithCString(ctx, "reader");
-        RedisModule_ReplyWithCString(ctx, reader_names[r->reader]);
-        RedisModule_ReplyWithCString(ctx, "desc");
-        if (r->desc) RedisModule_ReplyWithCString(ctx, r->desc);
-        else RedisModule_ReplyWithNull(ctx);
-        RedisModule_ReplyWithCString(ctx, keys ? "prefix" : "trigger");
-        RedisModule_ReplyWithCString(ctx, keys ? r->prefix : r->trigger);
-        RedisModule_ReplyWithCString(ctx, "mode");
-        RedisModule_ReplyWithCString(ctx, Mode_Name(r->mode));
-        if (keys) {
-            RedisModule_ReplyWithCString(ctx, "numTriggered");
-            RedisModule_ReplyWithLongLong(ctx, r->triggered);
-        }
+    size_t n = nregs;
+    PyObject **handlers = malloc((n ? n : 1) * sizeof(*handlers));
+    long long *triggered = malloc((n ? n : 1) * sizeof(*triggered));
+    for (size_t i = 0; handlers && triggered && i < n; i++) {
+        handlers[i] = Py_NewRef(regs[i]->handler);
+        triggered[i] = regs[i]->triggered;
     }
     pthread_mutex_unlock(&mu);
+    if (!handlers || !triggered) {
+        free(handlers);
+        free(triggered);
+        return PyErr_NoMemory();
+    }
+    PyObject *list = PyList_New((Py_ssize_t)n);
+    for (size_t i = 0; i < n; i++) {
+        PyObject *entry = list ? Py_BuildValue("(OL)", handlers[i], triggered[i]) : NULL;
+        if (!entry) Py_CLEAR(list);
+        else PyList_SET_ITEM(list, (Py_ssize_t)i, entry);
+        Py_DECREF(handlers[i]);
+    }
+    free(handlers);
+    free(triggered);
+    return list;
 }

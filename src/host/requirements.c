@@ -36,21 +36,24 @@ typedef struct {
     RedisModuleString **argv; /* copies: the command's own die with it */
     int argc, first, force, db;
     Waiter *waiter; /* the blocked client */
+    FlowUser *user; /* its ACL user, for the script and its flows; NULL: full rights */
 } InstallJob;
 
 static void install_job_free(InstallJob *j) {
-    for (int i = 0; i < j->argc; i++)
+    for (int i = 0; j->argv && i < j->argc; i++)
         if (j->argv[i]) RedisModule_FreeString(NULL, j->argv[i]);
     free(j->argv);
-    Waiter_Release(j->waiter);
+    if (j->waiter) Waiter_Release(j->waiter);
+    FlowUser_Release(j->user);
     free(j);
 }
 
 /* The timer's callback: the requirements are there; the script runs, in
- * the client's database (the timer's). */
+ * the client's database (the timer's), for the client's user. */
 static void run_script(RedisModuleCtx *ctx, void *job) {
     InstallJob *j = job;
-    Commands_RunScript(ctx, j->argv, j->argc, j->waiter);
+    Commands_RunScript(ctx, j->argv, j->argc, j->waiter, j->user);
+    j->user = NULL; /* RunScript took it */
     install_job_free(j);
 }
 
@@ -80,7 +83,7 @@ static void install(PoolJob *job) {
 }
 
 int Requirements_Prepare(RedisModuleCtx *ctx, RedisModuleString **argv, int argc, int first, int force,
-                         int may_block) {
+                         int may_block, FlowUser *user) {
     PyGILState_STATE g = PyGILState_Ensure();
     PyObject *texts = bytes_list(argv + first, argc - first);
     PyObject *todo = texts ? PyObject_CallMethod(rt_requirements, "to_install", "Oi", texts, force) : NULL;
@@ -92,13 +95,17 @@ int Requirements_Prepare(RedisModuleCtx *ctx, RedisModuleString **argv, int argc
     if (!err && n == 0) return 0;
     if (!err && !may_block)
         err = CReply_Error("ERR can not install requirements inside MULTI, Lua or while loading");
+    InstallJob *j = err ? NULL : calloc(1, sizeof(*j));
+    if (j) j->user = user;
+    if (!err && (!j || !(j->argv = calloc((size_t)argc, sizeof(*j->argv)))))
+        err = CReply_Error("ERR out of memory");
     if (err) {
+        if (j) install_job_free(j); /* and the user */
+        else FlowUser_Release(user);
         CReply_Send(ctx, err);
         CReply_Free(err);
         return 1;
     }
-    InstallJob *j = calloc(1, sizeof(*j));
-    if (!j || !(j->argv = calloc((size_t)argc, sizeof(*j->argv)))) abort();
     j->argc = argc, j->first = first, j->force = force, j->db = RedisModule_GetSelectedDb(ctx);
     for (int i = 0; i < argc; i++) {
         size_t len;
@@ -159,10 +166,14 @@ static int importreq_command(RedisModuleCtx *ctx, RedisModuleString **argv, int 
     return requirements_reply(ctx, "IMPORT", argv + 1, argc - 1);
 }
 
+/* ACL categories (common/command_acl.h): RG.PYIMPORTREQ installs code that
+ * sessions then run, as the server's OS user: "dangerous". */
+static const RMCommandSpec commands[] = {
+    {"rg.pydumpreqs", dumpreqs_command, "readonly", 0, 0, 0, "read slow"},
+    {"rg.pyexportreq", exportreq_command, "readonly", 0, 0, 0, "read slow"},
+    {"rg.pyimportreq", importreq_command, "write", 0, 0, 0, "admin dangerous slow"},
+};
+
 int Requirements_Register(RedisModuleCtx *ctx) {
-    if (RedisModule_CreateCommand(ctx, "rg.pydumpreqs", dumpreqs_command, "readonly", 0, 0, 0) ||
-        RedisModule_CreateCommand(ctx, "rg.pyexportreq", exportreq_command, "readonly", 0, 0, 0) ||
-        RedisModule_CreateCommand(ctx, "rg.pyimportreq", importreq_command, "write", 0, 0, 0))
-        return REDISMODULE_ERR;
-    return REDISMODULE_OK;
+    return RMCommand_CreateAll(ctx, commands, sizeof(commands) / sizeof(commands[0]));
 }

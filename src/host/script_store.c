@@ -10,16 +10,21 @@
  * skipped), so its flows are registered again under the same session ID,
  * but for those RG.UNREGISTER took since (`dropped`), and with the state
  * of its readers (`state`: where each StreamReader is in each stream, so
- * that no entry is read twice or skipped), once its REQUIREMENTS are
- * installed from the wheels kept with it (`reqs`, gears_requirements.dumps:
- * a server without network installs them too).  `dropped` and `state` came
- * with encoding version 2, `reqs` with 3; older RDBs still load.
+ * that no entry is read twice or skipped).  Both came with encoding
+ * version 2; a version 1 RDB still loads.  Encoding 3 adds the ACL user
+ * who sent the script (`user`): its event flows run with that user's
+ * rights, here and on replicas.  A script saved without one (older RDBs
+ * and AOFs) keeps full rights, as before.  Encoding 4 adds its REQUIREMENTS
+ * with the wheels installed for them (`reqs`, gears_requirements.dumps),
+ * installed again before it runs: a server without network installs them
+ * too.  RDBs of encodings 1 to 3 still load.
  *
  * Between RDBs, replicas and the AOF get each change as it happens: a
  * command that files or drops a session's script (RG.PYEXECUTE,
  * RG.UNREGISTER) ends by propagating `RG._SCRIPT PUT id code dropped state
- * [desc]` (`PUTREQ id code dropped state reqs [desc]` with requirements) or
- * `RG._SCRIPT DROP id`.  A replica applies it at once (and passes
+ * [desc]`, with `PUTAS user` instead of PUT when a user sent it, `PUTREQ`
+ * when it has requirements (`reqs` after `state`) and `PUTASREQ user` for
+ * both; or `RG._SCRIPT DROP id`.  A replica applies it at once (and passes
  * it on to its own replicas); an AOF being loaded updates the scripts to
  * run when loading ends.  Readers' state is not propagated: it travels with
  * RDBs only.
@@ -39,12 +44,13 @@
 
 #include "host.h"
 
-#define STORE_ENCVER 3
+#define STORE_ENCVER 4
 
 typedef struct Script {
     char *id, *desc, *code; /* desc may be NULL */
     char *dropped;          /* "1,3": registrations unregistered since, by order */
     char *state;            /* the runtime's text for its readers' state, or "" */
+    char *user;             /* the ACL user who sent it, or NULL (full rights) */
     char *reqs;             /* its requirements with their wheels (bytes), or "" */
     size_t code_len, reqs_len;
     struct Script *next;
@@ -80,6 +86,7 @@ static void script_free(Script *s) {
     free(s->code);
     free(s->dropped);
     free(s->state);
+    free(s->user);
     free(s->reqs);
     free(s);
 }
@@ -139,10 +146,20 @@ int ScriptStore_SetState(const char *id, const char *state, size_t len) {
     return REDISMODULE_OK;
 }
 
+/* Gives `s` the user `user` (NULL: none); REDISMODULE_ERR when out of memory. */
+static int set_user(Script *s, const char *user, size_t len) {
+    if (!user) return REDISMODULE_OK;
+    return (s->user = strndup(user, len)) ? REDISMODULE_OK : REDISMODULE_ERR;
+}
+
 int ScriptStore_Put(const char *id, const char *desc, const char *code, size_t code_len, const char *dropped,
-                    const char *reqs, size_t reqs_len) {
+                    const char *user, const char *reqs, size_t reqs_len) {
     Script *s = script_new(id, strlen(id), desc, desc ? strlen(desc) : 0, code, code_len, dropped,
                            strlen(dropped), "", 0, reqs, reqs_len); /* the runtime files the state next */
+    if (s && set_user(s, user, user ? strlen(user) : 0) != REDISMODULE_OK) {
+        script_free(s);
+        s = NULL;
+    }
     if (!s) return REDISMODULE_ERR;
     ScriptStore_Drop(id);
     s->next = stored;
@@ -159,18 +176,22 @@ void ScriptStore_PropagateChanges(RedisModuleCtx *ctx) {
     for (size_t i = 0; i < nchanged; i++) {
         Script *s = find(changed[i]);
         if (!s) RedisModule_Replicate(ctx, "RG._SCRIPT", "cc", "DROP", changed[i]);
-        else if (s->reqs_len && s->desc)
-            RedisModule_Replicate(ctx, "RG._SCRIPT", "ccbccbc", "PUTREQ", s->id, s->code, s->code_len, s->dropped,
-                                  s->state, s->reqs, s->reqs_len, s->desc);
-        else if (s->reqs_len)
-            RedisModule_Replicate(ctx, "RG._SCRIPT", "ccbccb", "PUTREQ", s->id, s->code, s->code_len, s->dropped,
-                                  s->state, s->reqs, s->reqs_len);
-        else if (s->desc)
-            RedisModule_Replicate(ctx, "RG._SCRIPT", "ccbccc", "PUT", s->id, s->code, s->code_len, s->dropped,
-                                  s->state, s->desc);
-        else
-            RedisModule_Replicate(ctx, "RG._SCRIPT", "ccbcc", "PUT", s->id, s->code, s->code_len, s->dropped,
-                                  s->state);
+        else {
+            /* PUT|PUTAS user|PUTREQ|PUTASREQ user, id code dropped state [reqs] [desc] */
+            RedisModuleString *args[8];
+            int n = 0;
+            const char *op = s->user ? (s->reqs_len ? "PUTASREQ" : "PUTAS") : (s->reqs_len ? "PUTREQ" : "PUT");
+            args[n++] = RedisModule_CreateString(ctx, op, strlen(op));
+            if (s->user) args[n++] = RedisModule_CreateString(ctx, s->user, strlen(s->user));
+            args[n++] = RedisModule_CreateString(ctx, s->id, strlen(s->id));
+            args[n++] = RedisModule_CreateString(ctx, s->code, s->code_len);
+            args[n++] = RedisModule_CreateString(ctx, s->dropped, strlen(s->dropped));
+            args[n++] = RedisModule_CreateString(ctx, s->state, strlen(s->state));
+            if (s->reqs_len) args[n++] = RedisModule_CreateString(ctx, s->reqs, s->reqs_len);
+            if (s->desc) args[n++] = RedisModule_CreateString(ctx, s->desc, strlen(s->desc));
+            RedisModule_Replicate(ctx, "RG._SCRIPT", "v", args, (size_t)n);
+            for (int k = 0; k < n; k++) RedisModule_FreeString(ctx, args[k]);
+        }
         free(changed[i]);
     }
     nchanged = 0;
@@ -197,6 +218,8 @@ static void aux_save(RedisModuleIO *rdb, int when) {
         RedisModule_SaveStringBuffer(rdb, s->code, s->code_len);
         RedisModule_SaveStringBuffer(rdb, s->dropped, strlen(s->dropped));
         RedisModule_SaveStringBuffer(rdb, s->state, strlen(s->state));
+        RedisModule_SaveUnsigned(rdb, s->user != NULL);
+        RedisModule_SaveStringBuffer(rdb, s->user ? s->user : "", s->user ? strlen(s->user) : 0);
         RedisModule_SaveStringBuffer(rdb, s->reqs, s->reqs_len);
     }
     free(oldest_first);
@@ -215,13 +238,21 @@ static int aux_load(RedisModuleIO *rdb, int encver, int when) {
         size_t dropped_len = 0, state_len = 0;
         char *dropped = encver >= 2 ? RedisModule_LoadStringBuffer(rdb, &dropped_len) : NULL;
         char *state = encver >= 2 ? RedisModule_LoadStringBuffer(rdb, &state_len) : NULL;
-        size_t reqs_len = 0;
-        char *reqs = encver >= 3 ? RedisModule_LoadStringBuffer(rdb, &reqs_len) : NULL;
-        Script *s = id && desc && code && ((dropped && state) || encver < 2) && (reqs || encver < 3)
+        int has_user = encver >= 3 && RedisModule_LoadUnsigned(rdb) != 0;
+        size_t user_len = 0, reqs_len = 0;
+        char *user = encver >= 3 ? RedisModule_LoadStringBuffer(rdb, &user_len) : NULL;
+        char *reqs = encver >= 4 ? RedisModule_LoadStringBuffer(rdb, &reqs_len) : NULL;
+        Script *s = id && desc && code && ((dropped && state) || encver < 2) && (user || encver < 3) &&
+                            (reqs || encver < 4)
                         ? script_new(id, id_len, has_desc ? desc : NULL, desc_len, code, code_len,
                                      dropped ? dropped : "", dropped_len, state ? state : "", state_len,
                                      reqs ? reqs : "", reqs_len)
                         : NULL;
+        if (s && set_user(s, has_user ? user : NULL, user_len) != REDISMODULE_OK) {
+            script_free(s);
+            s = NULL;
+        }
+        if (user) RedisModule_Free(user);
         if (id) RedisModule_Free(id);
         if (desc) RedisModule_Free(desc);
         if (code) RedisModule_Free(code);
@@ -248,10 +279,13 @@ static void no_free(void *value) { (void)value; }
 static void replay(const Script *s) {
     PyObject *reqs = s->reqs_len ? Requirements_Restore(s->reqs, s->reqs_len) : PyList_New(0);
     ScriptStore_Replaying = 1;
-    PyObject *r = reqs ? PyObject_CallFunction(rt_pyexecute, "s#OisziOssiO", s->code, (Py_ssize_t)s->code_len,
-                                               Py_None, 0, s->id, s->desc, 1, Py_True, s->dropped, s->state, 0,
-                                               reqs)
-                       : NULL;
+    FlowUser *u = s->user ? FlowUser_New(s->user, strlen(s->user)) : NULL;
+    PyObject *user = s->user && !u ? PyErr_NoMemory() : FlowUser_Capsule(u);
+    PyObject *r = reqs && user ? PyObject_CallFunction(rt_pyexecute, "s#OisziOssiOO", s->code,
+                                                       (Py_ssize_t)s->code_len, Py_None, 0, s->id, s->desc, 1,
+                                                       Py_True, s->dropped, s->state, 0, reqs, user)
+                               : NULL;
+    Py_XDECREF(user);
     ScriptStore_Replaying = 0;
     if (!r) PyHost_LogError("registering again the flows of a saved RG.PYEXECUTE script");
     Py_XDECREF(r);
@@ -293,16 +327,25 @@ static void on_loading(RedisModuleCtx *ctx, RedisModuleEvent e, uint64_t sub, vo
     Host_CommandExit(scope);
 }
 
-/* RG._SCRIPT PUT id code dropped state [desc] | PUTREQ id code dropped state
- * reqs [desc] | DROP id: from the master (applied now, and passed on) or from
- * the AOF (applied when loading ends). */
+/* RG._SCRIPT PUT id code dropped state [desc] | PUTAS user id code dropped
+ * state [desc] | PUTREQ id code dropped state reqs [desc] | PUTASREQ user id
+ * code dropped state reqs [desc] | DROP id: from the master (applied now,
+ * and passed on) or from the AOF (applied when loading ends). */
 static int script_command(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
     int flags = RedisModule_GetContextFlags(ctx);
     if (!(flags & (REDISMODULE_CTX_FLAGS_REPLICATED | REDISMODULE_CTX_FLAGS_LOADING)))
         return RedisModule_ReplyWithError(ctx, "ERR RG._SCRIPT only comes from a master or the AOF");
     const char *op = argc > 2 ? RedisModule_StringPtrLen(argv[1], NULL) : "";
-    int with_reqs = !strcasecmp(op, "PUTREQ");
-    int put = (!strcasecmp(op, "PUT") && (argc == 6 || argc == 7)) || (with_reqs && (argc == 7 || argc == 8));
+    int as = !strcasecmp(op, "PUTAS") || !strcasecmp(op, "PUTASREQ");
+    int with_reqs = !strcasecmp(op, "PUTREQ") || !strcasecmp(op, "PUTASREQ");
+    int put = as || with_reqs || !strcasecmp(op, "PUT");
+    size_t user_len = 0;
+    const char *user = NULL;
+    if (as) { /* the same, after the user */
+        user = RedisModule_StringPtrLen(argv[2], &user_len);
+        argv++, argc--;
+    }
+    put = put && (argc == 6 + with_reqs || argc == 7 + with_reqs);
     if (!put && !(!strcasecmp(op, "DROP") && argc == 3)) return RedisModule_WrongArity(ctx);
     size_t len[7] = {0};
     const char *arg[7] = {NULL};
@@ -311,6 +354,10 @@ static int script_command(RedisModuleCtx *ctx, RedisModuleString **argv, int arg
     Script *s = put ? script_new(arg[0], len[0], arg[desc_at], len[desc_at], arg[1], len[1], arg[2], len[2], arg[3],
                                  len[3], with_reqs ? arg[4] : "", with_reqs ? len[4] : 0)
                     : NULL;
+    if (s && set_user(s, user, user_len) != REDISMODULE_OK) {
+        script_free(s);
+        s = NULL;
+    }
     if (put && !s) return RedisModule_ReplyWithError(ctx, "ERR out of memory");
     char *id = strndup(arg[0], len[0]);
     if (!id) abort();
@@ -338,6 +385,9 @@ static int script_command(RedisModuleCtx *ctx, RedisModuleString **argv, int arg
     return RedisModule_ReplyWithSimpleString(ctx, "OK");
 }
 
+/* Only a master or the AOF sends it: it registers code. */
+static const RMCommandSpec script_spec = {"rg._script", script_command, "write", 0, 0, 0, "admin dangerous slow"};
+
 int ScriptStore_Start(RedisModuleCtx *ctx) {
     RedisModuleTypeMethods tm = {
         .version = REDISMODULE_TYPE_METHOD_VERSION,
@@ -349,7 +399,7 @@ int ScriptStore_Start(RedisModuleCtx *ctx) {
         .aux_save_triggers = REDISMODULE_AUX_AFTER_RDB,
     };
     if (!RedisModule_CreateDataType(ctx, "rg-pyhost", STORE_ENCVER, &tm) ||
-        RedisModule_CreateCommand(ctx, "rg._script", script_command, "write", 0, 0, 0) != REDISMODULE_OK)
+        RMCommand_Create(ctx, &script_spec) != REDISMODULE_OK)
         return REDISMODULE_ERR;
     return RedisModule_SubscribeToServerEvent(ctx, RedisModuleEvent_Loading, on_loading);
 }

@@ -41,11 +41,13 @@ int rx_tensor_dtype(RAI_Tensor *t); /* probed from the shared API; -1 if undecid
 
 /* Keyspace (take the Redis lock only around keyspace access).  The n key
  * names lie end to end in `keys` (Python passes one bytes object, no copy);
- * keylens[i] is the length of the i-th. */
+ * keylens[i] is the length of the i-th.  `user`: the caller's
+ * redisgears._current_user_address(), whose ACL the keys must pass (0:
+ * full rights). */
 int rx_keys_set(size_t n, const char *keys, const size_t *keylens, RAI_Tensor *const *tensors,
-                const int *dtypes, rx_err *err);
+                const int *dtypes, uintptr_t user, rx_err *err);
 int rx_keys_get(size_t n, const char *keys, const size_t *keylens, RAI_Tensor **out, int *dtypes,
-                rx_err *err);
+                uintptr_t user, rx_err *err);
 /* One key, for getTensorFromKey / setTensorInKey: the same calls without
  * the arrays, which cost a flow more than the keyspace access does. */
 typedef struct rx_got {
@@ -53,8 +55,8 @@ typedef struct rx_got {
     int dtype;
     rx_err err;
 } rx_got;
-int rx_key_get(const char *key, size_t keylen, rx_got *got);
-int rx_key_set(const char *key, size_t keylen, RAI_Tensor *t, int dtype, rx_err *err);
+int rx_key_get(const char *key, size_t keylen, uintptr_t user, rx_got *got);
+int rx_key_set(const char *key, size_t keylen, RAI_Tensor *t, int dtype, uintptr_t user, rx_err *err);
 
 /* Runs (runners.c, dag.c).  The outcome of a run: its outputs (each one
  * engine reference, which the caller takes by wrapping it and setting the
@@ -74,7 +76,7 @@ void rx_result_clear(rx_result *res);
  * consumes it only when the run was queued (rx_run_done is then called once
  * with `handle`: on Redis's main thread if `on_main`, else on the engine
  * worker). */
-RAI_ModelRunCtx *rx_model_runner_create(const char *key, size_t keylen, rx_err *err);
+RAI_ModelRunCtx *rx_model_runner_create(const char *key, size_t keylen, uintptr_t user, rx_err *err);
 int rx_model_runner_add_input(RAI_ModelRunCtx *c, const char *name, RAI_Tensor *t, rx_err *err);
 int rx_model_runner_add_output(RAI_ModelRunCtx *c, const char *name, rx_err *err);
 int rx_model_runner_run(RAI_ModelRunCtx *c, rx_result *res);
@@ -82,7 +84,8 @@ int rx_model_runner_run_async(RAI_ModelRunCtx *c, void *handle, int on_main, rx_
 void rx_model_runner_free(RAI_ModelRunCtx *c);
 
 /* Script runners, the same way. */
-RAI_ScriptRunCtx *rx_script_runner_create(const char *key, size_t keylen, const char *fn, rx_err *err);
+RAI_ScriptRunCtx *rx_script_runner_create(const char *key, size_t keylen, const char *fn, uintptr_t user,
+                                          rx_err *err);
 int rx_script_runner_add_input(RAI_ScriptRunCtx *c, RAI_Tensor *t, rx_err *err);
 int rx_script_runner_add_input_list(RAI_ScriptRunCtx *c, RAI_Tensor **ts, size_t n, rx_err *err);
 int rx_script_runner_add_output(RAI_ScriptRunCtx *c, rx_err *err);
@@ -100,10 +103,10 @@ void rx_dag_free(RAI_DAGRunCtx *d);
 int rx_dag_load(RAI_DAGRunCtx *d, const char *name, RAI_Tensor *t, rx_err *err);
 int rx_dag_tensor_set(RAI_DAGRunCtx *d, const char *name, RAI_Tensor *t, rx_err *err);
 int rx_dag_tensor_get(RAI_DAGRunCtx *d, const char *name, rx_err *err);
-RAI_DAGRunOp *rx_dag_run_op(const char *key, size_t keylen, const char *fn, rx_err *err);
+RAI_DAGRunOp *rx_dag_run_op(const char *key, size_t keylen, const char *fn, uintptr_t user, rx_err *err);
 void rx_dag_op_free(RAI_DAGRunOp *op);
 int rx_dag_add_op(RAI_DAGRunCtx *d, RAI_DAGRunOp *op, const char *const *inputs, size_t nin,
                   const char *const *outputs, size_t nout, rx_err *err);
-int rx_dag_ops_from_string(RAI_DAGRunCtx *d, const char *ops, rx_err *err);
+int rx_dag_ops_from_string(RAI_DAGRunCtx *d, const char *ops, uintptr_t user, rx_err *err);
 int rx_dag_run(RAI_DAGRunCtx *d, void *handle, int on_main, rx_err *err);
 #endif

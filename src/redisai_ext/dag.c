@@ -8,6 +8,7 @@
  * op belongs to the caller until rx_dag_add_op, which consumes it too. */
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "ext.h"
 
@@ -45,8 +46,9 @@ int rx_dag_tensor_get(RAI_DAGRunCtx *d, const char *name, rx_err *err) {
     return RX_OK;
 }
 
-/* Looks the model or script up (Redis lock held) and makes its op. */
-RAI_DAGRunOp *rx_dag_run_op(const char *key, size_t keylen, const char *fn, rx_err *err) {
+/* Looks the model or script up (Redis lock held) and makes its op, if the
+ * flow's ACL user (`user`) may read its key. */
+RAI_DAGRunOp *rx_dag_run_op(const char *key, size_t keylen, const char *fn, uintptr_t user, rx_err *err) {
     RAI_Error *e = NULL;
     if (rai.InitError(&e) != REDISMODULE_OK || !e) {
         rx_fail(err, RX_ERROR, "out of memory");
@@ -55,8 +57,11 @@ RAI_DAGRunOp *rx_dag_run_op(const char *key, size_t keylen, const char *fn, rx_e
     RedisModuleString *name = rm.CreateString(NULL, key, keylen);
     RAI_DAGRunOp *op = NULL;
     RedisModuleCtx *ctx = rx_host->lock();
+    const char *denied = ctx ? rx_host->deny_keys((void *)user, ctx, &name, 1, 0) : NULL;
     if (!ctx) {
         rx_fail(err, RX_ERROR, "could not take the Redis lock");
+    } else if (denied) {
+        rx_fail(err, RX_ERROR, "%s", denied);
     } else if (fn) {
         RAI_Script *s = NULL;
         if (rai.GetScriptFromKeyspace(ctx, name, &s, REDISMODULE_READ, e) != REDISMODULE_OK)
@@ -106,15 +111,48 @@ int rx_dag_add_op(RAI_DAGRunCtx *d, RAI_DAGRunOp *op, const char *const *inputs,
     return rc;
 }
 
-int rx_dag_ops_from_string(RAI_DAGRunCtx *d, const char *ops, rx_err *err) {
+static int is_run_op(const char *word, size_t len) {
+    static const char *const runs[] = {"AI.MODELEXECUTE", "AI.MODELRUN", "AI.SCRIPTEXECUTE", "AI.SCRIPTRUN"};
+    for (size_t i = 0; i < sizeof(runs) / sizeof(*runs); i++)
+        if (len == strlen(runs[i]) && !strncasecmp(word, runs[i], len)) return 1;
+    return 0;
+}
+
+/* NULL if `user` may read the model and script keys the ops name (the word
+ * after a run op's name; the engine splits the ops at spaces), else the
+ * error.  Redis lock held. */
+static const char *deny_op_keys(RedisModuleCtx *ctx, uintptr_t user, const char *ops) {
+    const char *denied = NULL, *prev = NULL;
+    size_t prev_len = 0;
+    for (const char *p = ops; *p && !denied;) {
+        if (*p == ' ') {
+            p++;
+            continue;
+        }
+        size_t len = strcspn(p, " ");
+        if (prev && is_run_op(prev, prev_len)) {
+            RedisModuleString *key = rm.CreateString(NULL, p, len);
+            denied = rx_host->deny_keys((void *)user, ctx, &key, 1, 0);
+            rm.FreeString(NULL, key);
+        }
+        prev = p, prev_len = len;
+        p += len;
+    }
+    return denied;
+}
+
+int rx_dag_ops_from_string(RAI_DAGRunCtx *d, const char *ops, uintptr_t user, rx_err *err) {
     RAI_Error *e = NULL;
     if (rai.InitError(&e) != REDISMODULE_OK || !e) return rx_fail(err, RX_ERROR, "out of memory");
     int rc = RX_OK;
     /* The engine looks models and scripts up in the keyspace: lock held. */
-    if (!rx_host->lock()) {
+    RedisModuleCtx *ctx = rx_host->lock();
+    const char *denied = ctx && user ? deny_op_keys(ctx, user, ops) : NULL;
+    if (!ctx) {
         rc = rx_fail(err, RX_ERROR, "could not take the Redis lock");
     } else {
-        if (rai.DAGAddOpsFromString(d, ops, e) != REDISMODULE_OK)
+        if (denied) rc = rx_fail(err, RX_ERROR, "%s", denied);
+        else if (rai.DAGAddOpsFromString(d, ops, e) != REDISMODULE_OK)
             rc = engine_error(err, e, "ERR could not parse the DAG ops");
         rx_host->unlock();
     }

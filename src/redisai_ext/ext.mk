@@ -1,15 +1,31 @@
 # The redisAI Python API: the cffi extension redisai/_redisai_ext*.so, built in
-# place by build_ffi.py, and an editable install of the package (`redisai` +
-# the `redisAI` shim) into $(PYTHON)'s environment, so that the host's
-# embedded interpreter can `import redisAI`.
-RAI_EXT_DEPS = build_ffi.py setup.py src/redisai_ext.c $(wildcard src/redisai_ext/*.c src/redisai_ext/*.h) \
+# place by build_ffi.py, and an editable install of the package (the `redisAI`
+# shim + `redisai_ext`, whose files are in redisai/) into $(PYTHON)'s
+# environment, so that the host's embedded interpreter can `import redisAI`.
+RAI_EXT_DEPS = build_ffi.py src/redisai_ext.c $(wildcard src/redisai_ext/*.c src/redisai_ext/*.h) \
 	src/include/redisai.h src/host/host_api.h src/common/rm_api.h
 RAI_EXT_STAMP = $(BUILD)/redisai_ext/.built
-ALL += $(RAI_EXT_STAMP)
+RAI_EXT_INSTALLED = $(BUILD)/redisai_ext/.installed
+ALL += $(RAI_EXT_STAMP) $(RAI_EXT_INSTALLED)
+pyapi: $(RAI_EXT_STAMP) $(RAI_EXT_INSTALLED)
 
 $(RAI_EXT_STAMP): $(RAI_EXT_DEPS)
 	@mkdir -p $(dir $@)
 	$(PYTHON) build_ffi.py
-	$(PYTHON) -m pip show -q redisai-ext-pyapi >/dev/null 2>&1 || \
-		$(PYTHON) -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
 	@touch $@
+
+# Again whenever the package's layout (setup.py, pyproject.toml) changes.
+$(RAI_EXT_INSTALLED): setup.py pyproject.toml | $(RAI_EXT_STAMP)
+	@mkdir -p $(dir $@)
+	$(PYTHON) -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
+	@# pip's build leaves its own copy (.abi3.so); build_ffi.py's is the one make keeps current.
+	rm -f redisai/_redisai_ext.abi3.so
+	@touch $@
+
+# Installed as a wheel into the installed host's venv (made by install-host).
+.PHONY: install-pyapi
+install: install-pyapi
+install-pyapi: install-host $(RAI_EXT_STAMP)
+	rm -rf $(BUILD)/wheel
+	$(PYTHON) -m pip wheel -q --disable-pip-version-check --no-deps --no-build-isolation -w $(BUILD)/wheel .
+	$(INSTALL_DIR)/venv/bin/python -m pip install -q --disable-pip-version-check --no-deps $(BUILD)/wheel/*.whl

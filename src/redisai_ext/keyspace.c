@@ -111,7 +111,7 @@ static int replicate_tensor(RedisModuleCtx *ctx, RedisModuleString *key, RAI_Ten
 }
 
 int rx_keys_set(size_t n, const char *keys, const size_t *keylens, RAI_Tensor *const *tensors,
-                const int *dtypes, rx_err *err) {
+                const int *dtypes, uintptr_t user, rx_err *err) {
     if (bound(err)) return RX_NOTBOUND;
     const char *key = keys;
     for (size_t i = 0; i < n; key += keylens[i], i++)
@@ -128,6 +128,8 @@ int rx_keys_set(size_t n, const char *keys, const size_t *keylens, RAI_Tensor *c
     int rc = RX_OK;
     RedisModuleCtx *ctx = rx_host->lock();
     RedisModuleType *tt = rai.TensorRedisType();
+    const char *denied = rx_host->deny_keys((void *)user, ctx, names, n, 1);
+    if (denied) rc = rx_fail(err, RX_ERROR, "%s", denied);
     /* All-or-nothing: every key is opened and checked before any is written. */
     for (size_t i = 0; i < n && rc == RX_OK; i++) {
         opened[i] = rm.OpenKey(ctx, names[i], REDISMODULE_READ | REDISMODULE_WRITE);
@@ -157,7 +159,7 @@ int rx_keys_set(size_t n, const char *keys, const size_t *keylens, RAI_Tensor *c
 }
 
 int rx_keys_get(size_t n, const char *keys, const size_t *keylens, RAI_Tensor **out, int *dtypes,
-                rx_err *err) {
+                uintptr_t user, rx_err *err) {
     if (bound(err)) return RX_NOTBOUND;
     RedisModuleString **names = make_names(n, keys, keylens);
     if (!names) return rx_fail(err, RX_ERROR, "out of memory");
@@ -165,6 +167,8 @@ int rx_keys_get(size_t n, const char *keys, const size_t *keylens, RAI_Tensor **
     int rc = RX_OK;
     RedisModuleCtx *ctx = rx_host->lock();
     RedisModuleType *tt = rai.TensorRedisType();
+    const char *denied = rx_host->deny_keys((void *)user, ctx, names, n, 0);
+    if (denied) rc = rx_fail(err, RX_ERROR, "%s", denied);
     for (size_t i = 0; i < n && rc == RX_OK; i++) {
         RedisModuleKey *k = rm.OpenKey(ctx, names[i], REDISMODULE_READ);
         int kt = k ? rm.KeyType(k) : REDISMODULE_KEYTYPE_EMPTY;
@@ -190,10 +194,10 @@ int rx_keys_get(size_t n, const char *keys, const size_t *keylens, RAI_Tensor **
     return rc;
 }
 
-int rx_key_get(const char *key, size_t keylen, rx_got *got) {
-    return rx_keys_get(1, key, &keylen, &got->tensor, &got->dtype, &got->err);
+int rx_key_get(const char *key, size_t keylen, uintptr_t user, rx_got *got) {
+    return rx_keys_get(1, key, &keylen, &got->tensor, &got->dtype, user, &got->err);
 }
 
-int rx_key_set(const char *key, size_t keylen, RAI_Tensor *t, int dtype, rx_err *err) {
-    return rx_keys_set(1, key, &keylen, &t, &dtype, err);
+int rx_key_set(const char *key, size_t keylen, RAI_Tensor *t, int dtype, uintptr_t user, rx_err *err) {
+    return rx_keys_set(1, key, &keylen, &t, &dtype, user, err);
 }

@@ -88,10 +88,11 @@ void rx_deliver(rx_delivery *d) {
 /* ---- keys ------------------------------------------------------------- */
 
 /* The value of `key` if it holds a value of `type`, else NULL.  Takes the
- * Redis lock; `use` runs on the value while the lock is still held. */
+ * Redis lock; `use` runs on the value while the lock is still held.  The
+ * flow's ACL user (`user`) must be allowed to read the key. */
 static void *with_key_value(const char *key, size_t keylen, RedisModuleType *type,
-                            void *(*use)(void *value, const char *arg), const char *arg, int *found,
-                            rx_err *err) {
+                            void *(*use)(void *value, const char *arg), const char *arg, uintptr_t user,
+                            int *found, rx_err *err) {
     RedisModuleString *name = rm.CreateString(NULL, key, keylen);
     RedisModuleCtx *ctx = rx_host->lock();
     if (!ctx) {
@@ -100,7 +101,9 @@ static void *with_key_value(const char *key, size_t keylen, RedisModuleType *typ
         return NULL;
     }
     void *out = NULL;
-    RedisModuleKey *k = rm.OpenKey(ctx, name, REDISMODULE_READ);
+    const char *denied = rx_host->deny_keys((void *)user, ctx, &name, 1, 0);
+    RedisModuleKey *k = denied ? NULL : rm.OpenKey(ctx, name, REDISMODULE_READ);
+    if (denied) rx_fail(err, RX_ERROR, "%s", denied);
     *found = k && rm.KeyType(k) == REDISMODULE_KEYTYPE_MODULE && rm.ModuleTypeGetType(k) == type;
     if (*found) out = use(rm.ModuleTypeGetValue(k), arg);
     if (k) rm.CloseKey(k);
@@ -116,14 +119,14 @@ static void *model_ctx(void *model, const char *unused) {
     return rai.ModelRunCtxCreate(model); /* the context takes a model reference */
 }
 
-RAI_ModelRunCtx *rx_model_runner_create(const char *key, size_t keylen, rx_err *err) {
+RAI_ModelRunCtx *rx_model_runner_create(const char *key, size_t keylen, uintptr_t user, rx_err *err) {
     if (!rai.ModelRedisType || !rai.ModelRunCtxCreate) {
         rx_fail(err, RX_ERROR, "RedisAI models are not available in this engine");
         return NULL;
     }
     int found = 0;
     err->code = RX_OK;
-    RAI_ModelRunCtx *c = with_key_value(key, keylen, rai.ModelRedisType(), model_ctx, NULL, &found, err);
+    RAI_ModelRunCtx *c = with_key_value(key, keylen, rai.ModelRedisType(), model_ctx, NULL, user, &found, err);
     if (err->code != RX_OK) return NULL;
     if (!found) rx_fail(err, RX_ERROR, "given key do not contain RedisAI model");
     else if (!c) rx_fail(err, RX_ERROR, "could not create a model run context");
@@ -194,14 +197,15 @@ int rx_model_runner_run_async(RAI_ModelRunCtx *c, void *handle, int on_main, rx_
 
 static void *script_ctx(void *script, const char *fn) { return rai.ScriptRunCtxCreate(script, fn); }
 
-RAI_ScriptRunCtx *rx_script_runner_create(const char *key, size_t keylen, const char *fn, rx_err *err) {
+RAI_ScriptRunCtx *rx_script_runner_create(const char *key, size_t keylen, const char *fn, uintptr_t user,
+                                          rx_err *err) {
     if (!rai.ScriptRedisType || !rai.ScriptRunCtxCreate) {
         rx_fail(err, RX_ERROR, "RedisAI scripts are not available in this engine");
         return NULL;
     }
     int found = 0;
     err->code = RX_OK;
-    RAI_ScriptRunCtx *c = with_key_value(key, keylen, rai.ScriptRedisType(), script_ctx, fn, &found, err);
+    RAI_ScriptRunCtx *c = with_key_value(key, keylen, rai.ScriptRedisType(), script_ctx, fn, user, &found, err);
     if (err->code != RX_OK) return NULL;
     if (!found) rx_fail(err, RX_ERROR, "given key do not contain RedisAI script");
     else if (!c) rx_fail(err, RX_ERROR, "could not create a script run context");

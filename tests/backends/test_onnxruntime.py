@@ -201,11 +201,18 @@ def test_unaligned_input_data(tmp_path):
 
 
 def test_concurrent_runs_of_one_model(tmp_path):
-    """One session, several threads running it at once: every result matches."""
+    """One session, several threads running it at once: the first result is
+    the reference's, and the probe fails when any of the 4 x 200 concurrent
+    runs differs from it."""
     model = models.conv_net()
     x = np.random.default_rng(4).standard_normal((4, 1, 8, 8)).astype(np.float32)
-    ok(PROBE, tmp_path, model, "--threads", "4", "--iters", "200", arg("FLOAT", x))
-    ok(PROBE, tmp_path, models.string_identity(), "--threads", "4", "--iters", "200", "STRING:2:ab,cd")
+    [line] = ok(PROBE, tmp_path, model, "--threads", "4", "--iters", "200", arg("FLOAT", x))
+    dtype, shape, values = parse(line)
+    [expected] = reference(model, image=x)
+    assert (dtype, shape) == ("FLOAT", (4, 3))
+    np.testing.assert_allclose(values.reshape(shape), expected, rtol=1e-5, atol=1e-6)
+    out = ok(PROBE, tmp_path, models.string_identity(), "--threads", "4", "--iters", "200", "STRING:2:ab,cd")
+    assert out == ["STRING 2 ab cd"]
 
 
 def test_timing_is_reported(tmp_path):

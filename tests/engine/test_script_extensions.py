@@ -8,6 +8,7 @@ import warnings
 
 import numpy as np
 import pytest
+import redis
 
 import model_cases  # noqa: F401  (puts tests/backends on the path)
 import models
@@ -116,10 +117,23 @@ def counter_plus(tensors: List[Tensor], keys: List[str], args: List[str]):
 
 def api_model(tensors: List[Tensor], keys: List[str], args: List[str]):
     return redisAI.model_execute("api:model", [tensors[0]], 1)[0]
+
+def fill(tensors: List[Tensor], keys: List[str], args: List[str]):
+    for i in range(int(args[0])):
+        redis.execute("SETRANGE", keys[0] + str(i), "8000000", "x")
+    return torch.tensor(int(args[0]))
+
+def read_counter(tensors: List[Tensor], keys: List[str], args: List[str]):
+    return tensors[0] + int(str(redis.execute("GET", "api:counter")))
+
+def old_flushall(a: Tensor):
+    redis.execute("FLUSHALL")
+    return a
 '''
 ENTRY_POINTS = ["set_key_get_val", "set_incr", "float_get", "hash_values", "list_values", "copy_value",
                 "sum_keys", "reply_kinds", "call", "set_then_fail", "tensor_argument", "as_list_of_reply",
-                "run_model", "model_on_constants", "chain", "counter_plus", "api_model"]
+                "run_model", "model_on_constants", "chain", "counter_plus", "api_model", "fill",
+                "read_counter"]
 
 LINEAR_IN = np.array([[1, 2, 3], [0, -1, 0.5]], dtype=np.float32)
 LINEAR_OUT = LINEAR_IN @ models.LINEAR_W + models.LINEAR_B
@@ -473,3 +487,103 @@ def test_extensions_on_the_main_thread_and_on_a_worker(server_factory):
     with pytest.raises(Exception, match="^Cannot execute onnxruntime model synchronously, use async execution"):
         r.execute_command("LLAPI.SCRIPT_RUN", "s", "api_model", "a")
     assert r.ping()
+
+
+# ---- the caller's ACL rights and maxmemory -----------------------------------
+
+KEY_NOPERM = b"NOPERM this user has no permissions to access one of the keys used as arguments"
+
+
+@pytest.fixture
+def app(shared, r):
+    """A user kept to pub:* keys and off dangerous commands (FLUSHALL...)."""
+    r.execute_command("ACL", "SETUSER", "app", "reset", "on", ">pw", "~pub:*", "+@all", "-@dangerous")
+    assert store_script(r, "pub:s") == b"OK"
+    c = RawClient(shared.sock)
+    assert c.ok("AUTH", "app", "pw") == b"OK"
+    yield c
+    c.close()
+
+
+def test_redis_execute_has_the_callers_acl_rights(r, app):
+    r.set("secret:1", "s3cret")
+    assert app.error("AI.SCRIPTEXECUTE", "pub:s", "copy_value", "KEYS", 2, "secret:1", "pub:copy",
+                     "OUTPUTS", 1, "pub:y") == KEY_NOPERM
+    assert app.error("AI.SCRIPTEXECUTE", "pub:s", "call", "KEYS", 1, "pub:k", "ARGS", 1, "FLUSHALL",
+                     "OUTPUTS", 1, "pub:y") == b"NOPERM this user has no permissions to run the 'flushall' command"
+    # a command the user may not run, on a key it may touch
+    assert app.error("AI.SCRIPTEXECUTE", "pub:s", "call", "KEYS", 1, "pub:k", "ARGS", 4, "RESTORE", "pub:k", 0, "x",
+                     "OUTPUTS", 1, "pub:y") == b"NOPERM this user has no permissions to run the 'restore' command"
+    assert r.exists("pub:copy") == 0 and r.get("secret:1") == b"s3cret"
+    # what the user may do, it does
+    assert app.ok("AI.SCRIPTEXECUTE", "pub:s", "set_key_get_val", "KEYS", 1, "pub:k", "ARGS", 1, "7",
+                  "OUTPUTS", 1, "pub:y") == b"OK"
+    assert r.get("pub:k") == b"7"
+    entry = r.execute_command("ACL", "LOG", 1)[0]
+    assert dict(zip(entry[::2], entry[1::2]))[b"username"] == b"app"
+    # the default user is unaffected
+    assert execute(r, "copy_value", keys=["secret:1", "pub:copy"]) == b"OK"
+    assert r.get("pub:copy") == b"s3cret"
+
+
+def test_dag_script_ops_and_scriptrun_have_the_callers_rights(r, app):
+    r.set("secret:1", "s3cret")
+    assert app.error("AI.DAGEXECUTE", "ROUTING", "pub:k", "|>", "AI.SCRIPTEXECUTE", "pub:s", "copy_value",
+                     "KEYS", 2, "secret:1", "pub:copy", "OUTPUTS", 1, "y") == KEY_NOPERM
+    set_array(r, "pub:t", np.array([1.0], dtype=np.float32))
+    assert app.error("AI.SCRIPTRUN", "pub:s", "old_flushall", "INPUTS", "pub:t", "OUTPUTS", "pub:y") == \
+        b"NOPERM this user has no permissions to run the 'flushall' command"
+    assert r.exists("pub:copy") == 0 and r.get("secret:1") == b"s3cret"
+
+
+def test_model_execute_in_a_script_has_the_callers_rights(r, app):
+    for key in ("secret:lin", "pub:lin"):
+        r.execute_command("AI.MODELSTORE", key, "ONNX", "CPU", "BLOB", models.linear())
+    set_array(r, "pub:x", LINEAR_IN)
+    assert app.error("AI.SCRIPTEXECUTE", "pub:s", "run_model", "KEYS", 1, "secret:lin", "INPUTS", 1, "pub:x",
+                     "ARGS", 1, 1, "OUTPUTS", 1, "pub:y") == KEY_NOPERM
+    assert app.ok("AI.SCRIPTEXECUTE", "pub:s", "run_model", "KEYS", 1, "pub:lin", "INPUTS", 1, "pub:x",
+                  "ARGS", 1, 1, "OUTPUTS", 1, "pub:y") == b"OK"
+    np.testing.assert_allclose(get_array(r, "pub:y"), LINEAR_OUT, rtol=1e-6)
+    r.execute_command("ACL", "SETUSER", "app", "-ai.modelexecute")
+    assert app.error("AI.SCRIPTEXECUTE", "pub:s", "run_model", "KEYS", 1, "pub:lin", "INPUTS", 1, "pub:x",
+                     "ARGS", 1, 1, "OUTPUTS", 1, "pub:y") == \
+        b"NOPERM this user has no permissions to run the 'ai.modelexecute' command"
+
+
+def test_writes_over_maxmemory_are_refused_reads_still_work(server_factory):
+    srv = server_factory(modules=[(ENGINE, []), (LLAPI, [])])
+    r, raw = srv.client(), RawClient(srv.sock)
+    store_script(r)
+    set_array(r, "a", np.array([1, 2], dtype=np.float32))
+    r.set("api:counter", 5)
+    used = r.info("memory")["used_memory"]
+    r.config_set("maxmemory", used + 20 * 1024 * 1024)
+    try:
+        # 10 x 8 MB: the writes stop once the server is over the limit
+        assert raw.error("AI.SCRIPTEXECUTE", "s", "fill", "KEYS", 1, "big", "ARGS", 1, 10, "OUTPUTS", 1, "y") == \
+            b"OOM command not allowed when used memory > 'maxmemory'."
+        written = len(r.keys("big*"))
+        assert 2 <= written < 10 and r.info("memory")["used_memory"] - used < 40 * 1024 * 1024
+        # Through the C API (a read-only command, which Redis lets run when
+        # over the limit): reads go on, writes are refused.
+        assert r.execute_command("LLAPI.SCRIPT_RUN", "s", "read_counter", "a") == [b"6", b"7"]
+        with pytest.raises(redis.ResponseError, match="command not allowed when used memory > 'maxmemory'"):
+            r.execute_command("LLAPI.SCRIPT_RUN", "s", "counter_plus", "a")
+    finally:
+        r.config_set("maxmemory", 0)
+    assert r.get("api:counter") == b"5" and r.strlen("big0") == 8000001
+
+
+def test_through_the_c_api_a_script_has_full_rights(server_factory):
+    """The module calling RedisAI_ScriptRun decides what its caller may do:
+    the script itself runs unchecked, as before (here for a user kept to
+    pub:* keys, api:counter is outside them)."""
+    srv = server_factory(modules=[(ENGINE, []), (LLAPI, [])])
+    r = srv.client()
+    store_script(r, "pub:s")
+    set_array(r, "pub:a", np.array([1, 2], dtype=np.float32))
+    r.execute_command("ACL", "SETUSER", "app", "on", ">pw", "~pub:*", "+@all", "-@dangerous")
+    app = srv.client(username="app", password="pw")
+    assert app.execute_command("LLAPI.SCRIPT_RUN", "pub:s", "counter_plus", "pub:a") == [b"2", b"3"]
+    assert r.get("api:counter") == b"1"

@@ -4,6 +4,8 @@ against a model of spec §4.3 / §4.4 that predicts +OK and the stored value,
 or the exact error text.  A failed set must leave the key as it was; at the
 end every key is checked again, also after DEBUG RELOAD."""
 import re
+import threading
+import time
 
 import numpy as np
 import pytest
@@ -13,6 +15,7 @@ from tensor_helpers import WRONGTYPE, RawClient, RespError
 SEED = 20240602
 N_SET, N_GET = 3000, 1500
 MAX_BYTES = 1 << 31  # the engine's largest tensor (RAI_TENSOR_MAX_BYTES)
+PROTO_MAX_BULK_LEN = 512 << 20  # Redis's default: the largest tensor a command may make
 
 SIZE = {"FLOAT": 4, "DOUBLE": 8, "INT8": 1, "INT16": 2, "INT32": 4, "INT64": 8,
         "UINT8": 1, "UINT16": 2, "BOOL": 1, "STRING": 1}
@@ -33,6 +36,10 @@ EMPTY = b"ERR tensor key is empty or in a different shard"
 FORMAT = b"ERR unsupported data format"
 BOTH = b"ERR both BLOB and VALUES specified"
 STRICT_INT = re.compile(rb"0|-?[1-9][0-9]*")  # what Redis' string2ll accepts
+
+
+def too_big(what, nbytes, limit=PROTO_MAX_BULK_LEN):
+    return b"ERR %s of %d bytes is larger than proto-max-bulk-len (%d bytes)" % (what.encode(), nbytes, limit)
 
 
 def as_ll(tok):
@@ -72,6 +79,8 @@ def expect_set(args, current):
         n *= d
     if n * SIZE[dt] > MAX_BYTES:
         return "err", SHAPE
+    if n * SIZE[dt] > PROTO_MAX_BULK_LEN:
+        return "err", too_big("tensor", n * SIZE[dt])
     if not rest:
         return "ok", (dt, dims, bytes(n * SIZE[dt]))
     if is_word(rest[0], b"BLOB"):
@@ -344,3 +353,161 @@ def test_a_rank_of_a_million_dims(fuzz_server):
     c.ok("DEBUG", "RELOAD")
     assert c.ok("AI.TENSORGET", "deep", "BLOB") == b"\1"
     check_all(c, state)
+
+
+# ---- size limits: one small command may not take gigabytes ---------------------
+
+class Pinger:
+    """PINGs from its own connection while a test runs; `worst` is the
+    slowest answer in seconds."""
+
+    def __init__(self, sock):
+        self.c, self.worst, self.count = RawClient(sock), 0.0, 0
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        while not self.stop.is_set():
+            t0 = time.monotonic()
+            assert self.c.call("PING") == b"PONG"
+            self.worst, self.count = max(self.worst, time.monotonic() - t0), self.count + 1
+            time.sleep(0.001)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.thread.join()
+        self.c.close()
+
+
+PING_WITHIN = 0.2  # seconds: generous for a loaded shared machine; a 2 GiB VALUES reply takes minutes
+
+
+def test_tensors_larger_than_proto_max_bulk_len_are_refused(fuzz_server):
+    engine, c, state = fuzz_server
+    with Pinger(engine.sock) as pinger:
+        # 30 bytes sent, 2 GiB asked for (RedisAI allocated it)
+        assert c.error("AI.TENSORSET", "u", "UINT8", 2147483648) == too_big("tensor", 1 << 31)
+        assert c.error("AI.TENSORSET", "u", "UINT8", PROTO_MAX_BULK_LEN + 1) == too_big("tensor", PROTO_MAX_BULK_LEN + 1)
+        assert c.error("AI.TENSORSET", "u", "DOUBLE", 8192, 8193, "VALUES", 1) == too_big("tensor", 8 * 8192 * 8193)
+        assert c.error("AI.TENSORSET", "u", "FLOAT", 1 << 28, "BLOB", b"\0" * 8) == too_big("tensor", 1 << 30)
+        # 64-bit overflow: refused as a bad shape, before any size is computed
+        assert c.error("AI.TENSORSET", "u", "UINT8", 1 << 32, 1 << 32) == SHAPE
+        # inside a DAG
+        reply = c.call("AI.DAGEXECUTE", "PERSIST", 1, "u", "|>", "AI.TENSORSET", "u", "UINT8", 2147483648)
+        assert isinstance(reply, RespError) and reply.text == too_big("tensor", 1 << 31)
+        # the largest allowed is allowed
+        assert c.ok("AI.TENSORSET", "u", "UINT8", PROTO_MAX_BULK_LEN) == b"OK"
+        c.ok("DEL", "u")
+        # the limit follows CONFIG SET
+        c.ok("CONFIG", "SET", "proto-max-bulk-len", 2 << 20)
+        try:
+            assert c.error("AI.TENSORSET", "u", "UINT8", (2 << 20) + 1) == too_big("tensor", (2 << 20) + 1, 2 << 20)
+        finally:
+            c.ok("CONFIG", "SET", "proto-max-bulk-len", PROTO_MAX_BULK_LEN)
+    assert pinger.count > 0 and pinger.worst < PING_WITHIN, pinger.worst
+    assert c.call("EXISTS", "u") == 0
+    check_all(c, state)
+
+
+def test_tensors_that_would_pass_maxmemory_are_refused(fuzz_server):
+    engine, c, state = fuzz_server
+    used = int(dict(line.split(b":") for line in c.ok("INFO", "memory").splitlines() if b":" in line)[b"used_memory"])
+    c.ok("CONFIG", "SET", "maxmemory", used + (30 << 20))
+    try:
+        with Pinger(engine.sock) as pinger:
+            assert c.error("AI.TENSORSET", "u", "UINT8", 100 << 20) == \
+                b"OOM tensor of 104857600 bytes would take used memory past 'maxmemory'"
+            reply = c.call("AI.DAGEXECUTE", "PERSIST", 1, "u", "|>", "AI.TENSORSET", "u", "FLOAT", 10 << 20)
+            assert isinstance(reply, RespError) and reply.text.startswith(b"OOM tensor of 41943040 bytes")
+            assert c.ok("AI.TENSORSET", "u", "UINT8", 10 << 20) == b"OK"  # what fits, fits
+        assert pinger.worst < PING_WITHIN, pinger.worst
+    finally:
+        c.ok("CONFIG", "SET", "maxmemory", 0)
+    assert c.ok("AI.TENSORSET", "v", "UINT8", 100 << 20) == b"OK"  # no limit again
+    c.ok("DEL", "u", "v")
+    check_all(c, state)
+
+
+VALUES_LIMIT = 1 << 20  # the default VALUES_REPLY_LIMIT
+
+
+def values_too_many(n, limit=VALUES_LIMIT):
+    return b"ERR tensor has %d values, more than VALUES_REPLY_LIMIT (%d): get it as a BLOB" % (n, limit)
+
+
+def test_values_replies_larger_than_the_limit_are_refused(fuzz_server):
+    engine, c, state = fuzz_server
+    assert c.ok("AI.CONFIG", "GET", "VALUES_REPLY_LIMIT") == VALUES_LIMIT
+    n = 64 << 20  # 64 Mi elements: such a reply kept PING waiting 0.7 s
+    assert c.ok("AI.TENSORSET", "big", "UINT8", n) == b"OK"
+    with Pinger(engine.sock) as pinger:
+        for fmt in (["VALUES"], ["META", "VALUES"]):
+            assert c.error("AI.TENSORGET", "big", *fmt) == values_too_many(n)
+        reply = c.call("AI.DAGEXECUTE_RO", "LOAD", 1, "big", "|>", "AI.TENSORGET", "big", "VALUES")
+        assert reply[0].text == values_too_many(n)
+    assert pinger.worst < PING_WITHIN, pinger.worst
+    assert c.ok("AI.TENSORGET", "big", "META") == [b"dtype", b"UINT8", b"shape", [n]]
+    assert c.ok("AI.TENSORSET", "edge", "UINT8", VALUES_LIMIT) == b"OK"
+    assert len(c.ok("AI.TENSORGET", "edge", "VALUES")) == VALUES_LIMIT
+    assert c.ok("AI.CONFIG", "VALUES_REPLY_LIMIT", 10) == b"OK"
+    assert len(c.ok("AI.TENSORGET", "t:FLOAT", "VALUES")) == 2
+    assert c.error("AI.TENSORGET", "edge", "VALUES") == values_too_many(VALUES_LIMIT, 10)
+    assert c.ok("AI.CONFIG", "VALUES_REPLY_LIMIT", 0) == b"OK"  # no limit
+    assert len(c.ok("AI.TENSORGET", "edge", "VALUES")) == VALUES_LIMIT
+    assert c.error("AI.CONFIG", "VALUES_REPLY_LIMIT", -1) == \
+        b"ERR VALUES_REPLY_LIMIT: invalid value (0: no limit, or a count)"
+    c.ok("AI.CONFIG", "VALUES_REPLY_LIMIT", VALUES_LIMIT)
+    c.ok("DEL", "big", "edge")
+    check_all(c, state)
+
+
+def test_values_reply_limit_as_a_module_argument(server_factory):
+    from support.server import ENGINE
+    srv = server_factory(modules=[(ENGINE, ["VALUES_REPLY_LIMIT", 3])])
+    c = RawClient(srv.sock)
+    c.ok("AI.TENSORSET", "t", "INT8", 4, "VALUES", 1, 2, 3, 4)
+    assert c.error("AI.TENSORGET", "t", "VALUES") == values_too_many(4, 3)
+    assert c.ok("AI.CONFIG", "GET", "VALUES_REPLY_LIMIT") == 3
+    c.close()
+
+
+def test_model_and_script_blobs_follow_the_same_limits(fuzz_server):
+    engine, c, state = fuzz_server
+    c.ok("CONFIG", "SET", "proto-max-bulk-len", 1 << 20)
+    try:
+        chunk = b"\0" * (700 << 10)
+        assert c.error("AI.MODELSTORE", "m", "ONNX", "CPU", "BLOB", chunk, chunk) == \
+            too_big("model", 1400 << 10, 1 << 20)
+    finally:
+        c.ok("CONFIG", "SET", "proto-max-bulk-len", PROTO_MAX_BULK_LEN)
+    used = int(dict(line.split(b":") for line in c.ok("INFO", "memory").splitlines() if b":" in line)[b"used_memory"])
+    source = b"#" * (8 << 20) + b"\ndef f(tensors: List[Tensor], keys: List[str], args: List[str]):\n    return tensors[0]\n"
+    # Raise maxmemory 1 MB at a time: the first limit at which Redis lets
+    # the command run (it counts the 8 MB argument) is one the 8 MB script
+    # would pass.
+    try:
+        for extra in range(4, 64):
+            c.ok("CONFIG", "SET", "maxmemory", used + (extra << 20))
+            reply = c.call("AI.SCRIPTSTORE", "s", "CPU", "ENTRY_POINTS", 1, "f", "SOURCE", source)
+            if reply.text != b"OOM command not allowed when used memory > 'maxmemory'.":
+                break
+        assert reply.text == b"OOM script of %d bytes would take used memory past 'maxmemory'" % len(source)
+    finally:
+        c.ok("CONFIG", "SET", "maxmemory", 0)
+    assert c.call("EXISTS", "m", "s") == 0
+
+
+def test_limits_from_the_configuration_file_apply(server_factory):
+    from support.server import ENGINE
+    srv = server_factory(modules=[(ENGINE, [])], config=[("proto-max-bulk-len", "2mb"), ("maxmemory", "40mb")])
+    c = RawClient(srv.sock)
+    assert c.error("AI.TENSORSET", "u", "UINT8", 3 << 20) == too_big("tensor", 3 << 20, 2 << 20)
+    c.ok("CONFIG", "SET", "proto-max-bulk-len", "512mb")
+    assert c.error("AI.TENSORSET", "u", "UINT8", 100 << 20) == \
+        b"OOM tensor of 104857600 bytes would take used memory past 'maxmemory'"
+    assert c.call("EXISTS", "u") == 0
+    c.close()

@@ -2,7 +2,7 @@
 those commands start the flow, and the client of the command waits for the
 executions they started, then gets the command's reply, or what the flow gave
 override_reply() -- the read-through cache of the the-pattern QA demo."""
-from support.flows import error_of, pyexecute
+from support.flows import error_of, pyexecute, registrations
 
 QA_CACHE = r'''
 def qa_cached_keymiss(record):
@@ -24,8 +24,7 @@ GB('KeysReader').map(qa_cached_keymiss).register(prefix='bertqa*', commands=['ge
 
 
 def triggered(c, prefix):
-    regs = [dict(zip(r[::2], r[1::2])) for r in c.execute_command("RG.DUMPREGISTRATIONS")]
-    return [r["numTriggered"] for r in regs if r.get("prefix") == prefix][0]
+    return [r["numTriggered"] for r in registrations(c) if r.get("regex") == prefix][0]
 
 
 def test_a_key_miss_of_get_answers_with_the_flows_reply(host):
@@ -55,6 +54,8 @@ def test_without_override_the_commands_own_reply_once_the_flow_ended(host):
 GB('KeysReader').foreach(lambda r: execute('SET', 'loaded:' + r['key'], 'yes'))\
     .register(prefix='lazy:*', commands=['get', 'strlen'], eventTypes=['keymiss'])
 ''')
+    [reg] = registrations(c)
+    assert reg["hookCommands"] == ["get", "strlen"]  # RG.DUMPREGISTRATIONS, as RedisGears names it
     assert c.get("lazy:1") is None          # GET's own reply...
     assert c.get("loaded:lazy:1") == "yes"  # ...sent after the flow ran
     assert c.strlen("lazy:2") == 0

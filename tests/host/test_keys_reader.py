@@ -7,7 +7,7 @@ import time
 
 import redis
 
-from support.flows import error_of, pyexecute
+from support.flows import error_of, pyexecute, registrations
 
 FLOWS = r'''
 import asyncio
@@ -113,16 +113,14 @@ def test_failing_flows_leave_the_server_and_data_alone(host):
         c.set("fails:%d" % i, i)
     assert c.ping()
     assert c.get("fails:49") == "49"
-    regs = {r[1]: dict(zip(r[::2], r[1::2])) for r in c.execute_command("RG.DUMPREGISTRATIONS")}
-    fails = [r for r in regs.values() if r.get("prefix") == "fails:*"]
+    fails = [r for r in registrations(c) if r["regex"] == "fails:*"]
     assert len(fails) == 1 and fails[0]["numTriggered"] == 50
 
 
 def test_dump_and_unregister(host):
     _, c = host
     pyexecute(c, FLOWS)
-    regs = [dict(zip(r[::2], r[1::2])) for r in c.execute_command("RG.DUMPREGISTRATIONS")]
-    person = [r for r in regs if r.get("prefix") == "person:*"]
+    person = [r for r in registrations(c) if r.get("regex") == "person:*"]
     assert len(person) == 1
     assert person[0]["reader"] == "KeysReader" and person[0]["mode"] == "async"
     c.set("person:9", "x")

@@ -2,15 +2,10 @@
 import numpy
 import pytest
 
-from support.flows import error_of, pyexecute, trigger
+from support.flows import error_of, pyexecute, registrations, trigger
 
 NO_ASYNC = ("can not run a non-sync execution inside a MULTI/LUA (blocking is not allowed) "
             "or on loading.")
-
-
-def registrations(c):
-    """RG.DUMPREGISTRATIONS as a list of dicts."""
-    return [dict(zip(r[::2], r[1::2])) for r in c.execute_command("RG.DUMPREGISTRATIONS")]
 
 
 def test_registration_only_replies_ok(host):

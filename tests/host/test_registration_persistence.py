@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from support.flows import error_of, host_module, pyexecute, trigger
+from support.flows import error_of, host_module, pyexecute, registrations, trigger
 from support.server import ENGINE
 
 COUNTER = r'''
@@ -23,9 +23,8 @@ GB('PythonReader').foreach(lambda r: execute('INCR', 'runs')).run(lambda: [1])
 
 def dump(c):
     out = []
-    for x in c.execute_command("RG.DUMPREGISTRATIONS"):
-        d = dict(zip(x[::2], x[1::2]))
-        out.append((d["reader"], d.get("trigger") or d.get("prefix"), d["desc"], d["mode"]))
+    for d in registrations(c):
+        out.append((d["reader"], d.get("trigger") or d.get("regex"), d["desc"], d["mode"]))
     return sorted(out, key=repr)
 
 
@@ -80,8 +79,7 @@ def test_one_unregistered_flow_of_a_script_stays_gone(host, options):
     pyexecute(c, "GB('CommandReader').map(lambda r: 1).register(trigger='t1')\n"
                  "GB('CommandReader').map(lambda r: 2).register(trigger='t2')\n"
                  "GB('CommandReader').map(lambda r: 3).register(trigger='t3')\n", *options)
-    ids = {d["trigger"]: d["id"] for d in (dict(zip(x[::2], x[1::2])) for x in
-                                           c.execute_command("RG.DUMPREGISTRATIONS"))}
+    ids = {d["trigger"]: d["id"] for d in registrations(c)}
     assert c.execute_command("RG.UNREGISTER", ids["t1"]) == "OK"
     assert c.execute_command("RG.UNREGISTER", ids["t3"]) == "OK"
     left = dump(c)

@@ -7,7 +7,7 @@ import time
 import pytest
 import redis
 
-from support.flows import ENGINE, error_of, host_module, pyexecute, trigger
+from support.flows import ENGINE, error_of, host_module, pyexecute, registrations, trigger
 
 FLOWS = r'''
 execute('INCR', 'script_runs')
@@ -19,9 +19,8 @@ V2 = "GB('CommandReader').map(lambda r: 'v2').register(trigger='ver')\n"
 
 def dump(c):
     out = []
-    for x in c.execute_command("RG.DUMPREGISTRATIONS"):
-        d = dict(zip(x[::2], x[1::2]))
-        out.append((d["reader"], d.get("trigger") or d.get("prefix"), d["mode"]))
+    for d in registrations(c):
+        out.append((d["reader"], d.get("trigger") or d.get("regex"), d["mode"]))
     return sorted(out)
 
 
@@ -64,8 +63,7 @@ def test_replica_follows_registrations(pair):
 def test_promoted_replica_runs_the_flows(pair):
     c, rc = pair
     assert pyexecute(c, FLOWS, "ID", "s1") == "OK"
-    reg_ids = [r[1] for r in c.execute_command("RG.DUMPREGISTRATIONS")]
-    keys_id = [i for i in reg_ids if i in str(c.execute_command("RG.DUMPREGISTRATIONS")[1])][0]
+    keys_id = [r["id"] for r in registrations(c) if r["reader"] == "KeysReader"][0]
     assert c.execute_command("RG.UNREGISTER", keys_id) == "OK"  # one of two: the script stays, minus it
     wait_for(lambda: dump(rc) == dump(c) == [("CommandReader", "ver", "async")], "no registrations on the replica")
     assert rc.execute_command("REPLICAOF", "NO", "ONE") == "OK"
@@ -80,7 +78,7 @@ def test_aof_keeps_registrations(start_host, preamble):
     srv, c = start_host(config=[("appendonly", "yes"), ("aof-use-rdb-preamble", preamble)])
     assert pyexecute(c, FLOWS, "ID", "s1") == "OK"
     assert pyexecute(c, "GB('CommandReader').map(lambda r: 'gone').register(trigger='gone')", "ID", "s2") == "OK"
-    gone = [r[1] for r in c.execute_command("RG.DUMPREGISTRATIONS") if "gone" in r][0]
+    gone = [r["id"] for r in registrations(c) if r.get("trigger") == "gone"][0]
     assert c.execute_command("RG.UNREGISTER", gone) == "OK"
     assert pyexecute(c, V2, "ID", "s1", "UPGRADE") == "OK"
     before = dump(c)
@@ -116,7 +114,7 @@ def test_a_load_registers_in_the_order_they_were_sent(host):
         assert pyexecute(c, ORDERED.replace("NAME", repr(name)), "ID", name) == "OK"
     assert pyexecute(c, "GB('CommandReader').map(lambda r: 'a1').register(trigger='t1')\n"
                         "GB('CommandReader').map(lambda r: 'a2').register(trigger='t2')", "ID", "a") == "OK"
-    t1 = [r[1] for r in c.execute_command("RG.DUMPREGISTRATIONS") if "t1" in r][0]
+    t1 = [r["id"] for r in registrations(c) if r.get("trigger") == "t1"][0]
     assert c.execute_command("RG.UNREGISTER", t1) == "OK"
     assert pyexecute(c, "GB('CommandReader').map(lambda r: 'b1').register(trigger='t1')", "ID", "b") == "OK"
     assert pyexecute(c, "GB('CommandReader').map(lambda r: 'a2 again').register(trigger='t2')", "ID", "a",

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from support.flows import error_of, host_module, pyexecute, trigger
+from support.flows import error_of, host_module, pyexecute, registrations, trigger
 from support.server import ENGINE
 from support.wheels import make_wheel
 
@@ -176,3 +176,50 @@ def test_dependencies_the_host_has_stay_the_hosts(start_host, wheels):
         ["rgdep-1.0-py3-none-any.whl", "rgtiny-1.0-py3-none-any.whl", "redis-%s-py3-none-any.whl" % host_version])
     installed = os.listdir(os.path.join(srv.dir, "python-requirements"))
     assert "rgtiny-1.0.dist-info" in installed and not [d for d in installed if d.startswith("redis")]
+
+
+# A KeysReader flow that needs rgtiny and says whether it may read a key its
+# registering user may not.
+SPY = ("import rgtiny\n"
+       "def spy(r):\n"
+       "    try:\n"
+       "        v = execute('GET', 'secret:1')\n"
+       "    except Exception:\n"
+       "        v = 'denied'\n"
+       "    execute('SET', 'own:seen', '%s %s' % (rgtiny.VALUE, v))\n"
+       "GB('KeysReader').foreach(spy).register(prefix='pub:*', mode='sync')\n")
+
+
+def add_owner(c):
+    c.execute_command("ACL", "SETUSER", "owner", "on", "nopass", "~pub:*", "~own:*", "+@all")
+
+
+@pytest.mark.parametrize("persistence", ["rdb", "aof"])
+def test_a_users_session_keeps_its_user_and_requirements(start_host, wheels, persistence):
+    """The saved session holds both its ACL user and its requirements' wheels
+    (the RDB's encoding 4, RG._SCRIPT PUTASREQ in the AOF): after a restart
+    without the wheels, the flow is there and acts for that user."""
+    config = [("appendonly", "yes"), ("aof-use-rdb-preamble", "no")] if persistence == "aof" else []
+    srv, _ = start_host(config=config, host_args=("REQUIREMENTS_INDEX", wheels))
+    c = client(srv, decode_responses=True)
+    c.set("secret:1", "the secret")
+    add_owner(c)
+    owner = client(srv, decode_responses=True)
+    owner.execute_command("AUTH", "owner", "x")
+    assert pyexecute(owner, SPY, "REQUIREMENTS", "rgtiny<2") == "OK"
+    c.set("pub:1", "x")
+    assert c.get("own:seen") == "one denied"
+    if persistence == "rdb":
+        assert c.save()
+    srv.stop()
+    shutil.rmtree(os.path.join(srv.dir, "python-requirements"))
+    shutil.rmtree(wheels)
+    srv.start()
+    c = client(srv, decode_responses=True)
+    [reg] = [r for r in registrations(c) if r["reader"] == "KeysReader"]
+    assert reg["user"] == "owner"
+    assert reqs(c)["rgtiny<2"]["IsInstalled"] == "yes"
+    add_owner(c)  # users made with ACL SETUSER do not survive a restart
+    c.delete("own:seen")
+    c.set("pub:2", "x")
+    assert c.get("own:seen") == "one denied"

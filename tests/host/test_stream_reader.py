@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from support.flows import error_of, pyexecute
+from support.flows import error_of, pyexecute, registrations
 
 FLOWS = r'''
 def note(r):
@@ -118,8 +118,7 @@ def test_failures_keep_the_entries_and_the_server(host):
         c.xadd("fails", {"f": str(i)})
     time.sleep(0.3)
     assert c.ping() and c.xlen("fails") == 10  # not trimmed: the executions failed
-    regs = [dict(zip(r[::2], r[1::2])) for r in c.execute_command("RG.DUMPREGISTRATIONS")]
-    fails = [r for r in regs if r["prefix"] == "fails"]
+    fails = [r for r in registrations(c) if r.get("stream") == "fails"]
     assert fails[0]["reader"] == "StreamReader" and fails[0]["numTriggered"] == 10
 
 

@@ -3,7 +3,7 @@ inputs, convertToStr, execution modes, register() argument errors,
 RG.DUMPREGISTRATIONS and RG.UNREGISTER."""
 import pytest
 
-from support.flows import error_of, pyexecute, trigger
+from support.flows import error_of, pyexecute, registrations, trigger
 
 NUMS = "GB('CommandReader').flatmap(lambda r: [int(x) for x in r[1:]])"
 
@@ -156,8 +156,7 @@ def test_modes(host, mode):
                  ".register(trigger='t', mode=%r)" % mode)
     on_main = "True" if mode == "sync" else "False"  # sync runs on Redis's main thread
     assert trigger(c, "t", "x") == ["['x', %s]" % on_main]
-    reg = c.execute_command("RG.DUMPREGISTRATIONS")[0]
-    assert dict(zip(reg[::2], reg[1::2]))["mode"] == mode
+    assert registrations(c)[0]["mode"] == mode
 
 
 @pytest.mark.parametrize("args,text", [
@@ -184,7 +183,7 @@ def test_register_returns_id_and_unregister(host):
     assert pyexecute(c, "rid = GB('CommandReader').register(trigger='t')\n"
                         "GB('CommandReader').map(lambda r: rid).register(trigger='id')") == "OK"
     [rid] = trigger(c, "id")
-    ids = [dict(zip(r[::2], r[1::2]))["id"] for r in c.execute_command("RG.DUMPREGISTRATIONS")]
+    ids = [r["id"] for r in registrations(c)]
     assert rid in ids
     assert error_of(c, "RG.PYEXECUTE", "GB('CommandReader').register(trigger='t')") == \
         "trigger already registered"

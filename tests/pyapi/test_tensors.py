@@ -77,6 +77,8 @@ VALUES_ERRORS = [
     ("'FLOAT', [-1], [1.0]", "dims arguments must be positive"),
     ("'FLOAT', [0], []", "dims arguments must be positive"),
     ("'FLOAT', [2**40, 2**40], []", "Failed creating tensor, the tensor is too large"),
+    # more than proto-max-bulk-len (512 MiB): refused before 2 GiB are allocated
+    ("'UINT8', [2**31], []", "Failed creating tensor, the tensor is too large"),
     ("'NOPE', [1], 4", "Failed creating tensor, make sure you put the right data type."),
     ("'UINT32', [1], [1]", "Failed creating tensor, make sure you put the right data type."),
     ("'INT08', [1], [1]", "Failed creating tensor, make sure you put the right data type."),
@@ -124,6 +126,7 @@ def test_blob_roundtrip(ai, dtype, blob, expected):
 BLOB_ERRORS = [
     ("'FLOAT', [1]", "Wrong number of arguments given to createTensorFromBlob"),
     ("1, [1], b''", "type argument must be a string"),
+    ("'UINT8', [2**31], b''", "Failed creating tensor, the tensor is too large"),
     ("'FLOAT', 3, 'abcd'", "blob argument must be bytes, byte array or a buffer"),  # blob before dims
     ("'FLOAT', 3, b'abcd'", "dims argument must be iterable"),
     ("'FLOAT', ['1'], b'abcd'", "dims arguments must be long"),

@@ -70,6 +70,19 @@ def pyexecute(c, code, *opts):
     return c.execute_command("RG.PYEXECUTE", code, *opts)
 
 
+def registrations(c):
+    """RG.DUMPREGISTRATIONS as flat dicts: each entry's fields with those of
+    its RegistrationData and of their args (trigger, regex, stream...)."""
+    out = []
+    for r in c.execute_command("RG.DUMPREGISTRATIONS"):
+        d = dict(zip(r[::2], r[1::2]))
+        data = d["RegistrationData"]
+        d.update(zip(data[::2], data[1::2]))
+        d.update(zip(d["args"][::2], d["args"][1::2]))
+        out.append(d)
+    return out
+
+
 def trigger(c, name, *args):
     return c.execute_command("RG.TRIGGER", name, *args)
 

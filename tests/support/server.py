@@ -13,6 +13,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 BUILD = os.path.join(ROOT, "build")
 ENGINE = os.path.join(BUILD, "redisai.so")
 REDIS_SERVER = os.environ.get("REDIS_SERVER", "redis-server")
+# The suite runs on Redis 7.0 and on Valkey 8.1 (REDIS_SERVER=.../valkey-server).
+ON_VALKEY = "valkey" in os.path.basename(REDIS_SERVER)
 
 
 def free_port():

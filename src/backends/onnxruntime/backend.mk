@@ -5,6 +5,7 @@ ORT_DIR = $(BUILD)/backends/redisai_onnxruntime
 ORT_SRC = $(wildcard src/backends/onnxruntime/*.c)
 ORT_OBJ = $(ORT_SRC:%.c=$(BUILD)/obj/%.o)
 ALL += $(ORT_DIR)/redisai_onnxruntime.so $(ORT_DIR)/lib/libonnxruntime.so.1
+backends: $(ORT_DIR)/redisai_onnxruntime.so $(ORT_DIR)/lib/libonnxruntime.so.1
 
 $(ORT_DIR)/redisai_onnxruntime.so: $(ORT_OBJ)
 	@mkdir -p $(dir $@)
@@ -25,3 +26,11 @@ ALL += $(BUILD)/tests/ort_probe
 $(BUILD)/tests/ort_probe: $(ORT_PROBE_SRC:%.c=$(BUILD)/obj/%.o)
 	@mkdir -p $(dir $@)
 	$(CC) -o $@ $^ -ldl -lpthread
+
+# Installed with a copy of the runtime itself (the build tree links to the venv's).
+.PHONY: install-onnxruntime
+install: install-onnxruntime
+install-onnxruntime: $(ORT_DIR)/redisai_onnxruntime.so $(ORT_DIR)/lib/libonnxruntime.so.1
+	install -D -m 755 $(ORT_DIR)/redisai_onnxruntime.so $(INSTALL_DIR)/backends/redisai_onnxruntime/redisai_onnxruntime.so
+	install -D -m 644 $$(readlink -f $(ORT_DIR)/lib/libonnxruntime.so.1) \
+		$(INSTALL_DIR)/backends/redisai_onnxruntime/lib/libonnxruntime.so.1

@@ -8,6 +8,7 @@ TORCH_OBJS := $(BUILD)/obj/src/backends/torch/backend_torch.o $(BUILD)/obj/src/b
 
 ifneq ($(TORCH_DIR),)
 ALL += $(TORCH_SO)
+backends: $(TORCH_SO)
 
 # torch headers as system headers, so their warnings do not trip -Werror.
 $(BUILD)/obj/src/backends/torch/%.o: CXXFLAGS += -D_GLIBCXX_USE_CXX11_ABI=1 -fvisibility-inlines-hidden \
@@ -20,6 +21,16 @@ $(TORCH_SO): $(TORCH_OBJS) src/backends/torch/exports.map
 	$(CXX) $(LDFLAGS_SO) -Wl,--version-script=src/backends/torch/exports.map -o $@ $(TORCH_OBJS) \
 		-L$(TORCH_DIR)/lib -Wl,--no-as-needed -ltorch -ltorch_cpu -lc10 -Wl,--as-needed \
 		-Wl,-rpath,'$$ORIGIN/lib' -Wl,-rpath,$(TORCH_DIR)/lib
+
+# Installed with the libtorch libraries it needs in lib/, which its RUNPATH
+# ($ORIGIN/lib) finds first.
+TORCH_LIBS = libtorch.so libtorch_cpu.so libc10.so libgomp.so.1
+.PHONY: install-torch
+install: install-torch
+install-torch: $(TORCH_SO)
+	install -D -m 755 $(TORCH_SO) $(INSTALL_DIR)/backends/redisai_torch/redisai_torch.so
+	install -d $(INSTALL_DIR)/backends/redisai_torch/lib
+	install -m 644 $(TORCH_LIBS:%=$(TORCH_DIR)/lib/%) $(INSTALL_DIR)/backends/redisai_torch/lib/
 else
 $(info torch not found for $(PYTHON): TORCH backend not built)
 endif

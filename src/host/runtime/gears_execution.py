@@ -30,12 +30,12 @@ import types
 import redisgears
 
 import gears_loop
-from gears_loop import current_execution, current_session
+from gears_loop import current_execution, current_session, current_user
 
 NO_ASYNC_RECORD = "Creating async record is not allowed"
 MAX_PENDING = {"map": 1000, "filter": 1000, "foreach": 1000, "flatmap": 1000, "accumulate": 1}
 RUNTIME_DIR = os.path.dirname(os.path.abspath(__file__))
-_redisai = importlib.util.find_spec("redisai")  # found, not imported
+_redisai = importlib.util.find_spec("redisai_ext")  # found, not imported
 REDISAI_DIR = os.path.dirname(os.path.abspath(_redisai.origin)) if _redisai and _redisai.origin else None
 
 
@@ -264,11 +264,12 @@ async def drive(coro, placeholder):
 
 class Execution:
     """One run of a flow.  `reader` yields the input records; `done(results,
-    errors)` is called once at the end, on whatever thread finishes."""
+    errors)` is called once at the end, on whatever thread finishes.  `user`
+    is the ACL user its steps act for (gears_loop.current_user)."""
 
-    def __init__(self, steps, reader, done, allow_async, session, hook=None):
+    def __init__(self, steps, reader, done, allow_async, session, hook=None, user=None):
         self.steps, self.reader, self.done = steps, reader, done
-        self.allow_async, self.session = allow_async, session
+        self.allow_async, self.session, self.user = allow_async, session, user
         self.hook = hook      # the hooked command's call (gears_hooks.HookCall), if one
         self.records = None
         self.errors = []
@@ -282,11 +283,13 @@ class Execution:
         self.resumed = False  # paused once: for sync, in the background since
         self.calling = None   # the step call in progress (StepCall), for gearsFuture()
         self.mutex = threading.Lock()  # pending/paused, touched by the loop thread too
+        self.aborted = False  # RG.ABORTEXECUTION: no further step runs
 
     # -- driving ---------------------------------------------------------
     def run(self):
         t1 = current_execution.set(self)
         t2 = current_session.set(self.session)
+        t3 = current_user.set(self.user)
         try:
             self._run()
         except BaseException as e:  # a bug or a SystemExit must still answer the client
@@ -295,6 +298,7 @@ class Execution:
         finally:
             current_execution.reset(t1)
             current_session.reset(t2)
+            current_user.reset(t3)
 
     def _run(self):
         if self.records is None:
@@ -304,7 +308,7 @@ class Execution:
                 self.errors.append(step_error(e))
                 self.records = []
         on_loop = gears_loop.on_loop()
-        while self.index < len(self.steps):
+        while self.index < len(self.steps) and not self.aborted:
             kind, fn, where = self.steps[self.index]
             if self._moved(kind, where, on_loop):
                 return
@@ -491,9 +495,10 @@ class OneMap:
         self.done, self.allow_async, self.convert = done, allow_async, convert
         self.calling, self.hook = None, hook
 
-    def run(self, fn, record, session):
+    def run(self, fn, record, session, user):
         t1 = current_execution.set(self)
         t2 = current_session.set(session)
+        t3 = current_user.set(user)
         self.calling = call = StepCall("map", record)
         try:
             try:
@@ -519,6 +524,7 @@ class OneMap:
         finally:
             current_execution.reset(t1)
             current_session.reset(t2)
+            current_user.reset(t3)
 
     def future_for(self, call):
         return StepFuture(self._finish)

@@ -8,6 +8,7 @@ flow, on the record [command, args...]; the flow's result is the reply:
   any;
 - unless the flow called override_reply(value): then value (an exception
   is sent as an error reply);
+- get_command() gives the call, [command, args...];
 - call_next(*args) runs the command itself with those arguments (not
   another hook), in the caller's database, and returns its reply, as
   execute() would.
@@ -27,10 +28,10 @@ class HookCall:
     """One call of a hooked command: the command call_next runs, and the
     reply override_reply chose."""
 
-    __slots__ = ("command", "db", "reply")
+    __slots__ = ("command", "db", "args", "reply")
 
-    def __init__(self, command, db):
-        self.command, self.db, self.reply = command, db, _NOTHING
+    def __init__(self, command, db, args):
+        self.command, self.db, self.args, self.reply = command, db, args, _NOTHING
 
     def completer(self, waiter):
         """The done(results, errors) of the call's execution."""
@@ -106,6 +107,14 @@ def call_next(*args):
     if hook.command is None:
         raise GearsError("call_next can only be called from the flow of a command hook")
     return redisgears._execute_in_db(hook.db, hook.command, *args)
+
+
+def get_command():
+    """The hooked call: [command, args...] as the client sent it."""
+    hook = _current("get_command")
+    if hook.command is None:  # a watched command's KeysReader flow
+        raise GearsError("get_command can only be called from the flow of a command hook")
+    return list(hook.args)
 
 
 def override_reply(value):

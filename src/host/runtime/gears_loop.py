@@ -17,6 +17,13 @@ import redisgears
 # awaits onto the loop thread.
 current_session = contextvars.ContextVar("gears_session", default=None)
 current_execution = contextvars.ContextVar("gears_execution", default=None)
+# The ACL user its execute() calls and redisAI key functions act for (a
+# capsule; None: full rights), read by the C side (src/host/flow_user.c).
+current_user = redisgears._current_user
+
+# A failing step's error record: its traceback (1) or its type and value (0);
+# the PythonAttemptTraceback setting (gears_config).
+PYTHON_ATTEMPT_TRACEBACK = 1
 
 
 class _AtomicDepth(threading.local):

@@ -4,6 +4,7 @@ StreamReader registrations that keyspace events start (src/host/key_events.c
 matches the events, runtime._on_key hands them to on_event)."""
 import re
 import threading
+import time
 
 import redisgears
 from redisgears import GearsError
@@ -37,14 +38,72 @@ def key_record(key, event, with_value):
     return {"key": key, "type": kind, "value": value, "event": event}
 
 
+class Stats:
+    """How a registration's executions ended, for RG.DUMPREGISTRATIONS (the
+    C registry counts those that started: numTriggered)."""
+
+    def __init__(self):
+        self.success = self.failures = 0
+        self.last_ms = self.total_ms = 0
+        self.last_error = None
+        self.last_lag = self.total_lag = self.lags = 0  # StreamReader: ms from XADD to the read
+        self.mutex = threading.Lock()  # executions end on any thread
+
+    def track(self, done):
+        """`done(results, errors)` of an execution that starts now, counted."""
+        start = time.monotonic()
+
+        def counted(results, errors):
+            ms = int((time.monotonic() - start) * 1000)
+            with self.mutex:
+                if errors:
+                    self.failures += 1
+                    self.last_error = str(errors[0])
+                else:
+                    self.success += 1
+                self.last_ms, self.total_ms = ms, self.total_ms + ms
+            done(results, errors)
+        return counted
+
+    def lag(self, entry_id):
+        """A StreamReader execution read the batch whose first entry is
+        `entry_id` ('<ms>-<seq>') now."""
+        ms = max(0, int(time.time() * 1000) - int(entry_id.split("-")[0]))
+        with self.mutex:
+            self.last_lag, self.total_lag, self.lags = ms, self.total_lag + ms, self.lags + 1
+
+    def lag_fields(self):
+        with self.mutex:
+            return ["lastEstimatedLagMS", self.last_lag,
+                    "avgEstimatedLagMS", "%f" % (self.total_lag / self.lags if self.lags else 0.0)]
+
+    def fields(self, triggered):
+        with self.mutex:
+            ended = self.success + self.failures
+            return ["numTriggered", triggered, "numSuccess", self.success, "numFailures", self.failures,
+                    "numAborted", 0, "lastRunDurationMS", self.last_ms, "totalRunDurationMS", self.total_ms,
+                    "avgRunDurationMS", "%f" % (self.total_ms / ended if ended else 0.0)], self.last_error
+
+
+def _session_text(session):
+    """The PD of RG.DUMPREGISTRATIONS: RedisGears' text of the session."""
+    ids = [r.id for r in session.live()]
+    return ("{'sessionName':'%s', 'sessionDescription':'%s', 'refCount': %d, 'linkedTo': primary, "
+            "'dead': false, 'isInstallationNeeded':0, 'registrationsList':[%s], 'depsList':[]}"
+            % (session.id, session.desc if session.desc is not None else "null", len(ids) + 1,
+               ", ".join("'%s'" % i for i in ids)))
+
+
 class Registration:
     """What RG.TRIGGER finds in the registry (the C side holds a reference)."""
 
     hook = None  # HookRegistration: the command it takes over
+    READER = "CommandReader"
 
     def __init__(self, id, trigger, mode, steps, session, desc):
         self.id, self.trigger, self.mode, self.steps = id, trigger, mode, steps
         self.session, self.desc = session, desc
+        self.stats = Stats()
         # A sync flow of one `map` step (and convertToStr's) runs without an
         # Execution: ge.OneMap.
         self.one_map = ge.OneMap.shape(steps) if mode == "sync" else None
@@ -65,6 +124,31 @@ class Registration:
     def restore_state(self, state):
         pass
 
+    def reader_args(self):
+        return ["trigger", self.trigger, "inorder", 0]
+
+    def dump(self, triggered):
+        """Its entry in RG.DUMPREGISTRATIONS, in RedisGears 1.2's layout."""
+        counts, last_error = self.stats.fields(triggered)
+        last_error = self.user_error() or last_error
+        data = ["mode", self.mode] + counts + self.lag_fields() + ["lastError", last_error,
+                                                                    "args", self.reader_args()]
+        data += self.status_fields() + self.user_fields()
+        return ["id", self.id, "reader", self.READER, "desc", self.desc, "RegistrationData", data,
+                "PD", _session_text(self.session), "ExecutionThreadPool", "DefaultPool"]
+
+    def lag_fields(self):
+        return []
+
+    def status_fields(self):
+        return []
+
+    def user_fields(self):
+        return []
+
+    def user_error(self):
+        return None
+
     def forget(self):
         """RG.UNREGISTER took it: it is not registered again after a load,
         nor is a session with no registration left."""
@@ -84,6 +168,9 @@ class HookRegistration(Registration):
         self.hook, self.spec = gears_hooks.command_info(command, keyprefix)
         super().__init__(id, self.hook, mode, steps, session, desc)
         self.keyprefix = keyprefix
+
+    def reader_args(self):  # RedisGears' and, after it, the keyprefix
+        return super().reader_args() + ["keyprefix", self.keyprefix]
 
     def install(self):
         on_loop = bool(self.steps) and self.steps[0][2] == ge.LOOP
@@ -113,20 +200,39 @@ class KeysRegistration(Registration):
         try:
             redisgears._register_keys(self.id, self.trigger, self.mode, self, self.desc, on_loop,
                                       self.event_types, self.key_types,
-                                      isinstance(self, StreamRegistration), commands, specs)
+                                      isinstance(self, StreamRegistration), self.session.user, commands, specs)
         except ValueError as e:
             raise GearsError(str(e)) from None
+
+    def reader_args(self):
+        commands = [c[0] for c in self.commands] if self.commands is not None else None
+        return ["regex", self.trigger, "eventTypes", self.event_types, "keyTypes", self.key_types,
+                "hookCommands", commands]
+
+    def user_fields(self):
+        """Ours, after RedisGears's fields: the ACL user its flows act for
+        (who registered it; None: full rights)."""
+        return ["user", redisgears._user_name(self.session.user)]
+
+    def user_error(self):
+        """Why its events start nothing, while its user is gone."""
+        if redisgears._user_exists(self.session.user):
+            return None
+        return ("the ACL user '%s' who registered it no longer exists: its events start no execution"
+                % redisgears._user_name(self.session.user))
 
     def on_event(self, key, event, call=None):
         """Runs the flow on the key's record (runtime._on_key); `call` is
         the watched command whose client waits for it (override_reply)."""
         reader = lambda: [key_record(key, event, self.read_value)]  # noqa: E731
-        done = self.done
+        done = self.stats.track(self.done)
         if call is not None:
+            tracked = done
+
             def done(results, errors):
-                self.done(results, errors)
+                tracked(results, errors)
                 call.execution_done()
-        ge.Execution(self.steps, reader, done, True, self.session, call).run()
+        ge.Execution(self.steps, reader, done, True, self.session, call, self.session.user).run()
 
     def done(self, results, errors):
         """The end of one execution: nobody waits for it, errors go to the log."""
@@ -229,6 +335,8 @@ class StreamRegistration(KeysRegistration):
 
         def reader():
             taken.extend(_locked(self._take, key))
+            if taken:
+                self.stats.lag(taken[0]["id"])
             return list(taken)
 
         def done(results, errors):
@@ -238,7 +346,18 @@ class StreamRegistration(KeysRegistration):
                 for at in range(0, len(ids), 1000):
                     _locked(redisgears.executeCommand, "XDEL", key, *ids[at:at + 1000])
 
-        ge.Execution(self.steps, reader, done, True, self.session).run()
+        ge.Execution(self.steps, reader, self.stats.track(done), True, self.session,
+                     user=self.session.user).run()
+
+    def reader_args(self):
+        return ["batchSize", self.batch, "durationMS", self.duration, "stream", self.trigger,
+                "trimStream", int(self.trim), "onFailedPolicy", "continue", "retryInterval", 1]
+
+    def lag_fields(self):
+        return self.stats.lag_fields()
+
+    def status_fields(self):
+        return ["status", "OK"]
 
     def _arm_timer(self, key):
         with self.mutex:

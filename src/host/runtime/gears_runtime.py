@@ -9,81 +9,27 @@ import redisgears
 from redisgears import GearsError
 
 import gears_builder
+import gears_config
 import gears_execution
 import gears_hooks
 import gears_requirements
 import gears_results
 import gears_loop
-from gears_loop import (GearsFuture, atomic, createFuture, current_execution, current_session,
-                        runCoroutine, setFutureException, setFutureResults)
+import gears_numpy_print
+from gears_globals import SESSION_NAMES
+from gears_loop import current_session, current_user
 
-gears_loop.PYTHON_ATTEMPT_TRACEBACK = redisgears._python_attempt_traceback  # module argument
-CONFIG = {"PythonAttemptTraceback": redisgears._python_attempt_traceback, "ExecutionThreads": None}
-
-
-def isAsyncAllow():
-    ex = current_execution.get()
-    return True if ex is None else bool(ex.allow_async)
-
-
-def configGet(key):
-    reply = redisgears.executeCommand("CONFIG", "GET", key)
-    return reply[1] if len(reply) > 1 else None
-
-
-def gearsConfigGet(key, default=None):
-    value = CONFIG.get(key)
-    return default if value is None else value
-
-
-def hashtag():
-    return "06S"  # one shard: any tag maps to it
-
-
-def _unsupported(name):
-    def f(*args, **kwargs):
-        raise GearsError("%s is not supported by this host" % name)
-    f.__name__ = name
-    return f
-
-
-# Names every session's globals start with (spec §9).
-SESSION_NAMES = {
-    "GearsBuilder": gears_builder.GearsBuilder,
-    "GB": gears_builder.GB,
-    "gearsCtx": gears_builder.gearsCtx,
-    "execute": redisgears.executeCommand,
-    "atomic": atomic,
-    "log": redisgears.log,
-    "configGet": configGet,
-    "gearsConfigGet": gearsConfigGet,
-    "hashtag": hashtag,
-    "isAsyncAllow": isAsyncAllow,
-    "flat_error": gears_execution.GearsFlatError,
-    "GearsFlatError": gears_execution.GearsFlatError,
-    "GearsError": GearsError,
-    "createFuture": createFuture,
-    "setFutureResults": setFutureResults,
-    "setFutureException": setFutureException,
-    "runCoroutine": runCoroutine,
-    "GearsFuture": GearsFuture,
-    "call_next": gears_hooks.call_next,
-    "override_reply": gears_hooks.override_reply,
-    "gearsFuture": gears_execution.gearsFuture,
-    "registerTE": _unsupported("registerTE"),
-}
-
-# redisAI's runners reach the futures through the host module.
-for _name in ("createFuture", "setFutureResults", "setFutureException", "GearsFuture",
-              "atomic", "isAsyncAllow"):
-    setattr(redisgears, _name, SESSION_NAMES[_name])
+gears_config.load(redisgears._module_args, redisgears._threads)
+gears_numpy_print.install(redisgears._module_args)
 
 
 class Session:
-    """One RG.PYEXECUTE call: its globals and what it registered."""
+    """One RG.PYEXECUTE call: its globals and what it registered.  `user`
+    (a capsule, or None for full rights) is the ACL user who sent it: its
+    code, its run() and the flows its events start act for that user."""
 
-    def __init__(self, id, desc, code, requirements=()):
-        self.id, self.desc, self.code = id, desc, code
+    def __init__(self, id, desc, code, requirements=(), user=None):
+        self.id, self.desc, self.code, self.user = id, desc, code, user
         self.requirements = list(requirements)  # RG.PYEXECUTE ... REQUIREMENTS, as given
         self.dropped = set()  # the order, in the script, of the registrations RG.UNREGISTER took
         self.globals = dict(SESSION_NAMES, __name__="__main__")
@@ -98,7 +44,7 @@ class Session:
     def store(self):
         """Files the script for the RDB (src/host/script_store.c)."""
         redisgears._store_script(self.id, self.desc, self.code, ",".join(map(str, sorted(self.dropped))),
-                                 gears_requirements.dumps(self.requirements))
+                                 redisgears._user_name(self.user), gears_requirements.dumps(self.requirements))
         self.store_state()
 
     def state_text(self):
@@ -127,7 +73,7 @@ def _completer(waiter, kind):
 
 
 def _pyexecute(code, waiter, may_block, id, desc, upgrade, replay=False, dropped="", state="",
-               unblocking=False, requirements=()):
+               unblocking=False, requirements=(), user=None):
     """Runs a script.  Returns True when run() started an execution (the
     reply then comes through `waiter`), its id with `unblocking` (the
     results wait in gears_results), False for a plain registration.
@@ -139,13 +85,16 @@ def _pyexecute(code, waiter, may_block, id, desc, upgrade, replay=False, dropped
     the registrations that RG.UNREGISTER took (`dropped`: their order in
     the script, "1,3"), and puts its readers back where they were (`state`,
     Session.state_text).  `requirements` are those it was sent with, met
-    already (gears_requirements): they are saved with it."""
+    already (gears_requirements): they are saved with it.  `user` is the
+    sender's ACL user (a capsule, None: full rights); a replay's code runs
+    with full rights (it reads only: its writes are skipped), its flows with
+    the user saved with it."""
     old = SESSIONS.get(id) if id is not None else None
     if old is not None and not old.live():
         old = None
     if old is not None and not upgrade:
         raise GearsError("Session %s already exists" % id)
-    session = Session(id or gears_builder.new_id(), desc, code, requirements)
+    session = Session(id or gears_builder.new_id(), desc, code, requirements, user)
     session.dropped = {int(x) for x in dropped.split(",") if x}  # not registered again
     started = []
 
@@ -160,6 +109,7 @@ def _pyexecute(code, waiter, may_block, id, desc, upgrade, replay=False, dropped
     session.runner = runner
     replaced = old.unregister_all() if old is not None else []
     token = current_session.set(session)
+    user_token = current_user.set(None if replay else user)
     try:
         exec(compile(code, "<RG.PYEXECUTE>", "exec"), session.globals)
     except BaseException as e:
@@ -173,6 +123,7 @@ def _pyexecute(code, waiter, may_block, id, desc, upgrade, replay=False, dropped
         raise GearsError("".join(traceback.format_exception_only(type(e), e)).strip()) from None
     finally:
         current_session.reset(token)
+        current_user.reset(user_token)
         session.runner = None
     for n, reader_state in (json.loads(state) if state else {}).items():
         if int(n) < len(session.registrations):
@@ -193,7 +144,10 @@ def _pyexecute(code, waiter, may_block, id, desc, upgrade, replay=False, dropped
         done = gears_results.start(reply)
     else:
         reply, done = True, _completer(waiter, 1)
-    redisgears._submit(gears_execution.Execution(steps, reader, done, True, session).run)
+    execution = gears_execution.Execution(steps, reader, done, True, session, user=user)
+    if unblocking:
+        gears_results.track(reply, execution)
+    redisgears._submit(execution.run)
     return reply
 
 
@@ -220,17 +174,42 @@ def _keep_sessions(ids):
 gears_requirements.sessions = lambda: list(SESSIONS.values())
 
 
-def _trigger(reg, args, waiter, allow_async, db=0):
+def _trigger(reg, args, waiter, allow_async, db=0, user=None):
     """RG.TRIGGER, or a hooked command: runs `reg`'s flow on the record
     [trigger or command, args...] on the calling thread (a pool thread, or
-    the main thread for sync); `db` is the caller's database."""
-    hook = gears_hooks.HookCall(reg.hook, db) if reg.hook is not None else None
-    done = hook.completer(waiter) if hook is not None else _completer(waiter, 0)
+    the main thread for sync); `db` is the caller's database, `user` its
+    ACL user (a capsule; None: full rights)."""
+    hook = gears_hooks.HookCall(reg.hook, db, args) if reg.hook is not None else None
+    done = reg.stats.track(hook.completer(waiter) if hook is not None else _completer(waiter, 0))
     if reg.one_map is not None and gears_loop.on_main():
         fn, convert = reg.one_map
-        gears_execution.OneMap(done, allow_async, convert, hook).run(fn, args, reg.session)
+        gears_execution.OneMap(done, allow_async, convert, hook).run(fn, args, reg.session, user)
         return
-    gears_execution.Execution(reg.steps, lambda: [args], done, allow_async, reg.session, hook).run()
+    gears_execution.Execution(reg.steps, lambda: [args], done, allow_async, reg.session, hook, user).run()
+
+
+def _pystats():
+    """RG.PYSTATS: this host does not count Python's allocations (RedisGears'
+    OverridePythonAllocators), so its figures are 0."""
+    return ["TotalAllocated", 0, "PeakAllocated", 0, "CurrAllocated", 0]
+
+
+def _dump_registrations():
+    return [reg.dump(triggered) for reg, triggered in redisgears._registry()]
+
+
+# The commands of src/host/tooling_commands.c: name -> fn(args) -> the reply
+_TOOLS = {
+    "CONFIGGET": gears_config.command_get,
+    "CONFIGSET": gears_config.command_set,
+    "PYSTATS": lambda args: _pystats(),
+    "ABORTEXECUTION": lambda args: gears_results.abort(args[0]),
+    "DUMPREGISTRATIONS": lambda args: _dump_registrations(),
+}
+
+
+def _tool(name, args):
+    return _TOOLS[name](args)
 
 
 def _on_key(reg, key, event, call=None):
