@@ -67,6 +67,7 @@
 #define REDISMODULE_NOTIFY_EXPIRED (1 << 8)
 #define REDISMODULE_NOTIFY_EVICTED (1 << 9)
 #define REDISMODULE_NOTIFY_STREAM (1 << 10)
+#define REDISMODULE_NOTIFY_KEY_MISS (1 << 11) /* not in ALL: subscribed by name */
 #define REDISMODULE_NOTIFY_MODULE (1 << 13)
 /* Every class but key misses (and, in 7.x, "new"), as redismodule.h has it. */
 #define REDISMODULE_NOTIFY_ALL                                                             \

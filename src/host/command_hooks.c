@@ -19,7 +19,10 @@
  *
  * ACLs: the caller needs rg._hookw / rg._hookr, and is then checked against
  * the original command and its keys before the flow runs.  From a client,
- * these commands run hooked calls only: never another command. */
+ * these commands run hooked calls only: never another command.
+ *
+ * The calls of a command that a KeysReader's commands=[...] watches come
+ * the same way, and go to key_commands.c when no hook takes them. */
 #include <Python.h>
 #include <stdio.h>
 #include <string.h>
@@ -47,12 +50,14 @@ static void note_acl_change(RedisModuleCommandFilterCtx *fctx) {
         FlowUser_AclChanged();
 }
 
-/* Main thread, for every command: cheap unless some hook exists. */
+/* Main thread, for every command: cheap unless some hook exists, or some
+ * KeysReader watches commands (key_commands.c runs those). */
 static void hook_filter(RedisModuleCommandFilterCtx *fctx) {
     note_acl_change(fctx);
-    if (!Registry_HasHooks()) return;
-    int write = 0;
-    if (!Registry_FindHook(filter_arg, fctx, RedisModule_CommandFilterArgsCount(fctx), 0, &write)) return;
+    int write = 0, argc = RedisModule_CommandFilterArgsCount(fctx);
+    int hooked = Registry_HasHooks() && Registry_FindHook(filter_arg, fctx, argc, 0, &write);
+    if (!hooked && !(Registry_HasWatchedCommands() && Registry_WatchesCommand(filter_arg, fctx, argc, &write)))
+        return;
     const char *name = write ? HOOK_WRITE : HOOK_READ;
     RedisModuleString *s = RedisModule_CreateString(NULL, name, strlen(name));
     if (RedisModule_CommandFilterArgInsert(fctx, 0, s) != REDISMODULE_OK) RedisModule_FreeString(NULL, s);
@@ -94,6 +99,7 @@ static int hook_command(RedisModuleCtx *ctx, RedisModuleString **argv, int argc)
         return RedisModule_ReplyWithError(ctx, msg);
     }
     Reg *reg = Registry_FindHook(argv_arg, argv, argc, 1, NULL);
+    if (!reg && Registry_WatchesCommand(argv_arg, argv, argc, NULL)) return KeyCommands_Run(ctx, argv, argc);
     /* A direct call, or the hook went away since the filter ran (a command
      * queued in MULTI): nothing to run it for. */
     if (!reg) return RedisModule_ReplyWithError(ctx, "ERR no hook takes this call (unregistered since it was sent?)");

@@ -43,15 +43,9 @@ static PyObject *py_str_list(RedisModuleString **strs, int n) {
 }
 
 void Commands_ReplyWithPyError(RedisModuleCtx *ctx) {
-    PyObject *exc = PyHost_TakeError();
-    PyObject *s = exc ? PyObject_Str(exc) : NULL;
-    const char *msg = s ? PyUnicode_AsUTF8(s) : NULL;
-    if (!msg) PyErr_Clear();
-    CReply *r = CReply_Error(msg && *msg ? msg : "ERR the Python runtime failed");
+    CReply *r = PyHost_ErrorReply();
     CReply_Send(ctx, r);
     CReply_Free(r);
-    Py_XDECREF(s);
-    Py_XDECREF(exc);
 }
 
 /* ---- RG.TRIGGER ---- */
@@ -232,72 +226,90 @@ static int triggeronkey_command(RedisModuleCtx *ctx, RedisModuleString **argv, i
 
 /* ---- RG.PYEXECUTE "<code>" [ID id] [DESCRIPTION d] [UPGRADE] ... ---- */
 
-/* REQUIREMENTS dep...: checked against the host's environment, never
- * installed (gears_runtime._check_requirements).  Replies the error and
- * returns 1 when one is not met. */
-static int requirements_unmet(RedisModuleCtx *ctx, RedisModuleString **deps, int n) {
-    PyGILState_STATE g = PyGILState_Ensure();
-    PyObject *list = py_str_list(deps, n);
-    PyObject *r = list ? PyObject_CallOneArg(rt_check_requirements, list) : NULL;
-    int unmet = r == NULL;
-    if (unmet) Commands_ReplyWithPyError(ctx);
-    Py_XDECREF(r);
-    Py_XDECREF(list);
-    PyGILState_Release(g);
-    return unmet;
-}
+typedef struct {
+    RedisModuleString *id, *desc;
+    int upgrade, unblocking, force, first_requirement;
+} PyexecuteArgs;
 
-static int pyexecute_command(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
-    if (argc < 2) return RedisModule_WrongArity(ctx);
-    RedisModuleString *id = NULL, *desc = NULL;
-    int upgrade = 0, unblocking = 0, first_requirement = argc;
+/* NULL, or the error to reply. */
+static const char *parse_pyexecute(RedisModuleString **argv, int argc, PyexecuteArgs *a) {
+    *a = (PyexecuteArgs){.first_requirement = argc};
     for (int i = 2; i < argc; i++) {
         const char *opt = RedisModule_StringPtrLen(argv[i], NULL);
-        if (!strcasecmp(opt, "ID") && i + 1 < argc) id = argv[++i];
-        else if (!strcasecmp(opt, "DESCRIPTION") && i + 1 < argc) desc = argv[++i];
-        else if (!strcasecmp(opt, "UPGRADE")) upgrade = 1;
-        else if (!strcasecmp(opt, "UNBLOCKING")) unblocking = 1;
-        else if (!strcasecmp(opt, "FORCE_REINSTALL_REQUIREMENTS")) continue; /* nothing is installed */
+        if (!strcasecmp(opt, "ID") && i + 1 < argc) a->id = argv[++i];
+        else if (!strcasecmp(opt, "DESCRIPTION") && i + 1 < argc) a->desc = argv[++i];
+        else if (!strcasecmp(opt, "UPGRADE")) a->upgrade = 1;
+        else if (!strcasecmp(opt, "UNBLOCKING")) a->unblocking = 1;
+        else if (!strcasecmp(opt, "FORCE_REINSTALL_REQUIREMENTS")) a->force = 1;
         else if (!strcasecmp(opt, "REQUIREMENTS")) {
-            first_requirement = i + 1; /* the rest of the arguments */
+            a->first_requirement = i + 1; /* the rest of the arguments */
             break;
-        } else if (!strcasecmp(opt, "REPLACE_WITH"))
-            return RedisModule_ReplyWithError(ctx, "ERR REPLACE_WITH is not supported (use ID id UPGRADE)");
-        else return RedisModule_ReplyWithError(ctx, "ERR unknown RG.PYEXECUTE argument");
+        } else if (!strcasecmp(opt, "REPLACE_WITH")) return "ERR REPLACE_WITH is not supported (use ID id UPGRADE)";
+        else return "ERR unknown RG.PYEXECUTE argument";
     }
-    int ndeps = argc - first_requirement;
-    if (ndeps > 0 && requirements_unmet(ctx, argv + first_requirement, ndeps)) return REDISMODULE_OK;
-    int may_block = async_allowed(ctx);
-    Waiter *w = Waiter_New(NULL);
-    FlowUser *user = caller_user(ctx);
+    return NULL;
+}
+
+void Commands_RunScript(RedisModuleCtx *ctx, RedisModuleString **argv, int argc, Waiter *blocked, FlowUser *user) {
+    PyexecuteArgs a;
+    const char *err = parse_pyexecute(argv, argc, &a);
+    if (err) {
+        FlowUser_Release(user);
+        CReply *r = CReply_Error(err);
+        if (blocked) Waiter_Complete(blocked, r);
+        else CReply_Send(ctx, r), CReply_Free(r);
+        return;
+    }
+    int may_block = blocked || async_allowed(ctx);
+    Waiter *w = blocked ? blocked : Waiter_New(NULL);
+    if (blocked) Waiter_Retain(w);
     HostCmdScope scope = Host_CommandEnter(ctx);
     PyGILState_STATE g = PyGILState_Ensure();
     PyObject *ucap = FlowUser_Capsule(user);
     PyObject *code = py_str(argv[1]);
-    PyObject *pid = id ? py_str(id) : Py_NewRef(Py_None);
-    PyObject *pdesc = desc ? py_str(desc) : Py_NewRef(Py_None);
+    PyObject *pid = a.id ? py_str(a.id) : Py_NewRef(Py_None);
+    PyObject *pdesc = a.desc ? py_str(a.desc) : Py_NewRef(Py_None);
+    PyObject *reqs = py_str_list(argv + a.first_requirement, argc - a.first_requirement);
     PyObject *cap = Waiter_Capsule(w);
     ScriptStore_BeginChanges();
-    PyObject *r = code && pid && pdesc && cap && ucap
-                      ? PyObject_CallFunction(rt_pyexecute, "OOiOOiOssiO", code, cap, may_block, pid, pdesc,
-                                              upgrade, Py_False, "", "", unblocking, ucap)
+    PyObject *r = code && pid && pdesc && reqs && cap && ucap
+                      ? PyObject_CallFunction(rt_pyexecute, "OOiOOiOssiOO", code, cap, may_block, pid, pdesc,
+                                              a.upgrade, Py_False, "", "", a.unblocking, reqs, ucap)
                       : NULL;
     ScriptStore_PropagateChanges(ctx);
     const char *ex_id = r && PyUnicode_Check(r) ? PyUnicode_AsUTF8(r) : NULL; /* UNBLOCKING */
     int started = r && !ex_id && PyObject_IsTrue(r) == 1;
-    if (!r) Commands_ReplyWithPyError(ctx);
-    else if (ex_id) RedisModule_ReplyWithCString(ctx, ex_id);
-    else if (!started) RedisModule_ReplyWithSimpleString(ctx, "OK");
+    CReply *reply = !r ? PyHost_ErrorReply()
+                    : ex_id ? CReply_String(ex_id, strlen(ex_id))
+                    : !started ? CReply_String("OK", 2)
+                               : NULL;
+    if (reply && !ex_id && r) reply->type = CR_STATUS;
+    if (reply) Waiter_Complete(w, reply); /* else the execution replies; before the capsule goes */
     Py_XDECREF(r);
     Py_XDECREF(code);
     Py_XDECREF(pid);
     Py_XDECREF(pdesc);
+    Py_XDECREF(reqs);
     Py_XDECREF(cap);
     Py_XDECREF(ucap);
     PyGILState_Release(g);
     Host_CommandExit(scope);
-    if (started) Waiter_ReplyOrBlock(ctx, w, may_block);
+    if (!blocked) Waiter_ReplyOrBlock(ctx, w, may_block);
     Waiter_Release(w);
+}
+
+static int pyexecute_command(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
+    if (argc < 2) return RedisModule_WrongArity(ctx);
+    PyexecuteArgs a;
+    const char *err = parse_pyexecute(argv, argc, &a);
+    if (err) return RedisModule_ReplyWithError(ctx, err);
+    /* Requirements to install first: the script runs when pip is done,
+     * for the user who sent it. */
+    FlowUser *user = caller_user(ctx);
+    if (a.first_requirement < argc &&
+        Requirements_Prepare(ctx, argv, argc, a.first_requirement, a.force, async_allowed(ctx), user))
+        return REDISMODULE_OK;
+    Commands_RunScript(ctx, argv, argc, NULL, user);
     return REDISMODULE_OK;
 }
 

@@ -107,6 +107,7 @@ void CReply_Send(RedisModuleCtx *ctx, const CReply *r) {
     switch (r->type) {
     case CR_STRING: RedisModule_ReplyWithStringBuffer(ctx, r->str, r->len); return;
     case CR_ERROR: RedisModule_ReplyWithError(ctx, r->str); return;
+    case CR_STATUS: RedisModule_ReplyWithSimpleString(ctx, r->str); return;
     case CR_INTEGER: RedisModule_ReplyWithLongLong(ctx, r->integer); return;
     case CR_DOUBLE: RedisModule_ReplyWithDouble(ctx, r->dbl); return;
     case CR_ARRAY:

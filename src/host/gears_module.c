@@ -339,16 +339,18 @@ static PyObject *gears_register_keys(PyObject *self, PyObject *args) {
     return KeyEvents_Register(args);
 }
 
-/* _store_script(id, desc, code, dropped, user) / _drop_script(id): the
+/* _store_script(id, desc, code, dropped, user, reqs) / _drop_script(id): the
  * script_store.c entries of a session (main thread); `dropped` lists the
  * registrations RG.UNREGISTER took ("1,3": their order in the script),
  * `user` the ACL user who sent it (None: full rights). */
 static PyObject *gears_store_script(PyObject *self, PyObject *args) {
     (void)self;
-    const char *id, *desc, *code, *dropped, *user;
-    Py_ssize_t len;
-    if (!PyArg_ParseTuple(args, "szs#sz", &id, &desc, &code, &len, &dropped, &user)) return NULL;
-    if (ScriptStore_Put(id, desc, code, (size_t)len, dropped, user) != REDISMODULE_OK) return PyErr_NoMemory();
+    const char *id, *desc, *code, *dropped, *user, *reqs;
+    Py_ssize_t len, reqs_len;
+    if (!PyArg_ParseTuple(args, "szs#szy#", &id, &desc, &code, &len, &dropped, &user, &reqs, &reqs_len))
+        return NULL;
+    if (ScriptStore_Put(id, desc, code, (size_t)len, dropped, user, reqs, (size_t)reqs_len) != REDISMODULE_OK)
+        return PyErr_NoMemory();
     Py_RETURN_NONE;
 }
 
@@ -488,6 +490,8 @@ static void waiter_capsule_free(PyObject *cap) {
     Waiter_Release(w);
 }
 
+PyObject *GearsModule_ReplyToPy(const CReply *r) { return creply_to_py(r); }
+
 PyObject *Waiter_Capsule(Waiter *w) {
     Waiter_Retain(w);
     PyObject *cap = PyCapsule_New(w, WAITER_CAPSULE, waiter_capsule_free);
@@ -586,7 +590,11 @@ PyObject *GearsModule_Init(void) {
     PyObject *args = module_args();
     if (!GearsError || !args || FlowUserPy_Init(m) < 0 || PyModule_AddObjectRef(m, "GearsError", GearsError) < 0 ||
         PyModule_AddObjectRef(m, "_module_args", args) < 0 ||
-        PyModule_AddIntConstant(m, "_threads", host_config.threads) < 0) {
+        PyModule_AddIntConstant(m, "_threads", host_config.threads) < 0 ||
+        PyModule_AddStringConstant(m, "_requirements_dir",
+                                   host_config.requirements_dir ? host_config.requirements_dir : "") < 0 ||
+        PyModule_AddStringConstant(m, "_requirements_index",
+                                   host_config.requirements_index ? host_config.requirements_index : "") < 0) {
         Py_XDECREF(args);
         Py_DECREF(m);
         return NULL;

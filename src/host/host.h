@@ -16,12 +16,12 @@
 typedef struct _object PyObject;
 
 /* ---- creply.c: replies owned by C, built and sent without the GIL ---- */
-enum { CR_STRING, CR_ERROR, CR_INTEGER, CR_NULL, CR_ARRAY, CR_DOUBLE };
+enum { CR_STRING, CR_ERROR, CR_INTEGER, CR_NULL, CR_ARRAY, CR_DOUBLE, CR_STATUS /* simple string */ };
 typedef struct CReply {
     int type;
     long long integer;
     double dbl;
-    char *str; /* STRING and ERROR, NUL-terminated, `len` bytes */
+    char *str; /* STRING, STATUS and ERROR, NUL-terminated, `len` bytes */
     size_t len;
     struct CReply **elems; /* ARRAY, `len` elements */
 } CReply;
@@ -119,6 +119,8 @@ typedef struct Reg {
     char *prefix;       /* KeysReader: a key name, or a prefix ending in '*'; hook: its keyprefix or NULL */
     char **event_types; /* KeysReader: NULL-terminated; NULL for every event */
     unsigned key_types; /* KeysReader: bit (1 << REDISMODULE_KEYTYPE_x); 0 for every type */
+    char **commands;    /* KeysReader commands=[...]: NULL-terminated, lower case; NULL for any */
+    HookSpec *command_specs; /* what COMMAND INFO says of each of them */
     long long triggered; /* the events or calls that started an execution (under the mutex) */
     int running_sync;   /* KeysReader: a sync execution of it is running on the main thread */
     FlowUser *user;     /* KeysReader: the ACL user its flows act for (who registered it); NULL: full rights */
@@ -150,11 +152,18 @@ Reg *Registry_FindHook(CommandArgFn arg, void *args, int argc, int ref, int *wri
 int Registry_HasHooks(void); /* any hook at all (cheap: every command asks) */
 void Reg_Free(Reg *r);                               /* a Reg never added */
 Reg *Registry_Find(const char *trigger, size_t len); /* a new reference */
-/* The KeysReader registrations that take this event (new references, at
- * most `max`); `key_type` is REDISMODULE_KEYTYPE_x, or -1 if not looked up
- * (then registrations that filter on it do not match). */
-size_t Registry_MatchKeys(const char *key, size_t len, const char *event, int key_type, Reg **out,
-                          size_t max);
+/* The registrations of `reader` (READER_KEYS or READER_STREAM) that take
+ * this event (new references, at most `max`); `key_type` is
+ * REDISMODULE_KEYTYPE_x, or -1 if not looked up (then registrations that
+ * filter on it do not match); `command` is the watched command the event
+ * came from (key_commands.c), or NULL: registrations with commands=[...]
+ * take only the events of theirs. */
+size_t Registry_MatchKeys(int reader, const char *command, const char *key, size_t len, const char *event,
+                          int key_type, Reg **out, size_t max);
+/* Is this call (argc arguments, the name included) of a command that a
+ * KeysReader's commands=[...] watches?  *write tells rg._hookw from rg._hookr. */
+int Registry_WatchesCommand(CommandArgFn arg, void *args, int argc, int *write);
+int Registry_HasWatchedCommands(void); /* any KeysReader with commands=[...] (cheap) */
 int Registry_HasKeys(void);     /* any KeysReader registration at all (cheap) */
 int Registry_HasKeyTypes(void); /* any that filters on the key type (cheap) */
 void Registry_Release(Reg *reg);                  /* GIL held */
@@ -165,9 +174,10 @@ PyObject *Registry_List(void);
 
 /* ---- script_store.c: the scripts of live registrations, in the RDB ---- */
 int ScriptStore_Start(RedisModuleCtx *ctx); /* the aux-data type and the loading hook */
-/* `user`: the ACL user who sent it, or NULL (full rights). */
+/* `user`: the ACL user who sent it, or NULL (full rights); `reqs`: its
+ * requirements with their wheels (Requirements_Restore's form), or empty. */
 int ScriptStore_Put(const char *id, const char *desc, const char *code, size_t code_len, const char *dropped,
-                    const char *user);
+                    const char *user, const char *reqs, size_t reqs_len);
 /* Replaces the readers' state kept with the script of session `id`. */
 int ScriptStore_SetState(const char *id, const char *state, size_t len);
 void ScriptStore_Drop(const char *id);
@@ -183,14 +193,46 @@ extern int ScriptStore_Replaying;
 /* ---- key_events.c: keyspace events that start KeysReader executions ---- */
 int KeyEvents_Subscribe(RedisModuleCtx *ctx);
 /* redisgears._register_keys(id, prefix, mode, handler, desc, on_loop,
- * eventTypes, keyTypes, stream, user): the lists may be None; `stream` marks a
- * StreamReader registration; `user` the capsule of its ACL user or None.
- * GIL held. */
+ * eventTypes, keyTypes, stream, user[, commands, command_specs]): the lists
+ * may be None; `stream` marks a StreamReader registration; `user` the capsule
+ * of its ACL user or None.  GIL held. */
 PyObject *KeyEvents_Register(PyObject *args);
+
+/* ---- key_commands.c: the commands KeysReader's commands=[...] watches ---- */
+/* The watched command running on the main thread: its events may start
+ * executions linked to its client, which then waits for them. */
+typedef struct KeyCall {
+    const char *name; /* lower case */
+    int may_block;    /* else (MULTI, Lua) nothing is linked */
+    Waiter *waiter;   /* once an execution is linked */
+    PyObject *py;     /* the runtime's gears_hooks.KeyCommandCall, once linked */
+} KeyCall;
+int KeyCommands_Run(RedisModuleCtx *ctx, RedisModuleString **argv, int argc);
+/* The watched command in progress on this thread, or NULL; Swap sets it
+ * and returns the one before (sync flows run with none). */
+KeyCall *KeyCommands_Current(void);
+KeyCall *KeyCommands_Swap(KeyCall *call);
+/* Links one more execution to the call's client: a new reference to give
+ * to it, or NULL when the client can not wait (GIL held). */
+PyObject *KeyCommands_Link(KeyCall *call);
+
+/* ---- requirements.c: RG.PYEXECUTE's REQUIREMENTS, RG.PYDUMPREQS, RG.PYEXPORTREQ/IMPORTREQ ---- */
+/* Those of argv[first..argc) not met yet are installed off the main thread,
+ * the client blocked, then the script runs (Commands_RunScript) for `user`,
+ * the caller's ACL user.  Returns 1 when it replied or took the client over
+ * (and took `user`), 0 when the script may run now (`user` untouched). */
+int Requirements_Prepare(RedisModuleCtx *ctx, RedisModuleString **argv, int argc, int first, int force,
+                         int may_block, FlowUser *user);
+/* A saved session's requirements (serialized with their wheels), installed
+ * before its script runs again: a new list of their names (GIL held). */
+PyObject *Requirements_Restore(const char *blob, size_t len);
+int Requirements_Register(RedisModuleCtx *ctx);
 
 /* ---- pyhost.c: the interpreter and the runtime's entry points ---- */
 typedef struct HostConfig {
     const char *python_home, *venv, *runtime_dir, *python_path;
+    const char *requirements_dir;   /* where pip installs REQUIREMENTS (NULL: the default) */
+    const char *requirements_index; /* a wheel folder or index URL for pip (NULL: PyPI) */
     int threads;
     const char **args; /* the module arguments as given, name value...: the runtime reads them */
     int nargs;
@@ -198,9 +240,10 @@ typedef struct HostConfig {
 extern HostConfig host_config;
 void HostConfig_UseInstalledDirs(void); /* install_dirs.c: runtime/ and venv/ beside the module */
 int PyHost_Start(const char **err);
-extern PyObject *rt_trigger, *rt_pyexecute, *rt_on_key, *rt_check_requirements,
-    *rt_forget_session, *rt_results, *rt_keep_sessions, *rt_tool; /* runtime functions */
+extern PyObject *rt_trigger, *rt_pyexecute, *rt_on_key, *rt_requirements, *rt_forget_session,
+    *rt_results, *rt_keep_sessions, *rt_key_command_call, *rt_tool; /* runtime functions and objects */
 PyObject *PyHost_TakeError(void);         /* the pending exception (cleared), or NULL */
+CReply *PyHost_ErrorReply(void);          /* the pending exception's message as an error (cleared) */
 void PyHost_LogError(const char *where);     /* logs and clears the Python error */
 
 /* ---- flow_user_py.c: flow users in Python (GIL held) ---- */
@@ -217,15 +260,20 @@ PyObject *FlowUserPy_CurrentAddress(PyObject *self, PyObject *unused);
 /* ---- gears_module.c: the built-in module `redisgears` ---- */
 PyObject *GearsModule_Init(void); /* PyImport_AppendInittab callback */
 PyObject *Waiter_Capsule(Waiter *w); /* a new Python reference owning a waiter ref */
+PyObject *GearsModule_ReplyToPy(const CReply *r); /* str (errors too), int, float, list or None */
 /* The reply for a Python value as the flows' records convert, except that a
  * GearsError in it is an error element; NULL with the Python error set. */
 CReply *GearsModule_ToReply(PyObject *o);
 
 /* ---- commands.c ---- */
 int Commands_Register(RedisModuleCtx *ctx);
-/* The error reply for the Python exception the runtime raised: its message
- * (GIL held; clears it). */
+/* Sends PyHost_ErrorReply(): the Python exception the runtime raised (GIL held). */
 void Commands_ReplyWithPyError(RedisModuleCtx *ctx);
+/* Runs RG.PYEXECUTE's script (argv as the command had it; its requirements
+ * are met) for `user`, the ACL user who sent it (taken; NULL: full rights),
+ * and replies on ctx, or through `blocked`, the waiter of a client blocked
+ * while they were installed (then ctx is a timer's). */
+void Commands_RunScript(RedisModuleCtx *ctx, RedisModuleString **argv, int argc, Waiter *blocked, FlowUser *user);
 
 /* ---- tooling_commands.c: RG.CONFIGGET/SET, RG.PYSTATS, RG.INFOCLUSTER... ---- */
 int ToolingCommands_Register(RedisModuleCtx *ctx);

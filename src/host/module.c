@@ -62,6 +62,8 @@ static int parse_arg(RedisModuleCtx *ctx, const char *name, const char *value) {
     else if (!strcasecmp(name, "VENV")) host_config.venv = value;
     else if (!strcasecmp(name, "RUNTIME")) host_config.runtime_dir = value;
     else if (!strcasecmp(name, "PYTHONPATH")) host_config.python_path = value;
+    else if (!strcasecmp(name, "REQUIREMENTS_DIR")) host_config.requirements_dir = value;
+    else if (!strcasecmp(name, "REQUIREMENTS_INDEX")) host_config.requirements_index = value;
     else if (!strcasecmp(name, "THREADS") || !strcasecmp(name, "ExecutionThreads")) {
         long n = parse_count(value, 1, 256);
         if (n < 0) {
@@ -165,7 +167,8 @@ RM_EXPORT int RedisModule_OnLoad(RedisModuleCtx *ctx, RedisModuleString **argv, 
         RedisModule_Log(ctx, "warning", "rg: could not start the execution pool");
         return REDISMODULE_ERR;
     }
-    if (Commands_Register(ctx) != REDISMODULE_OK || ToolingCommands_Register(ctx) != REDISMODULE_OK)
+    if (Commands_Register(ctx) != REDISMODULE_OK || ToolingCommands_Register(ctx) != REDISMODULE_OK ||
+        Requirements_Register(ctx) != REDISMODULE_OK)
         return REDISMODULE_ERR;
     if (ScriptStore_Start(ctx) != REDISMODULE_OK) {
         RedisModule_Log(ctx, "warning", "rg: could not register the aux-data type rg-pyhost");

@@ -14,8 +14,8 @@
 #define RG_LIBPYTHON "libpython3.11.so.1.0"
 #endif
 
-PyObject *rt_trigger, *rt_pyexecute, *rt_on_key, *rt_check_requirements, *rt_forget_session,
-    *rt_results, *rt_keep_sessions, *rt_tool;
+PyObject *rt_trigger, *rt_pyexecute, *rt_on_key, *rt_requirements, *rt_forget_session,
+    *rt_results, *rt_keep_sessions, *rt_key_command_call, *rt_tool;
 
 PyObject *PyHost_TakeError(void) {
     PyObject *type, *value, *tb;
@@ -25,6 +25,17 @@ PyObject *PyHost_TakeError(void) {
     Py_XDECREF(type);
     Py_XDECREF(tb);
     return value;
+}
+
+CReply *PyHost_ErrorReply(void) {
+    PyObject *exc = PyHost_TakeError();
+    PyObject *s = exc ? PyObject_Str(exc) : NULL;
+    const char *msg = s ? PyUnicode_AsUTF8(s) : NULL;
+    if (!msg) PyErr_Clear();
+    CReply *r = CReply_Error(msg && *msg ? msg : "ERR the Python runtime failed");
+    Py_XDECREF(s);
+    Py_XDECREF(exc);
+    return r;
 }
 
 void PyHost_LogError(const char *where) {
@@ -85,14 +96,15 @@ static int run_bootstrap(void) {
     rt_trigger = rt ? PyObject_GetAttrString(rt, "_trigger") : NULL;
     rt_pyexecute = rt ? PyObject_GetAttrString(rt, "_pyexecute") : NULL;
     rt_on_key = rt ? PyObject_GetAttrString(rt, "_on_key") : NULL;
-    rt_check_requirements = rt ? PyObject_GetAttrString(rt, "_check_requirements") : NULL;
+    rt_requirements = rt ? PyObject_GetAttrString(rt, "gears_requirements") : NULL;
     rt_forget_session = rt ? PyObject_GetAttrString(rt, "_forget_session") : NULL;
     rt_results = rt ? PyObject_GetAttrString(rt, "_results") : NULL;
     rt_keep_sessions = rt ? PyObject_GetAttrString(rt, "_keep_sessions") : NULL;
+    rt_key_command_call = rt ? PyObject_GetAttrString(rt, "KeyCommandCall") : NULL;
     rt_tool = rt ? PyObject_GetAttrString(rt, "_tool") : NULL;
     Py_DECREF(g);
-    return rt_trigger && rt_pyexecute && rt_on_key && rt_check_requirements && rt_forget_session &&
-                   rt_results && rt_keep_sessions && rt_tool ? 0 : -1;
+    return rt_trigger && rt_pyexecute && rt_on_key && rt_requirements && rt_forget_session &&
+                   rt_results && rt_keep_sessions && rt_key_command_call && rt_tool ? 0 : -1;
 }
 
 /* Checks the directories before Python starts: a failed Py_Initialize

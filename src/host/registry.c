@@ -16,6 +16,7 @@ static size_t nregs, capregs;
 static int nkeys;  /* KeysReader entries; read without the mutex as a hint */
 static int ntyped; /* those of them that filter on the key type */
 static int nhooks; /* CommandReader hooks; read without the mutex as a hint */
+static int nwatching; /* KeysReader entries with commands=[...]; the same */
 
 static const char *mode_names[] = {"async", "async_local", "sync"};
 
@@ -35,6 +36,9 @@ void Reg_Free(Reg *r) {
     free(r->prefix);
     for (char **e = r->event_types; e && *e; e++) free(*e);
     free(r->event_types);
+    for (char **c = r->commands; c && *c; c++) free(*c);
+    free(r->commands);
+    free(r->command_specs);
     FlowUser_Release(r->user);
     free(r);
 }
@@ -104,6 +108,7 @@ int Registry_Add(Reg *r, const char **err) {
     if (r->reader != READER_COMMAND) __atomic_add_fetch(&nkeys, 1, __ATOMIC_RELAXED);
     if (r->key_types) __atomic_add_fetch(&ntyped, 1, __ATOMIC_RELAXED);
     if (r->hook) __atomic_add_fetch(&nhooks, 1, __ATOMIC_RELAXED);
+    if (r->commands) __atomic_add_fetch(&nwatching, 1, __ATOMIC_RELAXED);
     pthread_mutex_unlock(&mu);
     return REDISMODULE_OK;
 }
@@ -133,20 +138,30 @@ static int prefix_matches(const char *prefix, const char *key, size_t len) {
     return len == n && memcmp(prefix, key, n) == 0;
 }
 
+/* No list takes every event but key misses, which Redis's "all" leaves out
+ * too: they come with every read of a missing key, the flow's own too. */
 static int event_matches(char **types, const char *event) {
-    if (!types) return 1;
+    if (!types) return strcmp(event, "keymiss") != 0;
     for (; *types; types++)
         if (strcmp(*types, event) == 0) return 1;
     return 0;
 }
 
-size_t Registry_MatchKeys(const char *key, size_t len, const char *event, int key_type,
-                          Reg **out, size_t max) {
+static int command_listed(char **commands, const char *command) {
+    if (!commands) return 1;
+    for (; command && *commands; commands++)
+        if (strcmp(*commands, command) == 0) return 1;
+    return 0;
+}
+
+size_t Registry_MatchKeys(int reader, const char *command, const char *key, size_t len, const char *event,
+                          int key_type, Reg **out, size_t max) {
     size_t n = 0;
     pthread_mutex_lock(&mu);
     for (size_t i = 0; i < nregs && n < max; i++) {
         Reg *r = regs[i];
-        if (r->reader == READER_COMMAND || r->running_sync || !prefix_matches(r->prefix, key, len) ||
+        if (r->reader != reader || r->running_sync || !command_listed(r->commands, command) ||
+            !prefix_matches(r->prefix, key, len) ||
             !event_matches(r->event_types, event) ||
             (r->key_types && (key_type < 0 || !(r->key_types & (1u << key_type)))))
             continue;
@@ -158,11 +173,16 @@ size_t Registry_MatchKeys(const char *key, size_t len, const char *event, int ke
     return n;
 }
 
+/* A call whose arity the command refuses is left to Redis, for its error. */
+static int arity_fits(const HookSpec *k, int argc) {
+    return k->arity > 0 ? argc == k->arity : argc >= -k->arity;
+}
+
 /* As RedisGears: a keyprefix is a plain prefix (no '*'), and any key of
  * the call may start with it. */
 static int hook_matches(const Reg *r, CommandArgFn arg, void *args, int argc) {
     const HookSpec *k = &r->spec;
-    if (k->arity > 0 ? argc != k->arity : argc < -k->arity) return 0; /* Redis's arity error, unhooked */
+    if (!arity_fits(k, argc)) return 0;
     if (!r->prefix) return 1;
     size_t n = strlen(r->prefix);
     int last = k->last_key < 0 ? argc + k->last_key : k->last_key;
@@ -194,6 +214,27 @@ Reg *Registry_FindHook(CommandArgFn arg, void *args, int argc, int ref, int *wri
     return found;
 }
 
+int Registry_WatchesCommand(CommandArgFn arg, void *args, int argc, int *write) {
+    size_t len;
+    const char *cmd = arg(args, 0, &len);
+    int found = 0;
+    pthread_mutex_lock(&mu);
+    for (size_t i = 0; i < nregs && !found; i++) {
+        const Reg *r = regs[i];
+        for (size_t c = 0; r->commands && r->commands[c] && !found; c++) {
+            if (strlen(r->commands[c]) != len || strncasecmp(r->commands[c], cmd, len) != 0 ||
+                !arity_fits(&r->command_specs[c], argc))
+                continue;
+            found = 1;
+            if (write) *write = r->command_specs[c].write;
+        }
+    }
+    pthread_mutex_unlock(&mu);
+    return found;
+}
+
+int Registry_HasWatchedCommands(void) { return __atomic_load_n(&nwatching, __ATOMIC_RELAXED) > 0; }
+
 int Registry_HasHooks(void) { return __atomic_load_n(&nhooks, __ATOMIC_RELAXED) > 0; }
 
 int Registry_HasKeys(void) { return __atomic_load_n(&nkeys, __ATOMIC_RELAXED) > 0; }
@@ -220,6 +261,7 @@ Reg *Registry_Remove(const char *id, size_t len) {
             if (found->reader != READER_COMMAND) __atomic_sub_fetch(&nkeys, 1, __ATOMIC_RELAXED);
             if (found->key_types) __atomic_sub_fetch(&ntyped, 1, __ATOMIC_RELAXED);
             if (found->hook) __atomic_sub_fetch(&nhooks, 1, __ATOMIC_RELAXED);
+            if (found->commands) __atomic_sub_fetch(&nwatching, 1, __ATOMIC_RELAXED);
             break;
         }
     }

@@ -14,12 +14,17 @@
  * version 2; a version 1 RDB still loads.  Encoding 3 adds the ACL user
  * who sent the script (`user`): its event flows run with that user's
  * rights, here and on replicas.  A script saved without one (older RDBs
- * and AOFs) keeps full rights, as before.
+ * and AOFs) keeps full rights, as before.  Encoding 4 adds its REQUIREMENTS
+ * with the wheels installed for them (`reqs`, gears_requirements.dumps),
+ * installed again before it runs: a server without network installs them
+ * too.  RDBs of encodings 1 to 3 still load.
  *
  * Between RDBs, replicas and the AOF get each change as it happens: a
  * command that files or drops a session's script (RG.PYEXECUTE,
  * RG.UNREGISTER) ends by propagating `RG._SCRIPT PUT id code dropped state
- * [desc]` (`PUTAS user id ...` with a user) or `RG._SCRIPT DROP id`.  A replica applies it at once (and passes
+ * [desc]`, with `PUTAS user` instead of PUT when a user sent it, `PUTREQ`
+ * when it has requirements (`reqs` after `state`) and `PUTASREQ user` for
+ * both; or `RG._SCRIPT DROP id`.  A replica applies it at once (and passes
  * it on to its own replicas); an AOF being loaded updates the scripts to
  * run when loading ends.  Readers' state is not propagated: it travels with
  * RDBs only.
@@ -39,14 +44,15 @@
 
 #include "host.h"
 
-#define STORE_ENCVER 3
+#define STORE_ENCVER 4
 
 typedef struct Script {
     char *id, *desc, *code; /* desc may be NULL */
     char *dropped;          /* "1,3": registrations unregistered since, by order */
     char *state;            /* the runtime's text for its readers' state, or "" */
     char *user;             /* the ACL user who sent it, or NULL (full rights) */
-    size_t code_len;
+    char *reqs;             /* its requirements with their wheels (bytes), or "" */
+    size_t code_len, reqs_len;
     struct Script *next;
 } Script;
 
@@ -81,12 +87,13 @@ static void script_free(Script *s) {
     free(s->dropped);
     free(s->state);
     free(s->user);
+    free(s->reqs);
     free(s);
 }
 
 static Script *script_new(const char *id, size_t id_len, const char *desc, size_t desc_len,
                           const char *code, size_t code_len, const char *dropped, size_t dropped_len,
-                          const char *state, size_t state_len) {
+                          const char *state, size_t state_len, const char *reqs, size_t reqs_len) {
     Script *s = calloc(1, sizeof(*s));
     if (!s) return NULL;
     s->id = strndup(id, id_len);
@@ -94,10 +101,13 @@ static Script *script_new(const char *id, size_t id_len, const char *desc, size_
     s->code = malloc(code_len + 1);
     s->dropped = strndup(dropped, dropped_len);
     s->state = strndup(state, state_len);
-    if (!s->id || (desc && !s->desc) || !s->code || !s->dropped || !s->state) {
+    s->reqs = malloc(reqs_len + 1);
+    if (!s->id || (desc && !s->desc) || !s->code || !s->dropped || !s->state || !s->reqs) {
         script_free(s);
         return NULL;
     }
+    memcpy(s->reqs, reqs, reqs_len);
+    s->reqs_len = reqs_len;
     memcpy(s->code, code, code_len);
     s->code[code_len] = '\0';
     s->code_len = code_len;
@@ -143,9 +153,9 @@ static int set_user(Script *s, const char *user, size_t len) {
 }
 
 int ScriptStore_Put(const char *id, const char *desc, const char *code, size_t code_len, const char *dropped,
-                    const char *user) {
+                    const char *user, const char *reqs, size_t reqs_len) {
     Script *s = script_new(id, strlen(id), desc, desc ? strlen(desc) : 0, code, code_len, dropped,
-                           strlen(dropped), "", 0); /* the runtime files the state next */
+                           strlen(dropped), "", 0, reqs, reqs_len); /* the runtime files the state next */
     if (s && set_user(s, user, user ? strlen(user) : 0) != REDISMODULE_OK) {
         script_free(s);
         s = NULL;
@@ -166,18 +176,22 @@ void ScriptStore_PropagateChanges(RedisModuleCtx *ctx) {
     for (size_t i = 0; i < nchanged; i++) {
         Script *s = find(changed[i]);
         if (!s) RedisModule_Replicate(ctx, "RG._SCRIPT", "cc", "DROP", changed[i]);
-        else if (s->user && s->desc)
-            RedisModule_Replicate(ctx, "RG._SCRIPT", "cccbccc", "PUTAS", s->user, s->id, s->code, s->code_len,
-                                  s->dropped, s->state, s->desc);
-        else if (s->user)
-            RedisModule_Replicate(ctx, "RG._SCRIPT", "cccbcc", "PUTAS", s->user, s->id, s->code, s->code_len,
-                                  s->dropped, s->state);
-        else if (s->desc)
-            RedisModule_Replicate(ctx, "RG._SCRIPT", "ccbccc", "PUT", s->id, s->code, s->code_len, s->dropped,
-                                  s->state, s->desc);
-        else
-            RedisModule_Replicate(ctx, "RG._SCRIPT", "ccbcc", "PUT", s->id, s->code, s->code_len, s->dropped,
-                                  s->state);
+        else {
+            /* PUT|PUTAS user|PUTREQ|PUTASREQ user, id code dropped state [reqs] [desc] */
+            RedisModuleString *args[8];
+            int n = 0;
+            const char *op = s->user ? (s->reqs_len ? "PUTASREQ" : "PUTAS") : (s->reqs_len ? "PUTREQ" : "PUT");
+            args[n++] = RedisModule_CreateString(ctx, op, strlen(op));
+            if (s->user) args[n++] = RedisModule_CreateString(ctx, s->user, strlen(s->user));
+            args[n++] = RedisModule_CreateString(ctx, s->id, strlen(s->id));
+            args[n++] = RedisModule_CreateString(ctx, s->code, s->code_len);
+            args[n++] = RedisModule_CreateString(ctx, s->dropped, strlen(s->dropped));
+            args[n++] = RedisModule_CreateString(ctx, s->state, strlen(s->state));
+            if (s->reqs_len) args[n++] = RedisModule_CreateString(ctx, s->reqs, s->reqs_len);
+            if (s->desc) args[n++] = RedisModule_CreateString(ctx, s->desc, strlen(s->desc));
+            RedisModule_Replicate(ctx, "RG._SCRIPT", "v", args, (size_t)n);
+            for (int k = 0; k < n; k++) RedisModule_FreeString(ctx, args[k]);
+        }
         free(changed[i]);
     }
     nchanged = 0;
@@ -206,6 +220,7 @@ static void aux_save(RedisModuleIO *rdb, int when) {
         RedisModule_SaveStringBuffer(rdb, s->state, strlen(s->state));
         RedisModule_SaveUnsigned(rdb, s->user != NULL);
         RedisModule_SaveStringBuffer(rdb, s->user ? s->user : "", s->user ? strlen(s->user) : 0);
+        RedisModule_SaveStringBuffer(rdb, s->reqs, s->reqs_len);
     }
     free(oldest_first);
 }
@@ -224,11 +239,14 @@ static int aux_load(RedisModuleIO *rdb, int encver, int when) {
         char *dropped = encver >= 2 ? RedisModule_LoadStringBuffer(rdb, &dropped_len) : NULL;
         char *state = encver >= 2 ? RedisModule_LoadStringBuffer(rdb, &state_len) : NULL;
         int has_user = encver >= 3 && RedisModule_LoadUnsigned(rdb) != 0;
-        size_t user_len = 0;
+        size_t user_len = 0, reqs_len = 0;
         char *user = encver >= 3 ? RedisModule_LoadStringBuffer(rdb, &user_len) : NULL;
-        Script *s = id && desc && code && ((dropped && state) || encver < 2) && (user || encver < 3)
+        char *reqs = encver >= 4 ? RedisModule_LoadStringBuffer(rdb, &reqs_len) : NULL;
+        Script *s = id && desc && code && ((dropped && state) || encver < 2) && (user || encver < 3) &&
+                            (reqs || encver < 4)
                         ? script_new(id, id_len, has_desc ? desc : NULL, desc_len, code, code_len,
-                                     dropped ? dropped : "", dropped_len, state ? state : "", state_len)
+                                     dropped ? dropped : "", dropped_len, state ? state : "", state_len,
+                                     reqs ? reqs : "", reqs_len)
                         : NULL;
         if (s && set_user(s, has_user ? user : NULL, user_len) != REDISMODULE_OK) {
             script_free(s);
@@ -240,6 +258,7 @@ static int aux_load(RedisModuleIO *rdb, int encver, int when) {
         if (code) RedisModule_Free(code);
         if (dropped) RedisModule_Free(dropped);
         if (state) RedisModule_Free(state);
+        if (reqs) RedisModule_Free(reqs);
         if (!s) return REDISMODULE_ERR;
         s->next = pending;
         pending = s;
@@ -255,19 +274,22 @@ static void *no_rdb_load(RedisModuleIO *rdb, int encver) {
 static void no_rdb_save(RedisModuleIO *rdb, void *value) { (void)rdb, (void)value; }
 static void no_free(void *value) { (void)value; }
 
-/* Registers again the flows of a saved script (GIL held, Redis lock held). */
+/* Registers again the flows of a saved script, once its requirements are
+ * installed (GIL held, Redis lock held). */
 static void replay(const Script *s) {
+    PyObject *reqs = s->reqs_len ? Requirements_Restore(s->reqs, s->reqs_len) : PyList_New(0);
     ScriptStore_Replaying = 1;
     FlowUser *u = s->user ? FlowUser_New(s->user, strlen(s->user)) : NULL;
     PyObject *user = s->user && !u ? PyErr_NoMemory() : FlowUser_Capsule(u);
-    PyObject *r = user ? PyObject_CallFunction(rt_pyexecute, "s#OisziOssiO", s->code, (Py_ssize_t)s->code_len,
-                                               Py_None, 0, s->id, s->desc, 1, Py_True, s->dropped, s->state, 0,
-                                               user)
-                       : NULL;
+    PyObject *r = reqs && user ? PyObject_CallFunction(rt_pyexecute, "s#OisziOssiOO", s->code,
+                                                       (Py_ssize_t)s->code_len, Py_None, 0, s->id, s->desc, 1,
+                                                       Py_True, s->dropped, s->state, 0, reqs, user)
+                               : NULL;
     Py_XDECREF(user);
     ScriptStore_Replaying = 0;
     if (!r) PyHost_LogError("registering again the flows of a saved RG.PYEXECUTE script");
     Py_XDECREF(r);
+    Py_XDECREF(reqs);
 }
 
 /* Loading ended: each script read is run again, in the order it was saved
@@ -306,26 +328,31 @@ static void on_loading(RedisModuleCtx *ctx, RedisModuleEvent e, uint64_t sub, vo
 }
 
 /* RG._SCRIPT PUT id code dropped state [desc] | PUTAS user id code dropped
- * state [desc] | DROP id: from the master (applied now, and passed on) or
- * from the AOF (applied when loading ends). */
+ * state [desc] | PUTREQ id code dropped state reqs [desc] | PUTASREQ user id
+ * code dropped state reqs [desc] | DROP id: from the master (applied now,
+ * and passed on) or from the AOF (applied when loading ends). */
 static int script_command(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
     int flags = RedisModule_GetContextFlags(ctx);
     if (!(flags & (REDISMODULE_CTX_FLAGS_REPLICATED | REDISMODULE_CTX_FLAGS_LOADING)))
         return RedisModule_ReplyWithError(ctx, "ERR RG._SCRIPT only comes from a master or the AOF");
     const char *op = argc > 2 ? RedisModule_StringPtrLen(argv[1], NULL) : "";
+    int as = !strcasecmp(op, "PUTAS") || !strcasecmp(op, "PUTASREQ");
+    int with_reqs = !strcasecmp(op, "PUTREQ") || !strcasecmp(op, "PUTASREQ");
+    int put = as || with_reqs || !strcasecmp(op, "PUT");
     size_t user_len = 0;
     const char *user = NULL;
-    if (!strcasecmp(op, "PUTAS") && argc >= 7) { /* the same as PUT, after the user */
+    if (as) { /* the same, after the user */
         user = RedisModule_StringPtrLen(argv[2], &user_len);
         argv++, argc--;
-        op = "PUT";
     }
-    int put = !strcasecmp(op, "PUT") && (argc == 6 || argc == 7);
+    put = put && (argc == 6 + with_reqs || argc == 7 + with_reqs);
     if (!put && !(!strcasecmp(op, "DROP") && argc == 3)) return RedisModule_WrongArity(ctx);
-    size_t len[6] = {0};
-    const char *arg[6] = {NULL};
+    size_t len[7] = {0};
+    const char *arg[7] = {NULL};
     for (int i = 2; i < argc; i++) arg[i - 2] = RedisModule_StringPtrLen(argv[i], &len[i - 2]);
-    Script *s = put ? script_new(arg[0], len[0], arg[4], len[4], arg[1], len[1], arg[2], len[2], arg[3], len[3])
+    int desc_at = with_reqs ? 5 : 4;
+    Script *s = put ? script_new(arg[0], len[0], arg[desc_at], len[desc_at], arg[1], len[1], arg[2], len[2], arg[3],
+                                 len[3], with_reqs ? arg[4] : "", with_reqs ? len[4] : 0)
                     : NULL;
     if (s && set_user(s, user, user_len) != REDISMODULE_OK) {
         script_free(s);

@@ -26,6 +26,7 @@ DANGEROUS = [
     ("rg.pyexecute", ["RG.PYEXECUTE", "GB().run()"]),
     ("rg._script", ["RG._SCRIPT", "DROP", "x"]),
     ("rg.configset", ["RG.CONFIGSET", "MaxExecutions", "10"]),
+    ("rg.pyimportreq", ["RG.PYIMPORTREQ", "x"]),
 ]
 
 
@@ -76,6 +77,8 @@ def test_the_other_commands_still_work_for_that_user(both):
     assert ops.execute_command("AI.MODELGET", "m", "META")
     assert ops.execute_command("AI.INFO", "m")
     assert ops.execute_command("RG.DUMPREGISTRATIONS")
+    assert ops.execute_command("RG.PYDUMPREQS") == []
+    assert error_of(ops, "RG.PYEXPORTREQ", "nosuch") == "requirement does not exists"
 
 
 def test_the_default_user_is_unaffected(both):

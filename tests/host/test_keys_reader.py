@@ -137,9 +137,35 @@ def test_bad_arguments(host):
         c, "RG.PYEXECUTE", "GB('KeysReader').register(prefix='a*', eventTypes='set')")
     assert "unknown key type blob" in error_of(
         c, "RG.PYEXECUTE", "GB('KeysReader').register(prefix='a*', keyTypes=['blob'])")
-    assert "not supported" in error_of(
-        c, "RG.PYEXECUTE", "GB('KeysReader').register(prefix='a*', commands=['set'])")
+    assert "can not hook nosuch: no such command" in error_of(
+        c, "RG.PYEXECUTE", "GB('KeysReader').register(prefix='a*', commands=['nosuch'])")
+    assert "commands must be a list of strings" in error_of(
+        c, "RG.PYEXECUTE", "GB('KeysReader').register(prefix='a*', commands='get')")
     # a failed script leaves no registration behind
     assert c.execute_command("RG.DUMPREGISTRATIONS") == []
     c.set("a1", "x")
     assert isinstance(c.ping(), bool)
+
+
+def test_keymiss_fires_on_a_read_of_a_missing_key(host):
+    """eventTypes=['keymiss'] (the RedisGears read-through recipe): Redis
+    raises key misses only to whom asks for them by name."""
+    _, c = host
+    pyexecute(c, r'''
+GB().foreach(lambda r: execute('RPUSH', 'missed', '%s %s %s' % (r['key'], r['event'], r['value'])))\
+    .register(prefix='cache:*', eventTypes=['keymiss'], mode='async_local')
+GB().foreach(lambda r: execute('SET', 'sync:' + r['key'], r['event']))\
+    .register(prefix='rt:*', eventTypes=['keymiss'], mode='sync')
+''')
+    assert c.get("cache:1") is None
+    deadline = time.time() + 10
+    while c.llen("missed") < 1:
+        assert time.time() < deadline, "keymiss never fired"
+        time.sleep(0.01)
+    assert c.lrange("missed", 0, -1) == ["cache:1 keymiss None"]
+    c.set("cache:2", "here")
+    assert c.get("cache:2") == "here"  # a hit: no event
+    c.get("rt:1")
+    assert c.get("sync:rt:1") == "keymiss"  # sync: done when the GET returns
+    time.sleep(0.2)
+    assert c.lrange("missed", 0, -1) == ["cache:1 keymiss None"]

@@ -122,26 +122,19 @@ def test_unsupported_options(host, opts, text):
 
 
 def test_requirements_met_by_the_host_environment(host):
-    """REQUIREMENTS installs nothing: what the host's environment already has
-    passes, with or without a version specifier."""
+    """What the host's environment already has is used as it is (nothing is
+    installed), with or without a version specifier.  Installs:
+    test_requirements.py."""
     _, c = host
     script = "GB('CommandReader').map(lambda r: __import__('numpy').__version__).register(trigger='v')"
-    assert pyexecute(c, script, "FORCE_REINSTALL_REQUIREMENTS", "REQUIREMENTS", "numpy",
-                     "numpy==" + numpy.__version__, "redis>=1") == "OK"
+    assert pyexecute(c, script, "REQUIREMENTS", "numpy", "numpy==" + numpy.__version__, "redis>=1") == "OK"
     assert trigger(c, "v") == [numpy.__version__]
 
 
-UNMET = "requirements not met by the host's Python environment (this host installs nothing; install them there): "
-
-
-@pytest.mark.parametrize("deps,text", [
-    (["numpy", "no-such-package-here", "numpy<1"],
-     UNMET + "no-such-package-here (not installed), numpy<1 (installed: %s)" % numpy.__version__),
-    (["numpy>>2"], "invalid requirement: numpy>>2"),
-])
-def test_requirements_not_met_stop_the_script(host, deps, text):
+def test_an_invalid_requirement_stops_the_script(host):
     _, c = host
-    assert error_of(c, "RG.PYEXECUTE", "GB('CommandReader').register(trigger='t')", "REQUIREMENTS", *deps) == text
+    assert error_of(c, "RG.PYEXECUTE", "GB('CommandReader').register(trigger='t')", "REQUIREMENTS",
+                    "numpy", "numpy>>2") == "invalid requirement: numpy>>2"
     assert registrations(c) == []  # nothing ran
 
 SESSION_NAMES = ["GearsBuilder", "GB", "execute", "atomic", "log", "configGet", "gearsConfigGet",

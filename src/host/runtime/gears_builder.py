@@ -147,15 +147,15 @@ class GearsBuilder:
                        keyTypes=None, readValue=True, noScan=False, commands=None, **ignored):
         """A flow started by each keyspace event on a key that `prefix`
         matches (a key name, or a prefix ending in '*'), filtered by the
-        event names in `eventTypes` and the key types in `keyTypes`."""
-        if commands is not None:
-            raise GearsError("KeysReader commands= (command hooks) is not supported")
-        for name, names in (("eventTypes", eventTypes), ("keyTypes", keyTypes)):
+        event names in `eventTypes` and the key types in `keyTypes`; with
+        `commands`, only the events of these commands, whose client then waits
+        for the flow (override_reply)."""
+        for name, names in (("eventTypes", eventTypes), ("keyTypes", keyTypes), ("commands", commands)):
             if names is not None and (not isinstance(names, (list, tuple))
                                       or not all(isinstance(n, str) for n in names)):
                 raise GearsError("%s must be a list of strings" % name)
         return self._install(KeysRegistration, prefix, convertToStr, mode, onRegistered,
-                             eventTypes, keyTypes, bool(readValue))
+                             eventTypes, keyTypes, bool(readValue), commands)
 
     def _register_stream(self, prefix, convertToStr, mode, onRegistered, batch=1, duration=0,
                          onFailedPolicy="continue", onFailedRetryInterval=1, trimStream=True,

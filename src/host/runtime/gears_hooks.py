@@ -13,6 +13,8 @@ flow, on the record [command, args...]; the flow's result is the reply:
   another hook), in the caller's database, and returns its reply, as
   execute() would.
 """
+import threading
+
 import redisgears
 from redisgears import GearsError
 
@@ -43,6 +45,54 @@ class HookCall:
         return done
 
 
+class KeyCommandCall:
+    """A call of a command that KeysReader registrations with commands=[...]
+    watch (src/host/key_commands.c), once an execution is linked to it: its
+    client waits for the command and each linked execution, then gets the
+    command's reply, or the value the first override_reply() gave."""
+
+    command = None  # no call_next: the command runs by itself
+
+    def __init__(self, waiter):
+        self.waiter = waiter
+        self.pending = 1  # the command itself, until command_done
+        self.original = None  # (the command's reply, whether it is an error)
+        self._reply = _NOTHING
+        self.mutex = threading.Lock()  # linked executions end on any thread
+
+    @property
+    def reply(self):
+        return self._reply
+
+    @reply.setter
+    def reply(self, value):
+        with self.mutex:
+            if self._reply is not _NOTHING:
+                raise GearsError("override_reply was already called for this command")
+            self._reply = value
+
+    def link(self):
+        with self.mutex:
+            self.pending += 1
+
+    def command_done(self, reply, is_error):
+        self.original = (reply, is_error)
+        self.execution_done()
+
+    def execution_done(self):
+        with self.mutex:
+            self.pending -= 1
+            if self.pending:
+                return
+        reply, errors = self._reply, []
+        if reply is _NOTHING:
+            reply, is_error = self.original
+            errors = [reply] if is_error else []
+        elif isinstance(reply, BaseException):
+            errors = [error_text(reply)]
+        redisgears._complete(self.waiter, [reply], errors, 2)
+
+
 def _current(name):
     hook = getattr(current_execution.get(), "hook", None)
     if hook is None:
@@ -54,12 +104,17 @@ def call_next(*args):
     """Runs the hooked command itself with `args` (without its name), in the
     caller's database (async steps run elsewhere, in database 0)."""
     hook = _current("call_next")
+    if hook.command is None:
+        raise GearsError("call_next can only be called from the flow of a command hook")
     return redisgears._execute_in_db(hook.db, hook.command, *args)
 
 
 def get_command():
     """The hooked call: [command, args...] as the client sent it."""
-    return list(_current("get_command").args)
+    hook = _current("get_command")
+    if hook.command is None:  # a watched command's KeysReader flow
+        raise GearsError("get_command can only be called from the flow of a command hook")
+    return list(hook.args)
 
 
 def override_reply(value):

@@ -16,7 +16,11 @@ import gears_loop
 
 def key_record(key, event, with_value):
     """A KeysReader record: {'key', 'type', 'value', 'event'}; the type as
-    Redis's TYPE names it ('none' once the key is gone).  Takes the lock."""
+    Redis's TYPE names it ('none' once the key is gone).  Takes the lock.
+    A key miss reads nothing: the key is missing, and TYPE would raise
+    another miss on it, which would start the flow again."""
+    if event == "keymiss":
+        return {"key": key, "type": "none", "value": None, "event": event}
     execute = redisgears.executeCommand
     kind = execute("TYPE", key)
     value = None
@@ -177,24 +181,33 @@ class HookRegistration(Registration):
 class KeysRegistration(Registration):
     """A KeysReader registration: keyspace events start it (src/host/key_events.c)."""
 
-    def __init__(self, id, prefix, mode, steps, session, desc, event_types, key_types, read_value):
+    def __init__(self, id, prefix, mode, steps, session, desc, event_types, key_types, read_value,
+                 commands=None):
         super().__init__(id, prefix, mode, steps, session, desc)
         self.event_types = list(event_types) if event_types is not None else None
         self.key_types = list(key_types) if key_types is not None else None
         self.read_value = read_value
+        # commands=[...]: only their events, with their client waiting (src/host/key_commands.c)
+        self.commands = None
+        if commands is not None:
+            self.commands = [gears_hooks.command_info(c, None) for c in commands]
 
     def install(self):
         on_loop = bool(self.steps) and self.steps[0][2] == ge.LOOP
+        commands = specs = None
+        if self.commands is not None:
+            commands, specs = [c[0] for c in self.commands], [c[1] for c in self.commands]
         try:
             redisgears._register_keys(self.id, self.trigger, self.mode, self, self.desc, on_loop,
                                       self.event_types, self.key_types,
-                                      isinstance(self, StreamRegistration), self.session.user)
+                                      isinstance(self, StreamRegistration), self.session.user, commands, specs)
         except ValueError as e:
             raise GearsError(str(e)) from None
 
     def reader_args(self):
+        commands = [c[0] for c in self.commands] if self.commands is not None else None
         return ["regex", self.trigger, "eventTypes", self.event_types, "keyTypes", self.key_types,
-                "hookCommands", None]
+                "hookCommands", commands]
 
     def user_fields(self):
         """Ours, after RedisGears's fields: the ACL user its flows act for
@@ -208,11 +221,18 @@ class KeysRegistration(Registration):
         return ("the ACL user '%s' who registered it no longer exists: its events start no execution"
                 % redisgears._user_name(self.session.user))
 
-    def on_event(self, key, event):
-        """Runs the flow on the key's record (runtime._on_key)."""
+    def on_event(self, key, event, call=None):
+        """Runs the flow on the key's record (runtime._on_key); `call` is
+        the watched command whose client waits for it (override_reply)."""
         reader = lambda: [key_record(key, event, self.read_value)]  # noqa: E731
-        ge.Execution(self.steps, reader, self.stats.track(self.done), True, self.session,
-                     user=self.session.user).run()
+        done = self.stats.track(self.done)
+        if call is not None:
+            tracked = done
+
+            def done(results, errors):
+                tracked(results, errors)
+                call.execution_done()
+        ge.Execution(self.steps, reader, done, True, self.session, call, self.session.user).run()
 
     def done(self, results, errors):
         """The end of one execution: nobody waits for it, errors go to the log."""
@@ -303,7 +323,7 @@ class StreamRegistration(KeysRegistration):
         return len(redisgears.executeCommand("XRANGE", key, self._range_start(key), "+",
                                              "COUNT", self.batch))
 
-    def on_event(self, key, event):
+    def on_event(self, key, event, call=None):
         if self.batch > 1 and _locked(self._waiting, key) < self.batch:
             if self.duration > 0:
                 self._arm_timer(key)

@@ -2,11 +2,8 @@
 start-up by src/host/pyhost.c.  It starts the loop thread, publishes the
 names flows use, and offers the two entry points the C commands call:
 _pyexecute (RG.PYEXECUTE) and _trigger (RG.TRIGGER)."""
-import importlib.metadata
 import json
 import traceback
-
-from packaging.requirements import InvalidRequirement, Requirement
 
 import redisgears
 from redisgears import GearsError
@@ -15,6 +12,7 @@ import gears_builder
 import gears_config
 import gears_execution
 import gears_hooks
+import gears_requirements
 import gears_results
 import gears_loop
 import gears_numpy_print
@@ -30,8 +28,9 @@ class Session:
     (a capsule, or None for full rights) is the ACL user who sent it: its
     code, its run() and the flows its events start act for that user."""
 
-    def __init__(self, id, desc, code, user=None):
+    def __init__(self, id, desc, code, requirements=(), user=None):
         self.id, self.desc, self.code, self.user = id, desc, code, user
+        self.requirements = list(requirements)  # RG.PYEXECUTE ... REQUIREMENTS, as given
         self.dropped = set()  # the order, in the script, of the registrations RG.UNREGISTER took
         self.globals = dict(SESSION_NAMES, __name__="__main__")
         self.registrations = []  # objects with .id, install() and unregister()
@@ -45,7 +44,7 @@ class Session:
     def store(self):
         """Files the script for the RDB (src/host/script_store.c)."""
         redisgears._store_script(self.id, self.desc, self.code, ",".join(map(str, sorted(self.dropped))),
-                                 redisgears._user_name(self.user))
+                                 redisgears._user_name(self.user), gears_requirements.dumps(self.requirements))
         self.store_state()
 
     def state_text(self):
@@ -74,7 +73,7 @@ def _completer(waiter, kind):
 
 
 def _pyexecute(code, waiter, may_block, id, desc, upgrade, replay=False, dropped="", state="",
-               unblocking=False, user=None):
+               unblocking=False, requirements=(), user=None):
     """Runs a script.  Returns True when run() started an execution (the
     reply then comes through `waiter`), its id with `unblocking` (the
     results wait in gears_results), False for a plain registration.
@@ -85,15 +84,17 @@ def _pyexecute(code, waiter, may_block, id, desc, upgrade, replay=False, dropped
     `replay` runs such a script again after a load, skipping its run() and
     the registrations that RG.UNREGISTER took (`dropped`: their order in
     the script, "1,3"), and puts its readers back where they were (`state`,
-    Session.state_text).  `user` is the sender's ACL user (a capsule, None:
-    full rights); a replay's code runs with full rights (it reads only: its
-    writes are skipped), its flows with the user saved with it."""
+    Session.state_text).  `requirements` are those it was sent with, met
+    already (gears_requirements): they are saved with it.  `user` is the
+    sender's ACL user (a capsule, None: full rights); a replay's code runs
+    with full rights (it reads only: its writes are skipped), its flows with
+    the user saved with it."""
     old = SESSIONS.get(id) if id is not None else None
     if old is not None and not old.live():
         old = None
     if old is not None and not upgrade:
         raise GearsError("Session %s already exists" % id)
-    session = Session(id or gears_builder.new_id(), desc, code, user)
+    session = Session(id or gears_builder.new_id(), desc, code, requirements, user)
     session.dropped = {int(x) for x in dropped.split(",") if x}  # not registered again
     started = []
 
@@ -170,27 +171,7 @@ def _keep_sessions(ids):
         _forget_session(id)
 
 
-def _check_requirements(requirements):
-    """RG.PYEXECUTE ... REQUIREMENTS dep...: this host installs nothing at run
-    time (no network from the server, one environment for every session), so
-    each requirement must already be met by the host's Python environment:
-    a name, with a version specifier if given ('numpy', 'numpy>=2')."""
-    unmet = []
-    for text in requirements:
-        try:
-            req = Requirement(text)
-        except InvalidRequirement:
-            raise GearsError("invalid requirement: %s" % text) from None
-        try:
-            have = importlib.metadata.version(req.name)
-        except importlib.metadata.PackageNotFoundError:
-            unmet.append("%s (not installed)" % text)
-            continue
-        if not req.specifier.contains(have, prereleases=True):
-            unmet.append("%s (installed: %s)" % (text, have))
-    if unmet:
-        raise GearsError("requirements not met by the host's Python environment (this host installs "
-                         "nothing; install them there): " + ", ".join(unmet))
+gears_requirements.sessions = lambda: list(SESSIONS.values())
 
 
 def _trigger(reg, args, waiter, allow_async, db=0, user=None):
@@ -231,11 +212,16 @@ def _tool(name, args):
     return _TOOLS[name](args)
 
 
-def _on_key(reg, key, event):
+def _on_key(reg, key, event, call=None):
     """A keyspace event matched the KeysReader or StreamReader registration
     `reg`: it runs its flow on the calling thread (a pool thread, or for sync
-    the thread that changed the key, under the Redis lock)."""
-    reg.on_event(key.decode("utf-8", "surrogateescape"), event)
+    the thread that changed the key, under the Redis lock); `call`, a
+    gears_hooks.KeyCommandCall, is the watched command whose client waits
+    for it."""
+    reg.on_event(key.decode("utf-8", "surrogateescape"), event, call)
+
+
+KeyCommandCall = gears_hooks.KeyCommandCall  # made by src/host/key_commands.c
 
 
 gears_loop.start()
