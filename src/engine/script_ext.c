@@ -25,6 +25,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "../common/user_acl.h"
 #include "model_run.h"
@@ -130,6 +131,14 @@ static void call_failed(const char *cmd, int code, char *err) {
     }
 }
 
+/* WAIT and WAITAOF block the calling client until replicas answer: Redis
+ * refuses them in script mode, Valkey 8.1 lets them through, so they are
+ * refused here on every server. */
+static const char *waits_for_replicas(const char *cmd) {
+    if (!strcasecmp(cmd, "wait")) return "wait";
+    return strcasecmp(cmd, "waitaof") ? NULL : "waitaof";
+}
+
 RAI_CommandReply *RAI_ScriptExtExecute(const char *const *argv, const size_t *lens, size_t argc, char *err) {
     if (!shared_ctx) {
         set_err(err, "ERR redis.execute: the engine is not initialized");
@@ -159,9 +168,11 @@ RAI_CommandReply *RAI_ScriptExtExecute(const char *const *argv, const size_t *le
      * refused -- run from a worker's context, WAIT and SYNC crashed Redis;
      * "M": a deny-oom command is refused while over maxmemory, as in Lua;
      * "E": errors found before the command runs come back as replies. */
-    errno = 0;
     RedisModuleCallReply *reply = NULL;
-    if (!current.user || RMACL_UserMayRun(ctx, current.user, all, (int)argc, err, RAI_ERRLEN)) {
+    const char *waiting = waits_for_replicas(cmd);
+    if (waiting) {
+        snprintf(err, RAI_ERRLEN, ERR_CALL "ERR command '%s' is not allowed on script mode", waiting);
+    } else if (!current.user || RMACL_UserMayRun(ctx, current.user, all, (int)argc, err, RAI_ERRLEN)) {
         errno = 0; /* RedisModule_Call sets it on failure only */
         reply = RedisModule_Call(ctx, cmd, "!SMvE", args, nargs);
         int code = errno;

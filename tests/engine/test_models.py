@@ -202,7 +202,7 @@ def test_deleted_or_flushed_models_leave_no_run_info(raw):
     assert raw.error("AI.INFO", "a") == b"ERR cannot find run info for key"
     assert raw.error("AI.INFO", "b") == b"ERR cannot find run info for key"
     assert raw.ok("AI._MODELSCAN") == [[b"c", b""]]
-    raw.ok("FLUSHALL")
+    raw.ok("FLUSHALL", "SYNC")  # Valkey 8's plain FLUSHALL is lazy (lazyfree-lazy-user-flush yes)
     assert raw.ok("AI._MODELSCAN") == []
     raw.ok("AI.MODELSTORE", "c", "ONNX", "CPU", "BLOB", LIN)
     raw.ok("AI.MODELSTORE", "c", "ONNX", "CPU", "TAG", "v2", "BLOB", LIN)  # replaced: one entry

@@ -13,7 +13,7 @@ import redis
 import model_cases  # noqa: F401  (puts tests/backends on the path)
 import models
 from script_helpers import needs_torch
-from support.server import BUILD, ENGINE, RedisServer
+from support.server import BUILD, ENGINE, ON_VALKEY, RedisServer
 from tensor_helpers import WRONGTYPE, RawClient, wait_for
 
 pytestmark = needs_torch
@@ -494,7 +494,9 @@ def test_extensions_on_the_main_thread_and_on_a_worker(server_factory):
 
 # ---- the caller's ACL rights and maxmemory -----------------------------------
 
-KEY_NOPERM = b"NOPERM this user has no permissions to access one of the keys used as arguments"
+# The server's own text for a key the user may not touch (Valkey 8.1 words it otherwise).
+KEY_NOPERM = (b"NOPERM No permissions to access a key" if ON_VALKEY else
+              b"NOPERM this user has no permissions to access one of the keys used as arguments")
 
 
 @pytest.fixture

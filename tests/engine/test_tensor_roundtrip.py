@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from tensor_helpers import ALL_DTYPES, INT_RANGE, NP, NUMERIC, RawClient
+from support.server import ON_VALKEY
 
 SHAPES = [(), (3,), (2, 3), (64, 33)]  # (64, 33) makes blobs >= 4 KB for most dtypes
 
@@ -188,8 +189,9 @@ def test_float_values_resp2_are_bulk_strings_resp3_doubles(engine):
     r2.execute_command("AI.TENSORSET", "i", "INT64", 2, "VALUES", -3, 9)
     assert r2.execute_command("AI.TENSORGET", "f", "VALUES") == [
         b"2.0999999046325684", b"-1", b"10000000000"]
-    # Redis formats doubles with %.17g in RESP2
-    assert r2.execute_command("AI.TENSORGET", "d", "VALUES") == [b"2.1000000000000001", b"0.25"]
+    # Redis formats doubles with %.17g in RESP2; Valkey 8.1 with the shortest text that reads back
+    expected = [b"2.1", b"0.25"] if ON_VALKEY else [b"2.1000000000000001", b"0.25"]
+    assert r2.execute_command("AI.TENSORGET", "d", "VALUES") == expected
     f3 = r3.execute_command("AI.TENSORGET", "f", "VALUES")
     assert f3 == [2.0999999046325684, -1.0, 1e10] and all(type(x) is float for x in f3)
     d3 = r3.execute_command("AI.TENSORGET", "d", "META", "VALUES")
