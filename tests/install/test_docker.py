@@ -45,6 +45,7 @@ def ensure_base_image():
         sh("buildah", "commit", "-q", ctr, BASE)
     finally:
         subprocess.run(["buildah", "rm", ctr], capture_output=True)
+        subprocess.run(["buildah", "rmi", "-f", IMAGE], capture_output=True)  # 1.8 GB a build
 
 
 def pip_settings(cfg_dir):
@@ -117,3 +118,4 @@ def test_image_serves_the_walk_through(tmp_path):
         except subprocess.TimeoutExpired:
             proc.kill()
         subprocess.run(["buildah", "rm", ctr], capture_output=True)
+        subprocess.run(["buildah", "rmi", "-f", IMAGE], capture_output=True)  # 1.8 GB a build
