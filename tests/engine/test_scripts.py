@@ -335,7 +335,7 @@ def test_script_deleted_while_its_run_is_queued(r, engine):
     store(r)
     set_floats(r, "a", [1, 2])
     busy = RawClient(engine.sock)
-    busy.send("AI.SCRIPTEXECUTE", "s", "slow", "INPUTS", 0, "ARGS", 1, "50", "OUTPUTS", 1, "slow_out")
+    busy.send("AI.SCRIPTEXECUTE", "s", "slow", "INPUTS", 0, "ARGS", 1, "300", "OUTPUTS", 1, "slow_out")
     queued = RawClient(engine.sock)
     queued.send("AI.SCRIPTEXECUTE", "s", "split", "INPUTS", 1, "a", "OUTPUTS", 2, "up", "down")
     wait_for(lambda: r.info("clients")["blocked_clients"] == 2, "both runs queued")

@@ -183,9 +183,11 @@ def test_misuse_gets_clear_errors(host):
     for name in ("raises_after", "raises_after_async"):
         assert "step failed after making its future" in error_of(c, "RG.TRIGGER", name)
         assert trigger(c, "continue_parked") == ["Can not continue with the same future twice"]
-    # a step that raises after continuing its future: its error, whatever the flow's shape
+    # a step that raises after continuing its future: its error, whatever the flow's shape (the
+    # continue is held until the step ends: sent to the loop at once, its value won 1 time in 10)
     for name in ("one_map_raise", "two_maps_raise"):
-        assert "boom" in error_of(c, "RG.TRIGGER", name)
+        for _ in range(50):
+            assert "boom" in error_of(c, "RG.TRIGGER", name)
     # the first continue decides; the second raises to its caller
     assert trigger(c, "continue_twice") == ["first"]
     assert c.get("second_continue") == "Can not continue with the same future twice"

@@ -208,6 +208,11 @@ class StepFuture:
         self._finish = finish  # finish(value, error text or None), on the loop thread
         self._lock = threading.Lock()
         self._done = False
+        # While the step that made it runs, a continue* from that step is
+        # held until it returns: were it sent to the loop at once, the loop
+        # could end the execution with it while the step goes on to raise.
+        self._step_thread = threading.get_ident()
+        self._held = None
 
     def continueRun(self, value):
         self._settle(value, None)
@@ -218,7 +223,26 @@ class StepFuture:
     def _settle(self, value, error):
         if not self._claim():
             raise redisgears.GearsError(CONTINUED_TWICE)
+        with self._lock:
+            if self._step_thread == threading.get_ident():
+                self._held = (value, error)
+                return
         gears_loop.call_on_loop(self._finish, value, error)
+
+    def step_returned(self):
+        """The step that made it returned: a continue* it made goes on now."""
+        with self._lock:
+            self._step_thread, held, self._held = None, self._held, None
+        if held is not None:
+            gears_loop.call_on_loop(self._finish, *held)
+
+    def step_raised(self):
+        """The step that made it failed: True when the step's error decides
+        the record (what the step itself continued is dropped), False when
+        another thread's continue* came first."""
+        with self._lock:
+            self._step_thread, held, self._held = None, self._held, None
+        return held is not None or self._claim()
 
     def _claim(self):
         """True once: for the first continue*, or the step's own failure."""
@@ -412,7 +436,9 @@ class Execution:
                 self.calling = None
                 if call.future is not None:  # the future decides the record
                     error = _abandoned(call, v)
-                    if error is not None and call.future._claim():
+                    if error is None:
+                        call.future.step_returned()
+                    elif call.future.step_raised():
                         call.future._finish(None, error)
                 elif type(v) is types.CoroutineType:
                     self._start_async(kind, record, key, v)
@@ -424,7 +450,7 @@ class Execution:
                     out.extend(self.apply(kind, record, v))
             except BaseException as e:
                 self.calling = None
-                if call.future is not None and call.future._claim():
+                if call.future is not None and call.future.step_raised():
                     call.future._finish(None, step_error(e))
                 else:
                     self.errors.append(step_error(e))
@@ -504,15 +530,16 @@ class OneMap:
             try:
                 v = fn(record)
             except BaseException as e:  # its error, even if it continued its future first
-                if call.future is not None:
-                    call.future._claim()
-                self.done([], [step_error(e)])
+                if call.future is None or call.future.step_raised():
+                    self.done([], [step_error(e)])
                 return
             finally:
                 self.calling = None
             if call.future is not None:  # its continue* answers
                 error = _abandoned(call, v)
-                if error is not None and call.future._claim():
+                if error is None:
+                    call.future.step_returned()
+                elif call.future.step_raised():
                     self.done([], [error])
             elif type(v) is not types.CoroutineType:
                 self._finish(v, None)
