@@ -25,9 +25,33 @@
 
 #include "host.h"
 
-#define DENIED_COMMAND "ERR The user executing the script can't run this command or subcommand"
-#define DENIED_KEY "ERR The user executing the script can't access at least one of the keys mentioned in the command arguments"
-#define DENIED_CHANNEL "ERR The user executing the script can't publish to the channel mentioned in the command"
+/* A refusal is the error redis.call gives in Lua on this server: Redis 7.0
+ * words it one way; Redis 7.2+ and Valkey say "ACL failure in script: " and
+ * ACL DRYRUN's text for a command, a fixed one for a key or a channel. */
+#define ACL_TEXTS_CHANGED 0x00070200 /* RedisModule_GetServerVersion's form */
+#define DENIED_COMMAND_70 "ERR The user executing the script can't run this command or subcommand"
+#define DENIED_KEY_70 "ERR The user executing the script can't access at least one of the keys mentioned in the command arguments"
+#define DENIED_CHANNEL_70 "ERR The user executing the script can't publish to the channel mentioned in the command"
+#define SCRIPT_ACL_FAILURE "ERR ACL failure in script: "
+#define DENIED_KEY_72 SCRIPT_ACL_FAILURE "No permissions to access a key"
+#define DENIED_CHANNEL_72 SCRIPT_ACL_FAILURE "No permissions to access a channel"
+
+static int texts_of_72(void) {
+    static int answer = -1; /* the server does not change while loaded */
+    if (answer < 0) answer = RedisModule_GetServerVersion && RedisModule_GetServerVersion() >= ACL_TEXTS_CHANGED;
+    return answer;
+}
+
+static const char *denied_key(void) { return texts_of_72() ? DENIED_KEY_72 : DENIED_KEY_70; }
+
+/* The text for a refused command: on 7.2+ ACL DRYRUN's `dryrun` (len bytes),
+ * "User u has no permissions to run the 'get' command", after the prefix. */
+static const char *denied_command(const char *dryrun, size_t len) {
+    static __thread char msg[300];
+    if (!texts_of_72() || !dryrun) return DENIED_COMMAND_70;
+    snprintf(msg, sizeof(msg), SCRIPT_ACL_FAILURE "%.*s", (int)(len < 250 ? len : 250), dryrun);
+    return msg;
+}
 
 /* REDISMODULE_CMD_KEY_* of RedisModule_ACLCheckKeyPermissions: read, write */
 #define KEY_ACCESS (1 << 4)
@@ -186,12 +210,14 @@ static const char *why_denied(FlowUser *u, RedisModuleCtx *ctx, RedisModuleStrin
     RedisModuleCallReply *r = RedisModule_Call(ctx, "ACL", "csv", "DRYRUN", u->name_str, argv, (size_t)argc);
     size_t len = 0;
     const char *s = r && RedisModule_CallReplyType(r) == REDISMODULE_REPLY_STRING ? RedisModule_CallReplyStringPtr(r, &len) : NULL;
-    const char *why = DENIED_COMMAND;
+    const char *why = NULL;
     int reason = LOG_COMMAND;
     for (size_t i = 0; s && i + 5 <= len; i++) {
-        if (!memcmp(s + i, "' key", 5)) why = DENIED_KEY, reason = LOG_KEY;
-        else if (i + 9 <= len && !memcmp(s + i, "' channel", 9)) why = DENIED_CHANNEL, reason = LOG_CHANNEL;
+        if (!memcmp(s + i, "' key", 5)) why = denied_key(), reason = LOG_KEY;
+        else if (i + 9 <= len && !memcmp(s + i, "' channel", 9))
+            why = texts_of_72() ? DENIED_CHANNEL_72 : DENIED_CHANNEL_70, reason = LOG_CHANNEL;
     }
+    if (!why) why = denied_command(s, len);
     if (s) log_refusal(ctx, u->user, s, len, reason);
     if (r) RedisModule_FreeCallReply(r);
     return why;
@@ -227,7 +253,7 @@ const char *FlowUser_DenyKeys(FlowUser *u, RedisModuleCtx *ctx, RedisModuleStrin
         if (RedisModule_ACLCheckKeyPermissions(user, keys[i], write ? KEY_UPDATE | KEY_INSERT : KEY_ACCESS) == REDISMODULE_OK)
             continue;
         if (RedisModule_ACLAddLogEntry) RedisModule_ACLAddLogEntry(ctx, user, keys[i], LOG_KEY);
-        return DENIED_KEY;
+        return denied_key();
     }
     return NULL;
 }

@@ -34,7 +34,8 @@ def test_key_functions_obey_the_callers_acl(ai):
     setup_users(c)
     pub = as_user(srv, "pub")
     denied = lua_error(srv, "lua", "GET", "secret:t")
-    assert "access at least one of the keys" in denied
+    # the server's own wording: Redis 7.0's, or Redis 7.2+ and Valkey's
+    assert "access at least one of the keys" in denied or "No permissions to access a key" in denied
     # reads
     assert ev(pub, "result = redisAI.tensorToFlatList(redisAI.getTensorFromKey('pub:t'))") == "OK:[1.0, 2.0]"
     assert ev(pub, "result = redisAI.tensorToFlatList(redisAI.getTensorFromKey('ro:t'))") == "OK:[3.0, 4.0]"
