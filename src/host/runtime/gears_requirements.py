@@ -174,6 +174,20 @@ def _download(text, path):
         os.remove(constraints)
 
 
+def _remove(fresh):
+    for r in fresh:
+        shutil.rmtree(r.path, ignore_errors=True)
+
+
+def _install_or_remove(fresh, todo, force):
+    """Installs `todo`; when that fails, the folders of `fresh` go too."""
+    try:
+        _install_wheels(todo, force)
+    except BaseException:
+        _remove(fresh)
+        raise
+
+
 def _install_wheels(reqs, force):
     """pip install of their wheels, offline, into DIR (the lock held); not
     the dependencies the host has already at that version."""
@@ -219,11 +233,10 @@ def install(texts, force):
                 fresh.append(Requirement(text, path))
                 _download(text, path)
                 fresh[-1].wheels = sorted(f for f in os.listdir(path) if f.endswith(".whl"))
-            _install_wheels(fresh, force)
         except BaseException:
-            for r in fresh:
-                shutil.rmtree(r.path, ignore_errors=True)
+            _remove(fresh)
             raise
+        _install_or_remove(fresh, fresh, force)
         for r in fresh:
             r.installed = True
             old = REQUIREMENTS.get(r.name)
@@ -293,13 +306,7 @@ def restore(blob, force=False):
                 with open(os.path.join(r.path, w), "wb") as f:
                     f.write(data)
             fresh.append(r)
-        todo = [r for r in fresh if force or not _met(r.name)]
-        try:
-            _install_wheels(todo, force)
-        except BaseException:
-            for r in fresh:
-                shutil.rmtree(r.path, ignore_errors=True)
-            raise
+        _install_or_remove(fresh, [r for r in fresh if force or not _met(r.name)], force)
         for r in fresh:
             r.installed = True
             REQUIREMENTS[r.name] = r
