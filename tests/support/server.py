@@ -1,5 +1,6 @@
 """A real redis-server for tests: private directory, unix socket (or a TCP
 port verified free just before use), stopped by the PID it wrote."""
+import glob
 import os
 import signal
 import socket
@@ -10,11 +11,19 @@ import time
 import redis
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-BUILD = os.path.join(ROOT, "build")
+# REDISAI_BUILD picks another build tree (scripts/sanitize.sh: build-address).
+BUILD = os.path.abspath(os.environ.get("REDISAI_BUILD") or os.path.join(ROOT, "build"))
 ENGINE = os.path.join(BUILD, "redisai.so")
 REDIS_SERVER = os.environ.get("REDIS_SERVER", "redis-server")
 # The suite runs on Redis 7.0 and on Valkey 8.1 (REDIS_SERVER=.../valkey-server).
 ON_VALKEY = "valkey" in os.path.basename(REDIS_SERVER)
+# A sanitized build (scripts/sanitize.sh): redis-server itself is not
+# instrumented, so the sanitizer runtime is preloaded into it, and each server
+# writes its reports into its own directory (SANITIZER_LOG.<pid>), which
+# stop() turns into a failure.  The options (suppressions, detect_leaks) come
+# from the environment the script sets.
+SANITIZER_PRELOAD = os.environ.get("REDISAI_SANITIZER_PRELOAD", "")
+SANITIZER_LOG = "sanitizer.log"
 
 
 def free_port():
@@ -51,7 +60,8 @@ class RedisServer:
             args += ["--" + key_value[0]] + [str(v) for v in key_value[1:]]
         for path, margs in self.modules:
             args += ["--loadmodule", path] + [str(a) for a in margs]
-        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+                                     env=self._env())
         deadline = time.time() + 15
         while time.time() < deadline:
             if self.proc.poll() is not None:
@@ -62,6 +72,19 @@ class RedisServer:
             except (redis.ConnectionError, FileNotFoundError):
                 time.sleep(0.02)
         raise RuntimeError("redis-server did not start: %s" % self.log_tail())
+
+    def _env(self):
+        if not SANITIZER_PRELOAD:
+            return None
+        env = dict(os.environ, LD_PRELOAD=SANITIZER_PRELOAD)
+        log = "log_path=" + os.path.join(self.dir, SANITIZER_LOG)
+        for name in ("ASAN_OPTIONS", "UBSAN_OPTIONS"):
+            env[name] = ":".join(filter(None, [env.get(name), log]))
+        return env
+
+    def sanitizer_reports(self):
+        """The sanitizer's report files of this server's processes, if any."""
+        return sorted(glob.glob(os.path.join(self.dir, SANITIZER_LOG + ".*")))
 
     def client(self, protocol=2, **kw):
         c = redis.Redis(unix_socket_path=self.sock, protocol=protocol, **kw)
@@ -108,6 +131,12 @@ class RedisServer:
                 self.proc.wait()
         code = self.proc.returncode
         self.proc = None
+        reports = self.sanitizer_reports()
+        if reports:
+            with open(reports[0], errors="replace") as f:
+                first = f.read(20000)
+            raise AssertionError("sanitizer report(s) of redis-server in %s (%d file(s)); the first:\n%s"
+                                 % (self.dir, len(reports), first))
         return code
 
     def restart(self, config=None):
