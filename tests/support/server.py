@@ -65,6 +65,7 @@ class RedisServer:
         deadline = time.time() + 15
         while time.time() < deadline:
             if self.proc.poll() is not None:
+                self.check_sanitizer()  # also when a test expects the exit
                 raise RuntimeError("redis-server exited: %s" % self.log_tail())
             try:
                 if self.client().ping():
@@ -82,9 +83,15 @@ class RedisServer:
             env[name] = ":".join(filter(None, [env.get(name), log]))
         return env
 
-    def sanitizer_reports(self):
-        """The sanitizer's report files of this server's processes, if any."""
-        return sorted(glob.glob(os.path.join(self.dir, SANITIZER_LOG + ".*")))
+    def check_sanitizer(self):
+        """Fails (AssertionError) when this server's processes wrote a
+        sanitizer report."""
+        reports = sorted(glob.glob(os.path.join(self.dir, SANITIZER_LOG + ".*")))
+        if reports:
+            with open(reports[0], errors="replace") as f:
+                first = f.read(20000)
+            raise AssertionError("sanitizer report(s) of redis-server in %s (%d file(s)); the first:\n%s"
+                                 % (self.dir, len(reports), first))
 
     def client(self, protocol=2, **kw):
         c = redis.Redis(unix_socket_path=self.sock, protocol=protocol, **kw)
@@ -131,12 +138,7 @@ class RedisServer:
                 self.proc.wait()
         code = self.proc.returncode
         self.proc = None
-        reports = self.sanitizer_reports()
-        if reports:
-            with open(reports[0], errors="replace") as f:
-                first = f.read(20000)
-            raise AssertionError("sanitizer report(s) of redis-server in %s (%d file(s)); the first:\n%s"
-                                 % (self.dir, len(reports), first))
+        self.check_sanitizer()
         return code
 
     def restart(self, config=None):
