@@ -30,5 +30,8 @@ export ASAN_OPTIONS="detect_leaks=1:allocator_may_return_null=1:exitcode=86:abor
 export LSAN_OPTIONS="suppressions=$supp:print_suppressions=0:use_tls=0"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:exitcode=86"
 echo "sanitize: tests against build-$kind ($runtime preloaded into redis-server)"
-[ $# -gt 0 ] || set -- tests/engine tests/backends tests/pyapi
+# The default suites unless a test path is given (options alone keep them).
+paths=(tests/engine tests/backends tests/pyapi)
+for a in "$@"; do [[ $a != -* && -e ${a%%::*} ]] && paths=(); done
+set -- "${paths[@]}" "$@"
 exec "$PY" -m pytest -p no:cacheprovider "$@"
