@@ -27,6 +27,7 @@ $(error SANITIZE is address or undefined, not '$(SANITIZE)')
 endif
 BUILD ?= build-$(SANITIZE)
 SAN_FLAGS = -fsanitize=$(SANITIZE) -fno-omit-frame-pointer
+SAN_EXE_LIBS = -Wl,--no-as-needed -lstdc++ -Wl,--as-needed
 CFLAGS ?= -O1 -g
 CXXFLAGS ?= -O1 -g
 endif
@@ -36,8 +37,10 @@ CFLAGS += -std=gnu11 -fPIC -fvisibility=hidden -Wall -Wextra -Werror -MMD -MP $(
 CXXFLAGS ?= -O2 -g
 CXXFLAGS += -std=c++17 -fPIC -fvisibility=hidden -Wall -Wextra -Werror -MMD -MP $(SAN_FLAGS)
 LDFLAGS_SO = -shared -Wl,-z,now $(SAN_FLAGS)
-# Test executables link with the sanitizer runtime too.
-LDFLAGS_EXE = $(SAN_FLAGS)
+# Test executables link with the sanitizer runtime too, and (sanitized) with
+# libstdc++ from the start: ASan finds the real __cxa_throw at start-up only,
+# and the backends they dlopen throw C++ exceptions.
+LDFLAGS_EXE = $(SAN_FLAGS) $(SAN_EXE_LIBS)
 
 ALL :=
 .PHONY: all clean engine backends host pyapi install
