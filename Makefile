@@ -10,20 +10,37 @@
 # $(PREFIX)/lib/redisai-ext/{redisai.so, redisgears_py.so, backends/, runtime/,
 # venv/}; each module finds the rest beside itself (docs/install.md).
 # PYTHON is the venv interpreter (scripts/setup.sh passes it).
+# `make SANITIZE=address` (or undefined) builds everything instrumented
+# (-O1 -g -fsanitize=...) into build-address/ (build-undefined/), beside the
+# normal build; scripts/sanitize.sh runs the tests against it.
 
 PREFIX ?= /usr/local
 INSTALL_DIR = $(DESTDIR)$(PREFIX)/lib/redisai-ext
 
 CC ?= gcc
 CXX ?= g++
-BUILD ?= build
 PYTHON ?= $(CURDIR)/.venv/bin/python
 GIT_SHA := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+ifneq ($(SANITIZE),)
+ifeq ($(filter $(SANITIZE),address undefined),)
+$(error SANITIZE is address or undefined, not '$(SANITIZE)')
+endif
+BUILD ?= build-$(SANITIZE)
+SAN_FLAGS = -fsanitize=$(SANITIZE) -fno-omit-frame-pointer
+SAN_EXE_LIBS = -Wl,--no-as-needed -lstdc++ -Wl,--as-needed
+CFLAGS ?= -O1 -g
+CXXFLAGS ?= -O1 -g
+endif
+BUILD ?= build
 CFLAGS ?= -O2 -g
-CFLAGS += -std=gnu11 -fPIC -fvisibility=hidden -Wall -Wextra -Werror -MMD -MP
+CFLAGS += -std=gnu11 -fPIC -fvisibility=hidden -Wall -Wextra -Werror -MMD -MP $(SAN_FLAGS)
 CXXFLAGS ?= -O2 -g
-CXXFLAGS += -std=c++17 -fPIC -fvisibility=hidden -Wall -Wextra -Werror -MMD -MP
-LDFLAGS_SO = -shared -Wl,-z,now
+CXXFLAGS += -std=c++17 -fPIC -fvisibility=hidden -Wall -Wextra -Werror -MMD -MP $(SAN_FLAGS)
+LDFLAGS_SO = -shared -Wl,-z,now $(SAN_FLAGS)
+# Test executables link with the sanitizer runtime too, and (sanitized) with
+# libstdc++ from the start: ASan finds the real __cxa_throw at start-up only,
+# and the backends they dlopen throw C++ exceptions.
+LDFLAGS_EXE = $(SAN_FLAGS) $(SAN_EXE_LIBS)
 
 ALL :=
 .PHONY: all clean engine backends host pyapi install

@@ -5,6 +5,10 @@ Compiles src/redisai_ext.c and src/redisai_ext/*.c into the extension module
 (shared with the C sources, so the two cannot drift).
 
     python build_ffi.py        # builds redisai/_redisai_ext*.so in place
+    python build_ffi.py TMPDIR OUTDIR   # builds in TMPDIR, copies to OUTDIR
+
+With SANITIZE=address (or undefined) in the environment it is compiled
+instrumented (make SANITIZE=..., see the Makefile).
 
 setup.py uses ``ffibuilder`` through ``cffi_modules``.
 """
@@ -24,6 +28,13 @@ def _cdef_text():
         return "".join(line for line in f if not line.lstrip().startswith("#"))
 
 
+SANITIZE = os.environ.get("SANITIZE", "")
+if SANITIZE:
+    _opt = ["-O1", "-g", "-fsanitize=" + SANITIZE, "-fno-omit-frame-pointer"]
+    _link = ["-fsanitize=" + SANITIZE]
+else:
+    _opt, _link = ["-O2"], []
+
 ffibuilder = FFI()
 ffibuilder.cdef(_cdef_text())
 # Called from C on engine worker threads (ext.h); "+C" lets runners.c call it.
@@ -35,15 +46,19 @@ ffibuilder.set_source(
     sources=[os.path.join(SRC, "redisai_ext.c")]
     + sorted(glob.glob(os.path.join(SRC, "redisai_ext", "*.c"))),
     include_dirs=[SRC],
-    extra_compile_args=["-std=gnu11", "-O2", "-Wall", "-Wextra", "-Werror",
-                        "-Wno-unused-parameter", "-fvisibility=hidden"],
+    extra_compile_args=["-std=gnu11"] + _opt + ["-Wall", "-Wextra", "-Werror",
+                                                "-Wno-unused-parameter", "-fvisibility=hidden"],
+    extra_link_args=_link,
     libraries=["pthread"],
 )
 
 if __name__ == "__main__":
-    os.chdir(HERE)
-    ffibuilder.compile(tmpdir=os.path.join("build", "redisai_ext"), verbose=False)
-    # compile() writes the module under tmpdir/redisai_ext/; install it in place.
     import shutil
-    for so in glob.glob(os.path.join("build", "redisai_ext", "redisai_ext", "_redisai_ext*.so")):
-        shutil.copy2(so, os.path.join("redisai", os.path.basename(so)))
+    import sys
+    os.chdir(HERE)
+    tmpdir, outdir = (sys.argv[1:3] if len(sys.argv) == 3
+                      else (os.path.join("build", "redisai_ext"), "redisai"))
+    ffibuilder.compile(tmpdir=tmpdir, verbose=False)
+    # compile() writes the module under tmpdir/redisai_ext/; install it in outdir.
+    for so in glob.glob(os.path.join(tmpdir, "redisai_ext", "_redisai_ext*.so")):
+        shutil.copy2(so, os.path.join(outdir, os.path.basename(so)))

@@ -218,6 +218,7 @@ typedef struct RedisModuleTypeMethods {
     X(RedisModuleString *, CreateStringFromLongLong, (RedisModuleCtx * ctx, long long ll))      \
     X(void, FreeString, (RedisModuleCtx * ctx, RedisModuleString * str))                        \
     X(void, RetainString, (RedisModuleCtx * ctx, RedisModuleString * str))                      \
+    X(void, TrimStringAllocation, (RedisModuleString * str))                                    \
     X(RedisModuleString *, HoldString, (RedisModuleCtx * ctx, RedisModuleString * str))         \
     X(const char *, StringPtrLen, (const RedisModuleString *str, size_t *len))                  \
     X(int, StringToLongLong, (const RedisModuleString *str, long long *ll))                     \

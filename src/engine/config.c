@@ -53,6 +53,17 @@ static int apply_pair(const char *key, RedisModuleString *val) {
     return 1;
 }
 
+/* A refused load: the module is unloaded, so what it allocated goes too. */
+static int refuse_load(void) {
+    RedisModule_Free(RAI_config.backends_path);
+    RAI_config.backends_path = NULL;
+    for (int b = 0; b < RAI_BACKEND_COUNT; b++) {
+        RedisModule_Free(RAI_config.backend_at_start[b]);
+        RAI_config.backend_at_start[b] = NULL;
+    }
+    return REDISMODULE_ERR;
+}
+
 int RAI_ConfigLoad(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
     RAI_config = (RAI_Config){
         .backends_path = default_backends_path(),
@@ -64,14 +75,14 @@ int RAI_ConfigLoad(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
     if (argc % 2 != 0) {
         RedisModule_Log(ctx, "warning",
                         "Even number of arguments provided to module. Please provide arguments as KEY VAL pairs");
-        return REDISMODULE_ERR;
+        return refuse_load();
     }
     for (int i = 0; i < argc; i += 2) {
         const char *key = RedisModule_StringPtrLen(argv[i], NULL);
         if (!apply_pair(key, argv[i + 1])) {
             RedisModule_Log(ctx, "warning", "ERR error processing argument: %s %s", key,
                             RedisModule_StringPtrLen(argv[i + 1], NULL));
-            return REDISMODULE_ERR;
+            return refuse_load();
         }
     }
     return REDISMODULE_OK;

@@ -28,7 +28,12 @@ static RAI_Tensor *tensor_from_blob(RAI_DTypeId dt, long long *dims, int ndims, 
     const char *blob = RedisModule_StringPtrLen(blob_arg, &nbytes);
     if (!RAI_TensorValidateBlob(dt, len, blob, nbytes, err)) return NULL;
     if (nbytes >= BORROW_MIN_BYTES) {
-        /* No copy: the tensor keeps the argument string alive instead. */
+        /* No copy: the tensor keeps the argument string alive instead.  Its
+         * spare room is trimmed first: Redis trims a retained argument when
+         * the command returns (a realloc that may move the bytes), and the
+         * tensor points into them. */
+        RedisModule_TrimStringAllocation(blob_arg);
+        blob = RedisModule_StringPtrLen(blob_arg, &nbytes);
         RedisModule_RetainString(NULL, blob_arg);
         return RAI_TensorNewBorrowed(dt, dims, ndims, (char *)blob, nbytes, blob_arg, release_string);
     }

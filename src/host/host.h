@@ -54,6 +54,7 @@ int FlowUser_Exists(FlowUser *u, RedisModuleCtx *ctx); /* Redis lock held */
 
 /* ---- host_api.c: the RG_HostAPI table and the per-thread Redis lock ---- */
 void HostAPI_Init(RedisModuleCtx *onload_ctx);
+void HostAPI_Release(void); /* a refused load: frees what HostAPI_Init made */
 RedisModuleCtx *Host_Lock(void);
 void Host_Unlock(void);
 /* Marks the calling (main) thread as inside a command with `ctx`, where the

@@ -94,4 +94,9 @@ void HostAPI_Init(RedisModuleCtx *onload_ctx) {
     main_thread = pthread_self();
 }
 
+void HostAPI_Release(void) {
+    if (shared_ctx) RedisModule_FreeThreadSafeContext(shared_ctx);
+    shared_ctx = NULL;
+}
+
 const void *Host_APIAddress(void) { return &host_api; }

@@ -147,21 +147,33 @@ static void on_shutdown(RedisModuleCtx *ctx, RedisModuleEvent e, uint64_t sub, v
     atexit(exit_now);
 }
 
+/* A load refused before the interpreter runs: Redis unloads this library,
+ * so what the load allocated goes too (the eventfd stays: LoopQ_Start keeps
+ * it for a later load).  Once CPython runs, its threads may hold what the
+ * load made: the rarer refusals after that leave it. */
+static int refuse_load(void) {
+    HostAPI_Release();
+    free(host_config.args);
+    host_config.args = NULL;
+    host_config.nargs = 0;
+    return REDISMODULE_ERR;
+}
+
 RM_EXPORT int RedisModule_OnLoad(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
     if (RMAPI_Init(ctx, "rg", RG_VERSION_NUM, REDISMODULE_APIVER_1) != REDISMODULE_OK ||
         RMAPI_CheckServerVersion(ctx, "rg") != REDISMODULE_OK)
         return REDISMODULE_ERR;
     HostConfig_UseInstalledDirs();
-    if (parse_args(ctx, argv, argc) != REDISMODULE_OK) return REDISMODULE_ERR;
+    if (parse_args(ctx, argv, argc) != REDISMODULE_OK) return refuse_load();
     HostAPI_Init(ctx);
     if (LoopQ_Start() != REDISMODULE_OK) {
         RedisModule_Log(ctx, "warning", "rg: could not make the loop thread's eventfd");
-        return REDISMODULE_ERR;
+        return refuse_load();
     }
     const char *err = NULL;
     if (PyHost_Start(&err) != REDISMODULE_OK) {
         RedisModule_Log(ctx, "warning", "rg: %s (PYTHON_HOME=%s)", err, host_config.python_home);
-        return REDISMODULE_ERR;
+        return refuse_load();
     }
     if (Pool_Start(host_config.threads) != REDISMODULE_OK) {
         RedisModule_Log(ctx, "warning", "rg: could not start the execution pool");

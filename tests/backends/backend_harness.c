@@ -65,7 +65,11 @@ static char *read_file(const char *path, size_t *len) {
     fseek(f, 0, SEEK_END);
     long n = ftell(f);
     fseek(f, 0, SEEK_SET);
-    char *buf = malloc(n + 1);
+    char *buf = n >= 0 ? malloc(n + 1) : NULL;
+    if (!buf) {
+        fclose(f);
+        return NULL;
+    }
     *len = fread(buf, 1, n, f);
     buf[*len] = '\0';
     fclose(f);
@@ -85,8 +89,13 @@ int main(int argc, char **argv) {
     const char *device = "CPU", *script_fn = NULL;
     const char *inputs[64], *outputs[64], *entries[64], *keys[64], *args[64];
     int nin_names = 0, nout_names = 0, nentries = 0, nkeys = 0, nargs = 0, noutputs = -1;
-    RAI_Tensor *in[64];
-    int nin = 0;
+    RAI_Tensor *in[64], *out[64] = {0};
+    int nin = 0, rc = 1;
+    size_t nout = 0;
+    char *blob = NULL;
+    void *s = NULL, *m = NULL;
+    const RAI_BackendOps *ops = NULL;
+    /* Every exit frees what the run made (sanitizer runs check leaks). */
     for (int i = 3; i < argc; i++) {
         if (!strcmp(argv[i], "--device") && i + 1 < argc) device = argv[++i];
         else if (!strcmp(argv[i], "--inputs") && i + 1 < argc) nin_names = split(argv[++i], inputs, 64);
@@ -98,55 +107,51 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--noutputs") && i + 1 < argc) noutputs = atoi(argv[++i]);
         else if (!(in[nin++] = parse_input(argv[i]))) {
             printf("ERROR bad input %s\n", argv[i]);
-            return 1;
+            goto done;
         }
     }
     void *lib = dlopen(argv[1], RTLD_NOW | RTLD_LOCAL);
     RAI_BackendGetOpsFn get_ops = lib ? (RAI_BackendGetOpsFn)dlsym(lib, "RAI_BackendGetOps") : NULL;
     if (!get_ops) {
         printf("ERROR %s\n", dlerror());
-        return 1;
+        goto done;
     }
-    const RAI_BackendOps *ops = get_ops();
+    ops = get_ops();
     RAI_EngineOps engine = {.tensor_new = RAI_TensorNew, .tensor_wrap = RAI_TensorNewBorrowed,
                             .tensor_free = RAI_TensorFree, .alloc = malloc, .free = free, .log = log_msg};
     RAI_BackendConfig cfg = {0, 0, 0, 5000};
     char err[RAI_ERRLEN] = "";
     if (ops->abi_version != RAI_BACKEND_ABI_VERSION || ops->init(&engine, &cfg, err) != 0) {
         printf("ERROR init: %s\n", err);
-        return 1;
+        goto done;
     }
     fprintf(stderr, "backend %s version %s\n", ops->name, ops->version());
     size_t len;
-    char *blob = read_file(argv[2], &len);
+    blob = read_file(argv[2], &len);
     if (!blob) {
         printf("ERROR cannot read %s\n", argv[2]);
-        return 1;
+        goto done;
     }
-    RAI_Tensor *out[64] = {0};
-    size_t nout = 0;
     if (script_fn) {
-        void *s = ops->script_create(device, blob, entries, nentries, err);
+        s = ops->script_create(device, blob, entries, nentries, err);
         if (!s || ops->script_run(s, script_fn, in, nin, -1, keys, nkeys, args, nargs, out, 64, &nout, err)) {
             printf("ERROR %s\n", err);
-            return 1;
+            goto done;
         }
-        ops->script_free(s);
     } else {
         RAI_ModelOpts opts = {0};
-        void *m = ops->model_create(device, &opts, nin_names, inputs, nout_names, outputs, blob, len, err);
+        m = ops->model_create(device, &opts, nin_names, inputs, nout_names, outputs, blob, len, err);
         if (!m) {
             printf("ERROR %s\n", err);
-            return 1;
+            goto done;
         }
         const RAI_ModelSignature *sig = ops->model_signature(m);
         nout = noutputs >= 0 ? (size_t)noutputs : sig->noutputs;
         fprintf(stderr, "signature: %zu inputs, %zu outputs\n", sig->ninputs, sig->noutputs);
         if (ops->model_run(m, in, nin, out, nout, err)) {
             printf("ERROR %s\n", err);
-            return 1;
+            goto done;
         }
-        ops->model_free(m);
     }
     for (size_t i = 0; i < nout; i++) {
         if (!out[i]) { /* a non-tensor output the backend skipped */
@@ -156,7 +161,12 @@ int main(int argc, char **argv) {
         print_tensor(out[i]);
         RAI_TensorFree(out[i]);
     }
-    for (int i = 0; i < nin; i++) RAI_TensorFree(in[i]);
+    rc = 0;
+done:
+    if (s) ops->script_free(s);
+    if (m) ops->model_free(m);
+    for (int i = 0; i < nin; i++)
+        if (in[i]) RAI_TensorFree(in[i]);
     free(blob);
-    return 0;
+    return rc;
 }

@@ -5,4 +5,4 @@ ALL += $(BUILD)/tests/backend_harness
 
 $(BUILD)/tests/backend_harness: $(HARNESS_SRC:%.c=$(BUILD)/obj/%.o)
 	@mkdir -p $(dir $@)
-	$(CC) -o $@ $^ -ldl
+	$(CC) $(LDFLAGS_EXE) -o $@ $^ -ldl

@@ -15,10 +15,10 @@ import pytest
 
 import models
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-LIB = os.path.join(ROOT, "build", "backends", "redisai_onnxruntime", "redisai_onnxruntime.so")
-HARNESS = os.path.join(ROOT, "build", "tests", "backend_harness")
-PROBE = os.path.join(ROOT, "build", "tests", "ort_probe")
+from support.server import BUILD
+LIB = os.path.join(BUILD, "backends", "redisai_onnxruntime", "redisai_onnxruntime.so")
+HARNESS = os.path.join(BUILD, "tests", "backend_harness")
+PROBE = os.path.join(BUILD, "tests", "ort_probe")
 
 pytestmark = pytest.mark.skipif(not os.path.exists(LIB), reason="ONNX backend not built (make)")
 

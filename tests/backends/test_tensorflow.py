@@ -15,10 +15,10 @@ import sys
 import numpy as np
 import pytest
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-LIB = os.path.join(ROOT, "build", "backends", "redisai_tensorflow", "redisai_tensorflow.so")
-HARNESS = os.path.join(ROOT, "build", "tests", "backend_harness")
-DRIVER = os.path.join(ROOT, "build", "tests", "tf_driver")
+from support.server import BUILD
+LIB = os.path.join(BUILD, "backends", "redisai_tensorflow", "redisai_tensorflow.so")
+HARNESS = os.path.join(BUILD, "tests", "backend_harness")
+DRIVER = os.path.join(BUILD, "tests", "tf_driver")
 ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
 
 pytestmark = pytest.mark.skipif(not os.path.exists(LIB), reason="TF backend not built (make)")

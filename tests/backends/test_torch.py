@@ -12,9 +12,9 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import torch_models as tm  # noqa: E402
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-HARNESS = os.path.join(ROOT, "build", "tests", "backend_harness")
-LIB = os.path.join(ROOT, "build", "backends", "redisai_torch", "redisai_torch.so")
+from support.server import BUILD  # noqa: E402
+HARNESS = os.path.join(BUILD, "tests", "backend_harness")
+LIB = os.path.join(BUILD, "backends", "redisai_torch", "redisai_torch.so")
 
 pytestmark = [
     pytest.mark.skipif(not (os.path.exists(HARNESS) and os.path.exists(LIB)),

@@ -363,6 +363,7 @@ static int cmd_script_create_run(RedisModuleCtx *ctx, RedisModuleString **argv, 
     RedisModuleString *tag = RedisModule_CreateString(ctx, "api", 3);
     RAI_Script *script = RedisAI_ScriptCreate((char *)RedisModule_StringPtrLen(argv[1], NULL), (char *)tag,
                                               RedisModule_StringPtrLen(argv[2], NULL), err);
+    RedisModule_FreeString(ctx, tag); /* the script holds its own reference */
     int rc;
     if (!script) {
         rc = reply_code_and_text(ctx, err);

@@ -15,6 +15,10 @@ from support.server import BUILD, ENGINE, ROOT
 HOST = os.path.join(BUILD, "redisgears_py.so")
 VENV = os.path.join(ROOT, ".venv")
 HOST_ARGS = os.environ.get("REDISAI_PYAPI_HOST_ARGS", "").split() or []
+# A sanitized build keeps its own redisAI extension in BUILD/python (the
+# venv's editable install is the normal build's); the host puts it on sys.path.
+if os.path.isdir(os.path.join(BUILD, "python")):
+    HOST_ARGS += ["PYTHONPATH", os.path.join(BUILD, "python")]
 
 EV_FLOW = r'''
 import redisAI, redisgears

@@ -1,5 +1,6 @@
 """A real redis-server for tests: private directory, unix socket (or a TCP
 port verified free just before use), stopped by the PID it wrote."""
+import glob
 import os
 import signal
 import socket
@@ -10,11 +11,19 @@ import time
 import redis
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-BUILD = os.path.join(ROOT, "build")
+# REDISAI_BUILD picks another build tree (scripts/sanitize.sh: build-address).
+BUILD = os.path.abspath(os.environ.get("REDISAI_BUILD") or os.path.join(ROOT, "build"))
 ENGINE = os.path.join(BUILD, "redisai.so")
 REDIS_SERVER = os.environ.get("REDIS_SERVER", "redis-server")
 # The suite runs on Redis 7.0 and on Valkey 8.1 (REDIS_SERVER=.../valkey-server).
 ON_VALKEY = "valkey" in os.path.basename(REDIS_SERVER)
+# A sanitized build (scripts/sanitize.sh): redis-server itself is not
+# instrumented, so the sanitizer runtime is preloaded into it, and each server
+# writes its reports into its own directory (SANITIZER_LOG.<pid>), which
+# stop() turns into a failure.  The options (suppressions, detect_leaks) come
+# from the environment the script sets.
+SANITIZER_PRELOAD = os.environ.get("REDISAI_SANITIZER_PRELOAD", "")
+SANITIZER_LOG = "sanitizer.log"
 
 
 def free_port():
@@ -39,6 +48,7 @@ class RedisServer:
         self.port = free_port() if tcp else 0
         self.config = list(config)
         self.proc = None
+        self.server_pid = None
         self._clients = []
 
     def start(self):
@@ -51,10 +61,13 @@ class RedisServer:
             args += ["--" + key_value[0]] + [str(v) for v in key_value[1:]]
         for path, margs in self.modules:
             args += ["--loadmodule", path] + [str(a) for a in margs]
-        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+                                     env=self._env())
+        self.server_pid = self.proc.pid
         deadline = time.time() + 15
         while time.time() < deadline:
             if self.proc.poll() is not None:
+                self.check_sanitizer()  # also when a test expects the exit
                 raise RuntimeError("redis-server exited: %s" % self.log_tail())
             try:
                 if self.client().ping():
@@ -62,6 +75,39 @@ class RedisServer:
             except (redis.ConnectionError, FileNotFoundError):
                 time.sleep(0.02)
         raise RuntimeError("redis-server did not start: %s" % self.log_tail())
+
+    def _env(self):
+        if not SANITIZER_PRELOAD:
+            return None
+        env = dict(os.environ, LD_PRELOAD=SANITIZER_PRELOAD)
+        # Programs the server runs (pip) inherit the preload: their exit
+        # status must stay their own, so no sanitizer exit code here; the
+        # report files decide (check_sanitizer).
+        opts = "log_path=%s:exitcode=0" % os.path.join(self.dir, SANITIZER_LOG)
+        for name in ("ASAN_OPTIONS", "UBSAN_OPTIONS"):
+            env[name] = ":".join(filter(None, [env.get(name), opts]))
+        return env
+
+    def _counts(self, path):
+        """Every report of the server counts, and errors of its forks.  Not
+        the leaks of programs it runs (pip, a shell: they inherit
+        LD_PRELOAD), which are not ours; forks of the server end with _exit,
+        which skips the leak check."""
+        if path.endswith(".%d" % self.server_pid):
+            return True
+        with open(path, errors="replace") as f:
+            return "ERROR: LeakSanitizer" not in f.read()
+
+    def check_sanitizer(self):
+        """Fails (AssertionError) when this server's processes wrote a
+        sanitizer report."""
+        reports = [path for path in sorted(glob.glob(os.path.join(self.dir, SANITIZER_LOG + ".*")))
+                   if self._counts(path)]
+        if reports:
+            with open(reports[0], errors="replace") as f:
+                first = f.read(20000)
+            raise AssertionError("sanitizer report(s) of redis-server in %s (%d file(s)); the first:\n%s"
+                                 % (self.dir, len(reports), first))
 
     def client(self, protocol=2, **kw):
         c = redis.Redis(unix_socket_path=self.sock, protocol=protocol, **kw)
@@ -108,6 +154,7 @@ class RedisServer:
                 self.proc.wait()
         code = self.proc.returncode
         self.proc = None
+        self.check_sanitizer()
         return code
 
     def restart(self, config=None):

@@ -25,7 +25,7 @@ ALL += $(BUILD)/tests/ort_probe
 
 $(BUILD)/tests/ort_probe: $(ORT_PROBE_SRC:%.c=$(BUILD)/obj/%.o)
 	@mkdir -p $(dir $@)
-	$(CC) -o $@ $^ -ldl -lpthread
+	$(CC) $(LDFLAGS_EXE) -o $@ $^ -ldl -lpthread
 
 # Installed with a copy of the runtime itself (the build tree links to the venv's).
 .PHONY: install-onnxruntime

@@ -33,4 +33,4 @@ ALL += $(BUILD)/tests/tf_driver
 
 $(BUILD)/tests/tf_driver: $(TF_DRIVER_SRC:%.c=$(BUILD)/obj/%.o)
 	@mkdir -p $(dir $@)
-	$(CC) -o $@ $^ -ldl -lpthread
+	$(CC) $(LDFLAGS_EXE) -o $@ $^ -ldl -lpthread

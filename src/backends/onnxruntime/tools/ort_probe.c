@@ -111,7 +111,11 @@ static char *read_file(const char *path, size_t *len) {
     fseek(f, 0, SEEK_END);
     long n = ftell(f);
     fseek(f, 0, SEEK_SET);
-    char *buf = malloc(n + 1);
+    char *buf = n >= 0 ? malloc(n + 1) : NULL;
+    if (!buf) {
+        fclose(f);
+        return NULL;
+    }
     *len = fread(buf, 1, n, f);
     fclose(f);
     return buf;
@@ -124,7 +128,9 @@ int main(int argc, char **argv) {
     RedisModule_Free = free;
     RedisModule_Strdup = xstrdup;
     if (argc < 3) return 2;
-    int unaligned = 0, threads = 0;
+    int unaligned = 0, threads = 0, rc = 1;
+    char *blob = NULL;
+    /* Every exit frees what the run made (sanitizer runs check leaks). */
     for (int i = 3; i < argc; i++) {
         if (!strcmp(argv[i], "--unaligned")) unaligned = 1;
         else if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = atoi(argv[++i]);
@@ -132,14 +138,14 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--timeout") && i + 1 < argc) timeout_ms = atoll(argv[++i]);
         else if (!(in[nin++] = parse_input(argv[i], unaligned))) {
             printf("ERROR bad input %s\n", argv[i]);
-            return 1;
+            goto done;
         }
     }
     void *lib = dlopen(argv[1], RTLD_NOW | RTLD_LOCAL);
     RAI_BackendGetOpsFn get_ops = lib ? (RAI_BackendGetOpsFn)dlsym(lib, "RAI_BackendGetOps") : NULL;
     if (!get_ops) {
         printf("ERROR %s\n", dlerror());
-        return 1;
+        goto done;
     }
     ops = get_ops();
     RAI_EngineOps engine = {.tensor_new = RAI_TensorNew, .tensor_wrap = RAI_TensorNewBorrowed,
@@ -147,10 +153,10 @@ int main(int argc, char **argv) {
     RAI_BackendConfig cfg = {1, 1, 0, timeout_ms};
     char err[RAI_ERRLEN] = "";
     size_t len;
-    char *blob = read_file(argv[2], &len);
+    blob = read_file(argv[2], &len);
     if (!blob || ops->init(&engine, &cfg, err)) {
         printf("ERROR %s\n", blob ? err : "cannot read model");
-        return 1;
+        goto done;
     }
     RAI_ModelOpts opts = {0};
     double t0 = now_us();
@@ -158,12 +164,13 @@ int main(int argc, char **argv) {
     double t1 = now_us();
     if (!model) {
         printf("ERROR %s\n", err);
-        return 1;
+        goto done;
     }
     nout = ops->model_signature(model)->noutputs;
     if (ops->model_run(model, in, nin, first, nout, err)) {
         printf("ERROR %s\n", err);
-        return 1;
+        nout = 0; /* no first outputs to free */
+        goto done;
     }
     double t2 = now_us();
     for (size_t i = 0; i < nout; i++) print_tensor(first[i]);
@@ -176,13 +183,13 @@ int main(int argc, char **argv) {
     if (threads > 64) threads = 64;
     for (int i = 0; i < threads; i++) pthread_create(&tids[i], NULL, worker, NULL);
     for (int i = 0; i < threads; i++) pthread_join(tids[i], NULL);
-    if (mismatches) {
-        printf("ERROR %d runs differed from the first\n", mismatches);
-        return 1;
-    }
+    if (mismatches) printf("ERROR %d runs differed from the first\n", mismatches);
+    else rc = 0;
+done:
     for (size_t i = 0; i < nout; i++) RAI_TensorFree(first[i]);
-    for (int i = 0; i < nin; i++) RAI_TensorFree(in[i]);
-    ops->model_free(model);
+    for (int i = 0; i < nin; i++)
+        if (in[i]) RAI_TensorFree(in[i]);
+    if (model) ops->model_free(model);
     free(blob);
-    return 0;
+    return rc;
 }
