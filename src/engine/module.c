@@ -69,9 +69,10 @@ static void info_func(RedisModuleInfoCtx *ctx, int for_crash_report) {
      * the main thread's (INFO runs on it), and each worker thread's. */
     RedisModule_InfoAddSection(ctx, "cpu");
     struct rusage self, children, main_thread;
+    /* The thread first: read after it, the process's time includes it. */
+    getrusage(RUSAGE_THREAD, &main_thread);
     getrusage(RUSAGE_SELF, &self);
     getrusage(RUSAGE_CHILDREN, &children);
-    getrusage(RUSAGE_THREAD, &main_thread);
     add_cpu_seconds(ctx, "self_used_cpu_sys", self.ru_stime);
     add_cpu_seconds(ctx, "self_used_cpu_user", self.ru_utime);
     add_cpu_seconds(ctx, "children_used_cpu_sys", children.ru_stime);
